@@ -1,0 +1,165 @@
+//! The library's one error type. Every variant names what it is about.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::Kind;
+
+/// Everything that can go wrong while opening, entering or leaving namespaces.
+///
+/// Messages read like util-linux's: `cannot open /proc/42/ns/net: No such process`.
+/// [`Error::raw_os_error`] gives the errno where there is one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A namespace kind name that is not one of the eight.
+    #[error(
+        "unknown namespace type {0:?} (expected cgroup, ipc, mnt, net, pid, time, user or uts)"
+    )]
+    UnknownKind(String),
+
+    /// The kernel has no such kind of namespace.
+    #[error("{0} namespaces are not supported by this kernel")]
+    KindUnsupported(Kind),
+
+    /// A file, process or directory could not be opened or read.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// What was being opened.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The target process ended (or its PID was reused) while its namespaces were
+    /// being opened; nothing of it was kept.
+    #[error("process {pid} exited while its namespaces were being opened")]
+    TargetExited {
+        /// The PID that was asked for.
+        pid: i32,
+    },
+
+    /// The file is not a namespace file (not on nsfs).
+    #[error("{path} is not a namespace file")]
+    NotNamespace {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// The namespace file is of another kind than the one asked for.
+    #[error("{path} is a {actual} namespace, not {expected}")]
+    WrongKind {
+        /// The file.
+        path: PathBuf,
+        /// The kind asked for.
+        expected: Kind,
+        /// The kind the kernel says the file is.
+        actual: Kind,
+    },
+
+    /// A kind was asked for that the target does not provide (a namespace file
+    /// provides only its own kind).
+    #[error("{target} has no {kind} namespace to enter")]
+    NotProvided {
+        /// The target, as given.
+        target: String,
+        /// The missing kind.
+        kind: Kind,
+    },
+
+    /// setns(2) failed.
+    #[error("reassociate to namespace 'ns/{kind}' failed: {source}")]
+    Enter {
+        /// The namespace that could not be entered.
+        kind: Kind,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Going back to an original namespace failed; see [`crate::Guard`] for what
+    /// that means for the thread.
+    #[error("cannot return to the original {kind} namespace: {source}")]
+    Restore {
+        /// The namespace that could not be restored.
+        kind: Kind,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The kind cannot be entered by this API; the message names the one that can.
+    #[error("{kind} namespace cannot be entered here: {why}")]
+    NeedsOtherApi {
+        /// The kind.
+        kind: Kind,
+        /// Why, and which API to use instead.
+        why: &'static str,
+    },
+
+    /// A spawn option that needs a process target was used with a namespace file.
+    #[error("{what} needs a process target, not a namespace file")]
+    NeedsProcess {
+        /// The option.
+        what: &'static str,
+    },
+
+    /// The program could not be executed (not found, not executable, ...).
+    #[error("failed to execute {program}: {source}")]
+    Exec {
+        /// The program, as given.
+        program: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Any other system call failure, with what was being done.
+    #[error("{what}: {source}")]
+    Sys {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// The OS error number behind this error, if there is one (for `OSError(errno)`
+    /// in the Python package and exit-code mapping in the command).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Open { source, .. }
+            | Error::Enter { source, .. }
+            | Error::Restore { source, .. }
+            | Error::Exec { source, .. }
+            | Error::Sys { source, .. } => source.raw_os_error(),
+            Error::TargetExited { .. } => Some(libc::ESRCH),
+            Error::NotNamespace { .. } | Error::WrongKind { .. } | Error::NotProvided { .. } => {
+                Some(libc::EINVAL)
+            }
+            Error::KindUnsupported(_) => Some(libc::ENOSYS),
+            Error::NeedsOtherApi { .. } => Some(libc::EINVAL),
+            Error::UnknownKind(_) | Error::NeedsProcess { .. } => None,
+        }
+    }
+
+    pub(crate) fn open(path: impl Into<PathBuf>, source: impl Into<io::Error>) -> Error {
+        Error::Open {
+            path: path.into(),
+            source: source.into(),
+        }
+    }
+
+    pub(crate) fn sys(what: impl Into<String>, source: impl Into<io::Error>) -> Error {
+        Error::Sys {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,204 @@
+//! Enter on the calling thread and come back: the context manager done right.
+
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::fs::{Mode, OFlags};
+use rustix::thread::move_into_link_name_space;
+
+use crate::handles::thread_self_path;
+use crate::plan::{self, Failed};
+use crate::{Error, Handles, Kind, KindSet, Result, Target};
+
+const NOT_ON_A_THREAD: &str =
+    "the kernel allows it only in a single-threaded process and it cannot be left again; \
+     use nsjoin::Spawn to run a program inside, or Handles::enter_permanently in a \
+     single-threaded program";
+
+const MNT_SHARED_FS: &str =
+    "this thread shares its root and working directory with other threads, so setns(2) \
+     refuses (EINVAL); use nsjoin::run_in, which enters on a thread of its own";
+
+/// Opens `target`'s namespaces of `kinds` and enters them on the calling thread
+/// until the returned [`Guard`] is dropped. See [`Handles::enter`].
+///
+/// ```no_run
+/// # fn main() -> nsjoin::Result<()> {
+/// use nsjoin::{Kind, Target};
+/// let guard = nsjoin::enter(&Target::path("/run/netns/blue"), Kind::Net.into())?;
+/// // this thread now sees blue's interfaces
+/// guard.leave()?;
+/// # Ok(()) }
+/// ```
+pub fn enter(target: &Target, kinds: KindSet) -> Result<Guard> {
+    target.open(kinds)?.enter(kinds)
+}
+
+/// The calling thread's stay in some namespaces. Dropping it (or calling
+/// [`Guard::leave`]) puts the thread back where it was, kind by kind in reverse
+/// order, from handles on the thread's own namespaces (`/proc/thread-self/ns`)
+/// opened before entering; after a mount namespace also the root and working
+/// directory.
+///
+/// It is `!Send`: namespaces belong to a thread, so the guard must be dropped on
+/// the thread that made it.
+///
+/// # If going back fails
+/// The thread must not run on in a foreign namespace without anyone knowing.
+/// [`Guard::leave`] returns [`Error::Restore`]; the thread is then still in the
+/// namespace it names, and the caller must end the thread or the process. A
+/// guard that is dropped cannot report anything, so a failed restore on drop
+/// prints one line to stderr and aborts the process. (Going back fails only in
+/// unusual cases, such as the thread having dropped the capabilities setns needs.)
+#[derive(Debug)]
+#[must_use = "dropping the guard leaves the namespaces at once"]
+pub struct Guard {
+    saved: [Option<OwnedFd>; 8],
+    entered: KindSet,
+    root: Option<OwnedFd>,
+    cwd: Option<OwnedFd>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Handles {
+    /// Enters the namespaces of `kinds` on the calling thread until the returned
+    /// guard is dropped.
+    ///
+    /// User and time namespaces are refused ([`Error::NeedsOtherApi`]): the kernel
+    /// lets only a single-threaded process into them and never back out. A mount
+    /// namespace works in a single-threaded program, or on a thread that has its
+    /// own filesystem context; elsewhere setns refuses it and the error points to
+    /// [`Handles::run`]. If one kind fails, the kinds already entered are left
+    /// again before the error is returned.
+    ///
+    /// ```
+    /// use nsjoin::{Kind, NsId, Target};
+    /// let me = Target::pid(std::process::id() as i32).open(Kind::Uts.into()).unwrap();
+    /// let guard = me.enter(Kind::Uts.into()).unwrap();
+    /// assert_eq!(NsId::current(Kind::Uts).unwrap(), me.get(Kind::Uts).unwrap().id());
+    /// guard.leave().unwrap();
+    /// ```
+    pub fn enter(&self, kinds: KindSet) -> Result<Guard> {
+        for kind in [Kind::User, Kind::Time] {
+            if kinds.contains(kind) {
+                return Err(Error::NeedsOtherApi {
+                    kind,
+                    why: NOT_ON_A_THREAD,
+                });
+            }
+        }
+        let plan = self.plan(kinds)?;
+        let mut guard = Guard {
+            saved: Default::default(),
+            entered: KindSet::EMPTY,
+            root: None,
+            cwd: None,
+            _not_send: PhantomData,
+        };
+        for kind in plan.kinds().iter() {
+            let path = thread_self_path(kind);
+            let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| Error::open(&path, e))?;
+            guard.saved[kind as usize] = Some(fd);
+        }
+        if plan.kinds().contains(Kind::Mnt) {
+            guard.root = Some(open_dir("/")?);
+            guard.cwd = Some(open_dir(".")?);
+        }
+        match plan::enter(&self.fds(), plan) {
+            Ok(()) => {
+                guard.entered = plan.kinds();
+                Ok(guard)
+            }
+            Err(failed) => {
+                guard.entered = failed.done;
+                guard.leave()?;
+                Err(enter_error(failed))
+            }
+        }
+    }
+}
+
+fn enter_error(failed: Failed) -> Error {
+    if failed.kind == Kind::Mnt && failed.errno == rustix::io::Errno::INVAL {
+        return Error::NeedsOtherApi {
+            kind: Kind::Mnt,
+            why: MNT_SHARED_FS,
+        };
+    }
+    failed.into_error()
+}
+
+fn open_dir(path: &str) -> Result<OwnedFd> {
+    rustix::fs::open(
+        path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::open(path, e))
+}
+
+impl Guard {
+    /// The kinds this guard entered (and will leave).
+    pub fn entered(&self) -> KindSet {
+        self.entered
+    }
+
+    /// Leaves the namespaces now and reports whether that worked. On error the
+    /// thread is still in the namespace the error names (see the type's docs).
+    pub fn leave(mut self) -> Result<()> {
+        let result = self.restore();
+        // Whatever happened, the caller now knows: drop must not act again.
+        self.entered = KindSet::EMPTY;
+        result
+    }
+
+    /// Goes back kind by kind, in the reverse of the entering order, and keeps
+    /// going after a failure so that as much as possible is restored; the first
+    /// error is returned. `entered` keeps what could not be restored.
+    fn restore(&mut self) -> Result<()> {
+        let mut first_error = None;
+        for kind in Kind::ENTER_ORDER.into_iter().rev() {
+            if !self.entered.contains(kind) {
+                continue;
+            }
+            match self.restore_kind(kind) {
+                Ok(()) => self.entered.remove(kind),
+                Err(source) => {
+                    first_error.get_or_insert(Error::Restore { kind, source });
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn restore_kind(&self, kind: Kind) -> io::Result<()> {
+        let saved = self.saved[kind as usize]
+            .as_ref()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
+        move_into_link_name_space(saved.as_fd(), None)?;
+        if kind == Kind::Mnt {
+            // setns put root and cwd at the namespace's root; put back the
+            // thread's own (which may have been a chroot).
+            if let (Some(root), Some(cwd)) = (&self.root, &self.cwd) {
+                rustix::process::fchdir(root)?;
+                rustix::process::chroot(".")?;
+                rustix::process::fchdir(cwd)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.entered.is_empty() {
+            return;
+        }
+        if let Err(e) = self.restore() {
+            eprintln!("nsjoin: {e}; aborting rather than letting this thread run on in a foreign namespace");
+            std::process::abort();
+        }
+    }
+}

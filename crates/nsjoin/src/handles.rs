@@ -1,0 +1,303 @@
+//! Open namespaces: one O_CLOEXEC fd per kind, with its kernel identity.
+
+use std::fmt;
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags};
+
+use crate::{sys, Error, Kind, KindSet, Result};
+
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// A namespace's identity: the device and inode of its nsfs file. Two handles refer
+/// to the same namespace exactly when their ids are equal (this is the number `lsns`
+/// prints and `readlink /proc/PID/ns/KIND` shows as `net:[4026531840]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NsId {
+    /// Device number of the nsfs mount.
+    pub dev: u64,
+    /// Inode number: the namespace's number.
+    pub ino: u64,
+}
+
+impl NsId {
+    /// The id of the namespace of `kind` the calling thread is in
+    /// (`stat /proc/thread-self/ns/KIND`).
+    ///
+    /// ```
+    /// use nsjoin::{Kind, NsId};
+    /// let here = NsId::current(Kind::Net).unwrap();
+    /// assert_eq!(here, NsId::current(Kind::Net).unwrap());
+    /// ```
+    pub fn current(kind: Kind) -> Result<NsId> {
+        let path = thread_self_path(kind);
+        let meta = std::fs::metadata(&path).map_err(|e| Error::open(&path, e))?;
+        Ok(NsId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    fn of(fd: impl AsFd, path: &Path) -> Result<NsId> {
+        let st = rustix::fs::fstat(fd).map_err(|e| Error::open(path, e))?;
+        Ok(NsId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+    }
+}
+
+impl fmt::Display for NsId {
+    /// The inode number, as `lsns` prints the NS column.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.ino)
+    }
+}
+
+/// Whether a statfs result is of the filesystem with this magic number
+/// (`f_type`'s integer type differs between architectures).
+#[allow(clippy::unnecessary_cast)]
+pub(crate) fn fs_is(fs: &rustix::fs::StatFs, magic: i64) -> bool {
+    fs.f_type as i64 == magic
+}
+
+pub(crate) fn thread_self_path(kind: Kind) -> PathBuf {
+    PathBuf::from(format!("/proc/thread-self/ns/{}", kind.name()))
+}
+
+/// One open namespace: an O_CLOEXEC fd whose kind was checked with `NS_GET_NSTYPE`.
+#[derive(Debug)]
+pub struct Namespace {
+    kind: Kind,
+    id: NsId,
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Namespace {
+    /// Opens a namespace file (`/proc/PID/ns/net`, `/run/netns/NAME`, ...) and asks
+    /// the kernel what it is. Anything that is not on nsfs is refused without being
+    /// opened for reading (so a FIFO or device file is never touched).
+    ///
+    /// ```
+    /// use nsjoin::{Kind, Namespace};
+    /// let ns = Namespace::open("/proc/self/ns/uts").unwrap();
+    /// assert_eq!(ns.kind(), Kind::Uts);
+    /// assert!(ns.is_current().unwrap());
+    /// assert!(Namespace::open("/etc/hostname").is_err());
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Namespace> {
+        let path = path.as_ref();
+        let o_path = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::open(path, e))?;
+        let fs = rustix::fs::fstatfs(&o_path).map_err(|e| Error::open(path, e))?;
+        if !fs_is(&fs, NSFS_MAGIC) {
+            return Err(Error::NotNamespace { path: path.into() });
+        }
+        // Reopen the very inode checked above for reading (setns refuses O_PATH fds).
+        let reopen = PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&o_path)
+        ));
+        let fd = rustix::fs::open(&reopen, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::open(path, e))?;
+        Namespace::checked(fd, path.into(), None)
+    }
+
+    /// Like [`Namespace::open`], and also refuses a namespace of another kind.
+    pub fn open_kind(path: impl AsRef<Path>, kind: Kind) -> Result<Namespace> {
+        let ns = Namespace::open(path)?;
+        ns.expect_kind(kind)?;
+        Ok(ns)
+    }
+
+    /// Takes an already-open fd (for example one received over a socket) and checks
+    /// that it refers to a namespace.
+    pub fn from_fd(fd: OwnedFd) -> Result<Namespace> {
+        let path = PathBuf::from(format!("fd {}", std::os::fd::AsRawFd::as_raw_fd(&fd)));
+        Namespace::checked(fd, path, None)
+    }
+
+    /// The namespace of `kind` the calling thread is in now.
+    pub fn current(kind: Kind) -> Result<Namespace> {
+        let path = thread_self_path(kind);
+        let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::open(&path, e))?;
+        Namespace::checked(fd, path, Some(kind))
+    }
+
+    /// Builds a namespace from an fd, asking the kernel its kind; if `expected` is
+    /// given, a namespace of another kind is refused.
+    pub(crate) fn checked(fd: OwnedFd, path: PathBuf, expected: Option<Kind>) -> Result<Namespace> {
+        let kind = match sys::ns_get_nstype(&fd) {
+            Ok(flag) => {
+                Kind::from_clone_flag(flag).ok_or(Error::NotNamespace { path: path.clone() })?
+            }
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENOTTY)
+                    || e.raw_os_error() == Some(libc::EINVAL) =>
+            {
+                return Err(Error::NotNamespace { path })
+            }
+            Err(e) => return Err(Error::open(path, e)),
+        };
+        let id = NsId::of(&fd, &path)?;
+        let ns = Namespace { kind, id, fd, path };
+        if let Some(expected) = expected {
+            ns.expect_kind(expected)?;
+        }
+        Ok(ns)
+    }
+
+    fn expect_kind(&self, expected: Kind) -> Result<()> {
+        if self.kind != expected {
+            return Err(Error::WrongKind {
+                path: self.path.clone(),
+                expected,
+                actual: self.kind,
+            });
+        }
+        Ok(())
+    }
+
+    /// The kind, as the kernel reports it.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The namespace's identity.
+    pub fn id(&self) -> NsId {
+        self.id
+    }
+
+    /// Where it was opened from (for messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the calling thread is already in this namespace.
+    pub fn is_current(&self) -> Result<bool> {
+        Ok(NsId::current(self.kind)? == self.id)
+    }
+
+    /// The user namespace that owns this one (`NS_GET_USERNS`).
+    pub fn owner(&self) -> Result<Namespace> {
+        let fd = sys::ns_get_userns(&self.fd).map_err(|e| {
+            Error::sys(
+                format!("cannot get the owner of {}", self.path.display()),
+                e,
+            )
+        })?;
+        Namespace::checked(
+            fd,
+            format!("owner of {}", self.path.display()).into(),
+            Some(Kind::User),
+        )
+    }
+
+    /// The parent of a pid or user namespace (`NS_GET_PARENT`).
+    pub fn parent(&self) -> Result<Namespace> {
+        let fd = sys::ns_get_parent(&self.fd).map_err(|e| {
+            Error::sys(
+                format!("cannot get the parent of {}", self.path.display()),
+                e,
+            )
+        })?;
+        Namespace::checked(
+            fd,
+            format!("parent of {}", self.path.display()).into(),
+            Some(self.kind),
+        )
+    }
+
+    /// A second handle on the same namespace.
+    pub fn try_clone(&self) -> Result<Namespace> {
+        Ok(Namespace {
+            kind: self.kind,
+            id: self.id,
+            fd: self
+                .fd
+                .try_clone()
+                .map_err(|e| Error::sys("cannot duplicate a namespace fd", e))?,
+            path: self.path.clone(),
+        })
+    }
+}
+
+impl AsFd for Namespace {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl From<Namespace> for OwnedFd {
+    fn from(ns: Namespace) -> OwnedFd {
+        ns.fd
+    }
+}
+
+/// Everything opened for one target: a namespace per requested kind, and for a
+/// process target its pidfd and `/proc/PID` directory (for root, cwd, environ and
+/// cgroup). Made by [`crate::Target::open`]; entered by [`Handles::enter`],
+/// [`Handles::run`], [`crate::Spawn`] or [`Handles::enter_permanently`].
+#[derive(Debug)]
+pub struct Handles {
+    pub(crate) label: String,
+    pub(crate) pid: Option<i32>,
+    pub(crate) pidfd: Option<OwnedFd>,
+    pub(crate) proc_dir: Option<File>,
+    pub(crate) ns: [Option<Namespace>; 8],
+}
+
+impl Handles {
+    /// The namespace of `kind`, if it was opened.
+    pub fn get(&self, kind: Kind) -> Option<&Namespace> {
+        self.ns[kind as usize].as_ref()
+    }
+
+    /// The kinds that were opened.
+    pub fn kinds(&self) -> KindSet {
+        self.iter().map(Namespace::kind).collect()
+    }
+
+    /// The open namespaces, in alphabetical order of kind.
+    pub fn iter(&self) -> impl Iterator<Item = &Namespace> {
+        self.ns.iter().flatten()
+    }
+
+    /// The target process's PID, for a process target.
+    pub fn pid(&self) -> Option<i32> {
+        self.pid
+    }
+
+    /// The target process's pidfd, where the kernel has pidfds and the target is a
+    /// process in this PID namespace.
+    pub fn pidfd(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(AsFd::as_fd)
+    }
+
+    /// Whether the target process is still running (always true for a namespace
+    /// file, which stays valid while it is open). Without a pidfd this checks that
+    /// `/proc/PID` still belongs to the process that was opened.
+    pub fn is_alive(&self) -> bool {
+        if let Some(pidfd) = &self.pidfd {
+            return crate::target::pidfd_alive(pidfd);
+        }
+        match &self.proc_dir {
+            Some(dir) => rustix::fs::statat(dir, "stat", rustix::fs::AtFlags::empty()).is_ok(),
+            None => true,
+        }
+    }
+
+    /// How the target was given, for messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub(crate) fn proc_dir(&self, what: &'static str) -> Result<&File> {
+        self.proc_dir.as_ref().ok_or(Error::NeedsProcess { what })
+    }
+}

@@ -1,0 +1,52 @@
+//! Enter the Linux namespaces of a running process, and come back.
+//!
+//! The data path, one module a step:
+//!
+//! ```text
+//! Target ──open──▶ Handles ──plan──▶ Plan ──▶ Guard    (this thread, restored on drop)
+//!                                         ──▶ run_in   (a closure on a thread of its own)
+//!                                         ──▶ Spawn    (a program inside; forks for pid)
+//! ```
+//!
+//! * [`Target`] names what to enter: a PID, a pidfd, a namespace file or an fd.
+//! * [`Target::open`] opens one O_CLOEXEC fd per [`Kind`] into [`Handles`], safely
+//!   against PID reuse.
+//! * [`Handles::enter`] returns a [`Guard`] that restores the calling thread on drop;
+//!   [`Handles::run`]/[`run_in`] run a closure on a dedicated thread;
+//!   [`Spawn`] starts a program inside (the only one of the three that can enter user
+//!   and time namespaces, which the kernel reserves for single-threaded processes).
+//!
+//! ```
+//! use nsjoin::{Kind, KindSet, NsId, Target};
+//!
+//! // Any process will do; here, our own.
+//! let target = Target::pid(std::process::id() as i32);
+//! let uts = nsjoin::run_in(&target, KindSet::from(Kind::Uts), || {
+//!     NsId::current(Kind::Uts).unwrap()
+//! })
+//! .unwrap();
+//! assert_eq!(uts, NsId::current(Kind::Uts).unwrap());
+//! ```
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod guard;
+mod handles;
+mod kind;
+mod plan;
+mod run;
+mod spawn;
+#[allow(unsafe_code)]
+mod sys;
+mod target;
+
+pub use error::{Error, Result};
+pub use guard::{enter, Guard};
+pub use handles::{Handles, Namespace, NsId};
+pub use kind::{Kind, KindSet};
+pub use plan::Plan;
+pub use run::run_in;
+pub use spawn::{Child, Dir, Spawn};
+pub use target::Target;

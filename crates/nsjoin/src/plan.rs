@@ -1,0 +1,149 @@
+//! Which kinds to enter and in what order, and the one routine that enters them.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use rustix::io::Errno;
+use rustix::thread::{
+    move_into_link_name_space, move_into_thread_name_spaces, ThreadNameSpaceType,
+};
+
+use crate::{Error, Handles, Kind, KindSet, Result};
+
+/// The kinds a call will really enter: what was asked for, less what needs no
+/// entering (a user namespace the caller is already in, which setns(2) would refuse
+/// with EINVAL; util-linux's `--all` skips it the same way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    enter: KindSet,
+    skipped: KindSet,
+}
+
+impl Plan {
+    /// The kinds that will be entered.
+    pub fn kinds(&self) -> KindSet {
+        self.enter
+    }
+
+    /// The kinds that were asked for but need no entering.
+    pub fn skipped(&self) -> KindSet {
+        self.skipped
+    }
+}
+
+impl Handles {
+    /// Works out which of `kinds` to enter. Every kind must have been opened
+    /// ([`Error::NotProvided`] otherwise).
+    ///
+    /// ```
+    /// use nsjoin::{Kind, KindSet, Target};
+    /// let me = Target::pid(std::process::id() as i32).open(KindSet::from([Kind::User, Kind::Net])).unwrap();
+    /// let plan = me.plan(me.kinds()).unwrap();
+    /// assert_eq!(plan.skipped(), KindSet::from(Kind::User)); // already there
+    /// assert!(me.plan(KindSet::from(Kind::Uts)).is_err()); // not opened
+    /// ```
+    pub fn plan(&self, kinds: KindSet) -> Result<Plan> {
+        if let Some(kind) = kinds.iter().find(|k| self.get(*k).is_none()) {
+            return Err(Error::NotProvided {
+                target: self.label.clone(),
+                kind,
+            });
+        }
+        let mut skipped = KindSet::EMPTY;
+        if let Some(user) = self.get(Kind::User).filter(|_| kinds.contains(Kind::User)) {
+            if user.is_current()? {
+                skipped.insert(Kind::User);
+            }
+        }
+        Ok(Plan {
+            enter: kinds.difference(skipped),
+            skipped,
+        })
+    }
+
+    /// Moves the calling thread into the namespaces of `kinds`, for good: nothing is
+    /// saved and nothing restores. This is what a single-threaded program does
+    /// before it execs (the `nsjoin` command does it); it is the only in-process
+    /// way to enter user and time namespaces, which the kernel allows only while
+    /// the process has one thread. A multithreaded program wants [`Handles::enter`],
+    /// [`Handles::run`] or [`crate::Spawn`] instead.
+    pub fn enter_permanently(&self, kinds: KindSet) -> Result<Plan> {
+        let plan = self.plan(kinds)?;
+        enter(&self.fds(), plan).map_err(Failed::into_error)?;
+        Ok(plan)
+    }
+
+    pub(crate) fn fds(&self) -> Fds<'_> {
+        let mut ns = [None; 8];
+        for n in self.iter() {
+            ns[n.kind() as usize] = Some(n.as_fd());
+        }
+        Fds {
+            ns,
+            pidfd: self.pidfd(),
+        }
+    }
+}
+
+/// Borrowed fds to enter, by kind; built before a fork so the child only reads it.
+#[derive(Clone, Copy)]
+pub(crate) struct Fds<'a> {
+    pub ns: [Option<BorrowedFd<'a>>; 8],
+    pub pidfd: Option<BorrowedFd<'a>>,
+}
+
+/// Which kind failed to enter and why, and which kinds had been entered before it.
+/// Plain data, so that it can be produced between fork and exec.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Failed {
+    pub kind: Kind,
+    pub errno: Errno,
+    pub done: KindSet,
+}
+
+impl Failed {
+    pub fn into_error(self) -> Error {
+        Error::Enter {
+            kind: self.kind,
+            source: io::Error::from(self.errno),
+        }
+    }
+}
+
+/// Enters `plan` on the calling thread. Allocation-free (it runs after fork).
+///
+/// With a pidfd and more than one kind, one `setns(pidfd, flags)` enters them all
+/// atomically and the kernel orders them. Otherwise (no pidfd, an older kernel, or
+/// any refusal, so that the error names one kind) util-linux's two passes: every
+/// kind but user, errors ignored; then user and whatever is still missing, errors
+/// fatal. A privileged caller thus enters user last and an unprivileged one first.
+pub(crate) fn enter(fds: &Fds<'_>, plan: Plan) -> Result<(), Failed> {
+    let kinds = plan.kinds();
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    if let (Some(pidfd), true) = (fds.pidfd, kinds.len() > 1) {
+        let flags = ThreadNameSpaceType::from_bits_retain(kinds.clone_flags() as u32);
+        if move_into_thread_name_spaces(pidfd, flags).is_ok() {
+            return Ok(());
+        }
+    }
+    let mut done = KindSet::EMPTY;
+    for kind in Kind::ENTER_ORDER {
+        if kind != Kind::User && kinds.contains(kind) && setns(fds, kind).is_ok() {
+            done.insert(kind);
+        }
+    }
+    for kind in Kind::ENTER_ORDER {
+        if kinds.contains(kind) && !done.contains(kind) {
+            setns(fds, kind).map_err(|errno| Failed { kind, errno, done })?;
+            done.insert(kind);
+        }
+    }
+    Ok(())
+}
+
+fn setns(fds: &Fds<'_>, kind: Kind) -> Result<(), Errno> {
+    let fd = fds.ns[kind as usize].ok_or(Errno::BADF)?;
+    move_into_link_name_space(fd, None)
+}

@@ -1,0 +1,698 @@
+//! Start a program inside a target's namespaces.
+//!
+//! Everything is prepared in the parent (fds opened O_CLOEXEC, paths turned into
+//! C strings, the target's environment read); the child, between fork and exec,
+//! only makes system calls on that data. The order in the child is util-linux's:
+//! join the cgroup, enter the namespaces, change root and directory, fork again if
+//! a PID namespace was entered, switch credentials, exec.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Output};
+use std::sync::Arc;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use rustix::process::{Gid, Pid, Signal, Uid, WaitOptions};
+
+use crate::plan::{self, Fds, Plan};
+use crate::{sys, Error, Handles, Kind, KindSet, Result};
+
+/// A directory for [`Spawn::root`] and [`Spawn::cwd`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// The target process's own (`/proc/PID/root`, `/proc/PID/cwd`).
+    Target,
+    /// A path opened before entering, as the caller sees it (nsenter `-r DIR`/`-w DIR`).
+    Path(PathBuf),
+    /// A path resolved after entering and changing root (nsenter `-W DIR`).
+    Inside(PathBuf),
+}
+
+/// Starts programs inside a target's namespaces, on top of [`std::process::Command`].
+///
+/// User and time namespaces are entered in the (single-threaded) child, so this
+/// works from any program. When a PID namespace is entered the child forks once
+/// more so that the program really is inside it; that second fork is made a
+/// sibling (`CLONE_PARENT`), so [`Child::id`] is the program's own PID and
+/// signals and `wait` reach it directly.
+///
+/// ```no_run
+/// # fn main() -> nsjoin::Result<()> {
+/// use std::process::Command;
+/// use nsjoin::{Dir, KindSet, Spawn, Target};
+/// let handles = Target::pid(4242).open(KindSet::supported())?;
+/// let status = Spawn::new(&handles)
+///     .root(Dir::Target)
+///     .cwd(Dir::Target)
+///     .target_env(true)
+///     .status(Command::new("hostname"))?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Spawn<'a> {
+    handles: &'a Handles,
+    kinds: Option<KindSet>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    groups: Option<Vec<u32>>,
+    root: Option<Dir>,
+    cwd: Option<Dir>,
+    target_env: bool,
+    join_cgroup: bool,
+    keep_caps: bool,
+}
+
+impl<'a> Spawn<'a> {
+    /// A spawner for `handles`, entering every kind they hold.
+    pub fn new(handles: &'a Handles) -> Spawn<'a> {
+        Spawn {
+            handles,
+            kinds: None,
+            uid: None,
+            gid: None,
+            groups: None,
+            root: None,
+            cwd: None,
+            target_env: false,
+            join_cgroup: false,
+            keep_caps: false,
+        }
+    }
+
+    /// Enters only these kinds (default: all the handles hold). A user namespace the
+    /// caller is already in is skipped.
+    pub fn kinds(&mut self, kinds: KindSet) -> &mut Self {
+        self.kinds = Some(kinds);
+        self
+    }
+
+    /// Switches to this user ID after entering (setresuid).
+    pub fn uid(&mut self, uid: u32) -> &mut Self {
+        self.uid = Some(uid);
+        self
+    }
+
+    /// Switches to this group ID after entering (setresgid). Unless
+    /// [`Spawn::groups`] says otherwise, supplementary groups are then cleared (the
+    /// kernel may refuse that in a user namespace whose `setgroups` is `deny`; that
+    /// refusal is ignored, as util-linux does).
+    pub fn gid(&mut self, gid: u32) -> &mut Self {
+        self.gid = Some(gid);
+        self
+    }
+
+    /// Sets the supplementary groups after entering (setgroups).
+    pub fn groups(&mut self, groups: impl Into<Vec<u32>>) -> &mut Self {
+        self.groups = Some(groups.into());
+        self
+    }
+
+    /// Changes the root directory (chroot) after entering.
+    pub fn root(&mut self, dir: Dir) -> &mut Self {
+        self.root = Some(dir);
+        self
+    }
+
+    /// Changes the working directory after entering and changing root. Without it
+    /// the program starts in the root of its mount namespace (or of the new root).
+    pub fn cwd(&mut self, dir: Dir) -> &mut Self {
+        self.cwd = Some(dir);
+        self
+    }
+
+    /// Replaces the environment with the target's (`/proc/PID/environ`); variables
+    /// set on the `Command` are then ignored. Entries without `=` are dropped.
+    pub fn target_env(&mut self, yes: bool) -> &mut Self {
+        self.target_env = yes;
+        self
+    }
+
+    /// Moves the program into the target's cgroup (cgroup v2) before entering.
+    pub fn join_cgroup(&mut self, yes: bool) -> &mut Self {
+        self.join_cgroup = yes;
+        self
+    }
+
+    /// Keeps the permitted capabilities across a switch to a non-root
+    /// [`Spawn::uid`], as ambient capabilities (nsenter `--keep-caps`).
+    pub fn keep_caps(&mut self, yes: bool) -> &mut Self {
+        self.keep_caps = yes;
+        self
+    }
+
+    /// Starts `cmd` inside. Its program, arguments and stdio are used as given;
+    /// its environment too unless [`Spawn::target_env`]. Do not set `current_dir`,
+    /// `uid` or `gid` on `cmd` itself: std applies those before the namespaces are
+    /// entered; use [`Spawn::cwd`], [`Spawn::uid`] and [`Spawn::gid`].
+    pub fn spawn(&self, mut cmd: Command) -> Result<Child> {
+        let handles = self.handles;
+        let kinds = self.kinds.unwrap_or_else(|| handles.kinds());
+        let plan = handles.plan(kinds)?;
+        if self.target_env {
+            let env = read_environ(handles)?;
+            cmd.env_clear();
+            cmd.envs(env);
+        }
+        let (report_read, report_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| Error::sys("cannot create a pipe", e))?;
+        let child_plan = Arc::new(ChildPlan {
+            ns: dup_fds(handles)?,
+            pidfd: handles
+                .pidfd
+                .as_ref()
+                .map(OwnedFd::try_clone)
+                .transpose()
+                .map_err(|e| Error::sys("cannot duplicate the pidfd", e))?,
+            plan,
+            cgroup_procs: if self.join_cgroup {
+                Some(open_target_cgroup(handles)?)
+            } else {
+                None
+            },
+            root: self
+                .root
+                .as_ref()
+                .map(|d| prepare_dir(handles, d, "root"))
+                .transpose()?,
+            cwd: self
+                .cwd
+                .as_ref()
+                .map(|d| prepare_dir(handles, d, "cwd"))
+                .transpose()?,
+            fork_for_pid: plan.kinds().contains(Kind::Pid),
+            groups: self
+                .groups
+                .as_ref()
+                .map(|g| g.iter().map(|&g| Gid::from_raw(g)).collect()),
+            clear_groups: self.groups.is_none() && (self.gid.is_some() || self.uid.is_some()),
+            gid: self.gid.map(Gid::from_raw),
+            uid: self.uid.map(Uid::from_raw),
+            keep_caps: self.keep_caps,
+            cap_last: cap_last_cap(),
+            report: report_write,
+        });
+        let in_child = Arc::clone(&child_plan);
+        sys::set_pre_exec(&mut cmd, move || in_child.run());
+        let spawned = cmd.spawn();
+        // Close the parent's copies of everything the child needed, the report
+        // pipe's write end among them, so that reading the report sees EOF.
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        drop(cmd);
+        drop(child_plan);
+        let report = Report::read(report_read);
+        let mut std_child = match spawned {
+            Ok(child) => child,
+            Err(exec_error) => {
+                if let Some(pid) = report.program_pid {
+                    reap(pid);
+                }
+                return Err(report.error().unwrap_or(Error::Exec {
+                    program,
+                    source: exec_error,
+                }));
+            }
+        };
+        let pid = match report.program_pid {
+            Some(pid) => {
+                // The first child only forked the program and exited.
+                let _ = std_child.wait();
+                pid
+            }
+            None => std_child.id() as i32,
+        };
+        Ok(Child {
+            pid,
+            stdin: std_child.stdin.take(),
+            stdout: std_child.stdout.take(),
+            stderr: std_child.stderr.take(),
+            status: None,
+        })
+    }
+
+    /// Starts `cmd` inside and waits for it.
+    pub fn status(&self, cmd: Command) -> Result<ExitStatus> {
+        self.spawn(cmd)?
+            .wait()
+            .map_err(|e| Error::sys("cannot wait for the program", e))
+    }
+
+    /// Starts `cmd` inside with stdout and stderr captured (stdin from /dev/null
+    /// unless set), and waits for it.
+    pub fn output(&self, mut cmd: Command) -> Result<Output> {
+        cmd.stdout(std::process::Stdio::piped());
+        cmd.stderr(std::process::Stdio::piped());
+        self.spawn(cmd)?
+            .wait_with_output()
+            .map_err(|e| Error::sys("cannot read the program's output", e))
+    }
+}
+
+fn dup_fds(handles: &Handles) -> Result<[Option<OwnedFd>; 8]> {
+    let mut out: [Option<OwnedFd>; 8] = Default::default();
+    for ns in handles.iter() {
+        out[ns.kind() as usize] = Some(
+            ns.as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| Error::sys("cannot duplicate a namespace fd", e))?,
+        );
+    }
+    Ok(out)
+}
+
+fn read_environ(handles: &Handles) -> Result<Vec<(OsString, OsString)>> {
+    let dir = handles.proc_dir("the target's environment")?;
+    let data = read_proc_file(handles, dir, "environ")?;
+    Ok(parse_environ(&data))
+}
+
+/// Splits `/proc/PID/environ` (NUL-separated `KEY=VALUE`) into pairs, dropping
+/// entries without `=` or with an empty key.
+pub(crate) fn parse_environ(data: &[u8]) -> Vec<(OsString, OsString)> {
+    data.split(|&b| b == 0)
+        .filter_map(|entry| {
+            let eq = entry.iter().position(|&b| b == b'=')?;
+            (eq > 0).then(|| {
+                (
+                    OsStr::from_bytes(&entry[..eq]).to_owned(),
+                    OsStr::from_bytes(&entry[eq + 1..]).to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+fn read_proc_file(handles: &Handles, dir: &File, name: &str) -> Result<Vec<u8>> {
+    let path = || PathBuf::from(format!("/proc/{}/{name}", handles.pid.unwrap_or(0)));
+    let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::open(path(), e))?;
+    let mut data = Vec::new();
+    File::from(fd)
+        .read_to_end(&mut data)
+        .map_err(|e| Error::open(path(), e))?;
+    Ok(data)
+}
+
+/// Opens `cgroup.procs` of the target's cgroup v2 group for writing.
+fn open_target_cgroup(handles: &Handles) -> Result<OwnedFd> {
+    let dir = handles.proc_dir("joining the target's cgroup")?;
+    let data = read_proc_file(handles, dir, "cgroup")?;
+    let text = String::from_utf8_lossy(&data);
+    let group = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or_else(|| {
+            Error::sys(
+                format!("cannot join the cgroup of {}", handles.label),
+                io::Error::other("it is not in a cgroup v2 hierarchy (this host uses cgroup v1)"),
+            )
+        })?;
+    let mount = cgroup2_mount().ok_or_else(|| {
+        Error::sys(
+            format!("cannot join the cgroup of {}", handles.label),
+            io::Error::other(
+                "no cgroup v2 filesystem at /sys/fs/cgroup (this host uses cgroup v1)",
+            ),
+        )
+    })?;
+    let path = mount
+        .join(group.trim_start_matches('/'))
+        .join("cgroup.procs");
+    rustix::fs::open(&path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::open(&path, e))
+}
+
+fn cgroup2_mount() -> Option<PathBuf> {
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .find(|p| {
+            rustix::fs::statfs(*p).is_ok_and(|fs| crate::handles::fs_is(&fs, CGROUP2_SUPER_MAGIC))
+        })
+        .map(PathBuf::from)
+}
+
+fn prepare_dir(handles: &Handles, dir: &Dir, what: &'static str) -> Result<DirStep> {
+    let open = |path: &std::path::Path| {
+        rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map(DirStep::Fd)
+        .map_err(|e| Error::open(path, e))
+    };
+    match dir {
+        Dir::Target => {
+            let proc_dir = handles.proc_dir(if what == "root" {
+                "Dir::Target as root"
+            } else {
+                "Dir::Target as cwd"
+            })?;
+            rustix::fs::openat(
+                proc_dir,
+                what,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map(DirStep::Fd)
+            .map_err(|e| Error::open(format!("/proc/{}/{what}", handles.pid.unwrap_or(0)), e))
+        }
+        Dir::Path(path) => open(path),
+        Dir::Inside(path) => CString::new(path.as_os_str().as_bytes().to_vec())
+            .map(DirStep::Path)
+            .map_err(|_| {
+                Error::sys(
+                    format!("{} contains a NUL byte", path.display()),
+                    io::Error::from_raw_os_error(libc::EINVAL),
+                )
+            }),
+    }
+}
+
+fn cap_last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+fn reap(pid: i32) {
+    if let Some(pid) = Pid::from_raw(pid) {
+        let _ = rustix::process::waitpid(Some(pid), WaitOptions::empty());
+    }
+}
+
+enum DirStep {
+    Fd(OwnedFd),
+    Path(CString),
+}
+
+/// Everything the child needs, prepared before the fork.
+struct ChildPlan {
+    ns: [Option<OwnedFd>; 8],
+    pidfd: Option<OwnedFd>,
+    plan: Plan,
+    cgroup_procs: Option<OwnedFd>,
+    root: Option<DirStep>,
+    cwd: Option<DirStep>,
+    fork_for_pid: bool,
+    groups: Option<Vec<Gid>>,
+    clear_groups: bool,
+    gid: Option<Gid>,
+    uid: Option<Uid>,
+    keep_caps: bool,
+    cap_last: u32,
+    report: OwnedFd,
+}
+
+/// What the child was doing when it failed; sent up the report pipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+enum Step {
+    ProgramPid = 1,
+    Cgroup,
+    Enter,
+    Root,
+    Cwd,
+    Fork,
+    Groups,
+    Gid,
+    Uid,
+    Caps,
+}
+
+impl ChildPlan {
+    /// Runs in the child between fork and exec: system calls only, no allocation.
+    fn run(&self) -> io::Result<()> {
+        if let Some(procs) = &self.cgroup_procs {
+            rustix::io::write(procs, b"0").map_err(|e| self.fail(Step::Cgroup, 0, e))?;
+        }
+        let mut ns = [None; 8];
+        for (slot, fd) in ns.iter_mut().zip(&self.ns) {
+            *slot = fd.as_ref().map(AsFd::as_fd);
+        }
+        let fds = Fds {
+            ns,
+            pidfd: self.pidfd.as_ref().map(AsFd::as_fd),
+        };
+        plan::enter(&fds, self.plan).map_err(|f| self.fail(Step::Enter, f.kind as u32, f.errno))?;
+        if let Some(root) = &self.root {
+            match root {
+                DirStep::Fd(fd) => {
+                    rustix::process::fchdir(fd).and_then(|()| rustix::process::chroot(c"."))
+                }
+                DirStep::Path(path) => rustix::process::chroot(path.as_c_str()),
+            }
+            .and_then(|()| rustix::process::chdir(c"/"))
+            .map_err(|e| self.fail(Step::Root, 0, e))?;
+        }
+        if let Some(cwd) = &self.cwd {
+            match cwd {
+                DirStep::Fd(fd) => rustix::process::fchdir(fd),
+                DirStep::Path(path) => rustix::process::chdir(path.as_c_str()),
+            }
+            .map_err(|e| self.fail(Step::Cwd, 0, e))?;
+        }
+        if self.fork_for_pid {
+            match sys::fork_sibling() {
+                Ok(Some(pid)) => {
+                    self.send(Step::ProgramPid, pid as u32, 0);
+                    sys::exit_now(0);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(self.fail(
+                        Step::Fork,
+                        0,
+                        Errno::from_io_error(&e).unwrap_or(Errno::AGAIN),
+                    ))
+                }
+            }
+        }
+        if let Some(groups) = &self.groups {
+            rustix::thread::set_thread_groups(groups).map_err(|e| self.fail(Step::Groups, 0, e))?;
+        } else if self.clear_groups {
+            match rustix::thread::set_thread_groups(&[]) {
+                Ok(()) | Err(Errno::PERM) => {}
+                Err(e) => return Err(self.fail(Step::Groups, 0, e)),
+            }
+        }
+        if let Some(gid) = self.gid {
+            rustix::thread::set_thread_res_gid(gid, gid, gid)
+                .map_err(|e| self.fail(Step::Gid, 0, e))?;
+        }
+        if let Some(uid) = self.uid {
+            if self.keep_caps {
+                rustix::thread::set_keep_capabilities(true)
+                    .map_err(|e| self.fail(Step::Caps, 0, e))?;
+            }
+            rustix::thread::set_thread_res_uid(uid, uid, uid)
+                .map_err(|e| self.fail(Step::Uid, 0, e))?;
+        }
+        if self.keep_caps {
+            self.permitted_to_ambient()
+                .map_err(|e| self.fail(Step::Caps, 0, e))?;
+        }
+        Ok(())
+    }
+
+    fn permitted_to_ambient(&self) -> Result<(), Errno> {
+        let mut sets = rustix::thread::capabilities(None)?;
+        sets.inheritable = sets.permitted;
+        sets.effective = sets.permitted;
+        rustix::thread::set_capabilities(None, sets)?;
+        for cap in 0..=self.cap_last.min(63) {
+            if sets.permitted.bits() & (1 << cap) != 0 {
+                sys::raise_ambient_cap(cap)
+                    .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::PERM))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&self, step: Step, a: u32, b: i32) {
+        let mut msg = [0u8; 12];
+        msg[..4].copy_from_slice(&(step as u32).to_ne_bytes());
+        msg[4..8].copy_from_slice(&a.to_ne_bytes());
+        msg[8..].copy_from_slice(&b.to_ne_bytes());
+        let _ = rustix::io::write(&self.report, &msg);
+    }
+
+    fn fail(&self, step: Step, a: u32, errno: Errno) -> io::Error {
+        self.send(step, a, errno.raw_os_error());
+        io::Error::from_raw_os_error(errno.raw_os_error())
+    }
+}
+
+/// What the child said on the report pipe.
+#[derive(Default)]
+struct Report {
+    program_pid: Option<i32>,
+    failure: Option<(u32, u32, i32)>,
+}
+
+impl Report {
+    fn read(fd: OwnedFd) -> Report {
+        let mut data = Vec::new();
+        let _ = File::from(fd).read_to_end(&mut data);
+        let mut report = Report::default();
+        for msg in data.chunks_exact(12) {
+            let word = |i: usize| u32::from_ne_bytes([msg[i], msg[i + 1], msg[i + 2], msg[i + 3]]);
+            if word(0) == Step::ProgramPid as u32 {
+                report.program_pid = Some(word(4) as i32);
+            } else {
+                report
+                    .failure
+                    .get_or_insert((word(0), word(4), word(8) as i32));
+            }
+        }
+        report
+    }
+
+    fn error(&self) -> Option<Error> {
+        let (step, a, errno) = self.failure?;
+        let source = io::Error::from_raw_os_error(errno);
+        let what = match step {
+            s if s == Step::Enter as u32 => {
+                let kind = Kind::ALL.get(a as usize).copied()?;
+                return Some(Error::Enter { kind, source });
+            }
+            s if s == Step::Cgroup as u32 => "cannot join the target's cgroup",
+            s if s == Step::Root as u32 => "cannot change root directory",
+            s if s == Step::Cwd as u32 => "cannot change directory",
+            s if s == Step::Fork as u32 => "cannot fork",
+            s if s == Step::Groups as u32 => "setgroups failed",
+            s if s == Step::Gid as u32 => "setgid failed",
+            s if s == Step::Uid as u32 => "setuid failed",
+            _ => "cannot keep capabilities",
+        };
+        Some(Error::sys(what, source))
+    }
+}
+
+/// A program started by [`Spawn`]. Unlike [`std::process::Child`], its PID is the
+/// program's own even when it was forked into a PID namespace.
+#[derive(Debug)]
+pub struct Child {
+    pid: i32,
+    /// The program's stdin, if it was piped.
+    pub stdin: Option<ChildStdin>,
+    /// The program's stdout, if it was piped.
+    pub stdout: Option<ChildStdout>,
+    /// The program's stderr, if it was piped.
+    pub stderr: Option<ChildStderr>,
+    status: Option<ExitStatus>,
+}
+
+impl Child {
+    /// The program's PID, as the caller sees it.
+    pub fn id(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// Waits for the program to end (closing its stdin first, like std).
+    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        drop(self.stdin.take());
+        loop {
+            if let Some(status) = self.wait_once(WaitOptions::empty())? {
+                return Ok(status);
+            }
+        }
+    }
+
+    /// Reaps the program if it has ended, without blocking.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.wait_once(WaitOptions::NOHANG)
+    }
+
+    fn wait_once(&mut self, options: WaitOptions) -> io::Result<Option<ExitStatus>> {
+        if let Some(status) = self.status {
+            return Ok(Some(status));
+        }
+        let pid =
+            Pid::from_raw(self.pid).ok_or_else(|| io::Error::from_raw_os_error(libc::ECHILD))?;
+        match rustix::process::waitpid(Some(pid), options) {
+            Ok(Some((_, status))) => {
+                let status = ExitStatus::from_raw(status.as_raw());
+                self.status = Some(status);
+                Ok(Some(status))
+            }
+            Ok(None) => Ok(None),
+            Err(Errno::INTR) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sends `signal` to the program, unless it has already been reaped.
+    pub fn signal(&self, signal: i32) -> io::Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        let pid =
+            Pid::from_raw(self.pid).ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))?;
+        let signal = Signal::from_named_raw(signal)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        rustix::process::kill_process(pid, signal).map_err(Into::into)
+    }
+
+    /// Sends SIGKILL to the program.
+    pub fn kill(&mut self) -> io::Result<()> {
+        self.signal(libc::SIGKILL)
+    }
+
+    /// Reads the program's piped stdout and stderr to the end and waits for it.
+    pub fn wait_with_output(mut self) -> io::Result<Output> {
+        drop(self.stdin.take());
+        let stderr = self.stderr.take().map(|mut e| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                e.read_to_end(&mut buf).map(|_| buf)
+            })
+        });
+        let mut stdout = Vec::new();
+        if let Some(mut out) = self.stdout.take() {
+            out.read_to_end(&mut stdout)?;
+        }
+        let stderr = match stderr {
+            Some(t) => t
+                .join()
+                .map_err(|_| io::Error::other("stderr reader panicked"))??,
+            None => Vec::new(),
+        };
+        let status = self.wait()?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStringExt;
+
+    #[test]
+    fn environ_parsing_drops_malformed_entries() {
+        let env = parse_environ(b"A=1\0B=\0noequals\0=x\0C=a=b\0\0");
+        let env: Vec<_> = env
+            .into_iter()
+            .map(|(k, v)| (k.into_vec(), v.into_vec()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                (b"A".to_vec(), b"1".to_vec()),
+                (b"B".to_vec(), b"".to_vec()),
+                (b"C".to_vec(), b"a=b".to_vec()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! The only module with `unsafe`: the few kernel interfaces that rustix does not
+//! wrap safely. Each function is one system call, allocation-free, and therefore
+//! usable between fork and exec.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+// From <linux/nsfs.h>: _IO(0xb7, n).
+const NS_GET_USERNS: libc::c_ulong = 0xb701;
+const NS_GET_PARENT: libc::c_ulong = 0xb702;
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `ioctl(fd, NS_GET_NSTYPE)`: the `CLONE_NEW*` flag of the namespace `fd` refers to.
+/// See ioctl_ns(2).
+pub(crate) fn ns_get_nstype(fd: impl AsFd) -> io::Result<i32> {
+    // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd, which is valid
+    // for the duration of the call because it is borrowed.
+    cvt(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), NS_GET_NSTYPE) })
+}
+
+fn ns_get_fd(fd: impl AsFd, request: libc::c_ulong) -> io::Result<OwnedFd> {
+    // SAFETY: NS_GET_USERNS/NS_GET_PARENT take no argument and return a new fd
+    // (opened O_CLOEXEC by the kernel) or -1; the input fd is borrowed and valid.
+    let new = cvt(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), request) })?;
+    // SAFETY: `new` is a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// `ioctl(fd, NS_GET_USERNS)`: the user namespace that owns the namespace `fd`.
+pub(crate) fn ns_get_userns(fd: impl AsFd) -> io::Result<OwnedFd> {
+    ns_get_fd(fd, NS_GET_USERNS)
+}
+
+/// `ioctl(fd, NS_GET_PARENT)`: the parent of a pid or user namespace.
+pub(crate) fn ns_get_parent(fd: impl AsFd) -> io::Result<OwnedFd> {
+    ns_get_fd(fd, NS_GET_PARENT)
+}
+
+/// `unshare(CLONE_FS)`: gives the calling thread its own root, cwd and umask, which
+/// setns(2) requires before it will change the thread's mount namespace.
+pub(crate) fn unshare_fs() -> io::Result<()> {
+    // SAFETY: CLONE_FS only detaches root/cwd/umask; it does not touch the fd
+    // table, so no other thread can observe a dangling file descriptor.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FS) }?;
+    Ok(())
+}
+
+/// Registers `f` to run in the child between fork and exec.
+///
+/// The caller guarantees that `f` only makes async-signal-safe calls (raw system
+/// calls on data prepared before the fork; no allocation, no locks), which is what
+/// `spawn::ChildPlan::run` is written to do.
+pub(crate) fn set_pre_exec<F>(cmd: &mut Command, f: F)
+where
+    F: FnMut() -> io::Result<()> + Send + Sync + 'static,
+{
+    // SAFETY: see the contract above: `f` is allocation- and lock-free.
+    unsafe {
+        cmd.pre_exec(f);
+    }
+}
+
+/// Forks the calling (single-threaded, post-fork) process so that the new process
+/// is a sibling: `clone(CLONE_PARENT | SIGCHLD)`. The new process is created in the
+/// caller's `pid_for_children` namespace and becomes a child of the caller's parent,
+/// so the program that spawned us can wait for and signal it directly.
+///
+/// Returns `Some(pid)` in the calling process and `None` in the new one.
+pub(crate) fn fork_sibling() -> io::Result<Option<i32>> {
+    // SAFETY: a raw clone without CLONE_VM and with a null stack behaves like fork:
+    // the child gets a copy-on-write copy of the address space and continues from
+    // here. It is only called in a single-threaded child of `Command::spawn`, where
+    // no other thread can hold a lock the copy would inherit.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match ret {
+        r if r < 0 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        pid => Ok(Some(pid as i32)),
+    }
+}
+
+/// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)`: adds `cap` to the ambient set,
+/// so that it survives execve of a non-set-user-ID program as a non-root user.
+pub(crate) fn raise_ambient_cap(cap: u32) -> io::Result<()> {
+    // SAFETY: plain prctl with integer arguments; no memory is passed.
+    cvt(unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+            cap as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })
+    .map(drop)
+}
+
+/// `_exit(code)`: ends the process at once, without running atexit handlers or
+/// flushing stdio (both unsafe after fork).
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(code) }
+}
