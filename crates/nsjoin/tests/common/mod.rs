@@ -1,0 +1,198 @@
+//! Real targets for the tests and the demo: processes in fresh namespaces made with
+//! util-linux `unshare`, and `ip netns` files. Every one is torn down on drop.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A process (`sleep`) in fresh namespaces, with a hostname of its own.
+pub struct Sandbox {
+    holder: Child,
+    /// The sandboxed process: inside every namespace asked for, pid ns included.
+    pub pid: i32,
+    /// The hostname it set in its uts namespace.
+    pub hostname: String,
+}
+
+impl Sandbox {
+    /// Starts `sleep` under `unshare --fork --kill-child` with these extra
+    /// `unshare` flags, after running `setup` (a shell snippet) inside. With
+    /// `--uts` in `flags` the sandbox sets its own hostname first.
+    pub fn start(flags: &[&str], setup: &str) -> Sandbox {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let hostname = format!(
+            "nsj-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        );
+        let set_hostname = if flags.contains(&"--uts") {
+            format!("echo {hostname} > /proc/sys/kernel/hostname || exit 1; ")
+        } else {
+            String::new()
+        };
+        let script = format!("{set_hostname}{setup}\necho ready; exec sleep 100000");
+        let mut holder = Command::new("unshare")
+            .args(flags)
+            .args(["--fork", "--kill-child", "/bin/sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("cannot run unshare (util-linux)");
+        let mut line = String::new();
+        BufReader::new(holder.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        if line.trim() != "ready" {
+            let _ = holder.kill();
+            let status = holder.wait().unwrap();
+            panic!("sandbox {flags:?} did not start ({status}); setup: {setup}");
+        }
+        let pid = child_of(holder.id() as i32).expect("sandbox process not found");
+        Sandbox {
+            holder,
+            pid,
+            hostname,
+        }
+    }
+
+    /// The usual sandbox: fresh uts, net, ipc, pid, mnt and cgroup namespaces.
+    pub fn new() -> Sandbox {
+        Sandbox::start(
+            &["--uts", "--net", "--ipc", "--pid", "--mount", "--cgroup"],
+            "",
+        )
+    }
+
+    /// A sandbox in a fresh user namespace mapped to root, owning the rest.
+    pub fn with_user() -> Sandbox {
+        Sandbox::start(
+            &[
+                "--user",
+                "--map-root-user",
+                "--uts",
+                "--net",
+                "--ipc",
+                "--pid",
+                "--mount",
+            ],
+            "",
+        )
+    }
+
+    /// The inode of the sandbox's namespace of this kind (what `lsns` prints).
+    pub fn ns_ino(&self, kind: &str) -> u64 {
+        ns_ino(self.pid, kind)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // --kill-child: the sandboxed process gets SIGKILL when its holder dies.
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// The inode of `/proc/PID/ns/KIND`.
+pub fn ns_ino(pid: i32, kind: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/{kind}"))
+        .unwrap()
+        .ino()
+}
+
+/// The inode of the calling thread's namespace of this kind.
+pub fn thread_ns_ino(kind: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/thread-self/ns/{kind}"))
+        .unwrap()
+        .ino()
+}
+
+/// The hostname as the calling thread sees it (its uts namespace).
+pub fn thread_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// The first child of `pid`.
+pub fn child_of(pid: i32) -> Option<i32> {
+    for _ in 0..200 {
+        if let Ok(list) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+            if let Some(first) = list.split_whitespace().next() {
+                return first.parse().ok();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    None
+}
+
+/// A network namespace file made by `ip netns add`, deleted on drop.
+pub struct NetnsFile {
+    /// The name under /run/netns.
+    pub name: String,
+    /// The nsfs bind mount, `/run/netns/NAME`.
+    pub path: PathBuf,
+}
+
+impl NetnsFile {
+    pub fn new() -> NetnsFile {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "nsjoin-test-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        );
+        let status = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("cannot run ip (iproute2)");
+        assert!(status.success(), "ip netns add {name} failed");
+        NetnsFile {
+            path: PathBuf::from(format!("/run/netns/{name}")),
+            name,
+        }
+    }
+
+    /// Runs `ip` inside this namespace (with `ip -n NAME`).
+    pub fn ip(&self, args: &[&str]) {
+        let status = Command::new("ip")
+            .arg("-n")
+            .arg(&self.name)
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "ip -n {} {args:?} failed", self.name);
+    }
+}
+
+impl Drop for NetnsFile {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.name])
+            .status();
+    }
+}
+
+/// Whether the tests that need root can run. Where they cannot, they say so and
+/// are skipped, unless NSJOIN_REQUIRE_ROOT=1 (CI) makes that a failure.
+pub fn root_or_skip(test: &str) -> bool {
+    if rustix::process::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var("NSJOIN_REQUIRE_ROOT").as_deref() == Ok("1") {
+        panic!("{test} needs root and NSJOIN_REQUIRE_ROOT=1 is set");
+    }
+    eprintln!("skipped {test}: needs root");
+    false
+}
+
+/// The number of open fds of this process.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
