@@ -62,7 +62,7 @@ fn run() -> nsjoin::Result<()> {
         KindSet::from([Kind::Net, Kind::Uts, Kind::Mnt]),
         view,
     )?;
-    println!("{:<12} {:<36} {}", "", "outside", "inside (run_in)");
+    println!("{:<12} {:<36} inside (run_in)", "", "outside");
     for (label, (o, i)) in ["hostname", "interfaces", "namespaces"]
         .iter()
         .zip(outside.iter().zip(inside.iter()))
