@@ -50,3 +50,8 @@ pub use plan::Plan;
 pub use run::run_in;
 pub use spawn::{Child, Dir, Spawn};
 pub use target::Target;
+
+/// The README's examples, compiled as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit, integration and doc tests.
+# Run as root: most tests make real namespaces. As a normal user they are skipped
+# (and say so); with NSJOIN_REQUIRE_ROOT=1 (CI) a skip is a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
