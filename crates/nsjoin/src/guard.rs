@@ -74,6 +74,7 @@ impl Handles {
     ///
     /// ```
     /// use nsjoin::{Kind, NsId, Target};
+    /// # if rustix::process::geteuid().as_raw() != 0 { return; } // entering needs CAP_SYS_ADMIN
     /// let me = Target::pid(std::process::id() as i32).open(Kind::Uts.into()).unwrap();
     /// let guard = me.enter(Kind::Uts.into()).unwrap();
     /// assert_eq!(NsId::current(Kind::Uts).unwrap(), me.get(Kind::Uts).unwrap().id());
@@ -97,10 +98,7 @@ impl Handles {
             _not_send: PhantomData,
         };
         for kind in plan.kinds().iter() {
-            let path = thread_self_path(kind);
-            let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| Error::open(&path, e))?;
-            guard.saved[kind as usize] = Some(fd);
+            guard.saved[kind as usize] = Some(save_current(kind)?);
         }
         if plan.kinds().contains(Kind::Mnt) {
             guard.root = Some(open_dir("/")?);
@@ -128,6 +126,22 @@ fn enter_error(failed: Failed) -> Error {
         };
     }
     failed.into_error()
+}
+
+/// Opens the thread's own namespace of `kind`, to go back to. For pid that is
+/// `pid_for_children` (what setns changes), which is missing only between an
+/// unshare(CLONE_NEWPID) and the first child; then `pid` is what it will be.
+fn save_current(kind: Kind) -> Result<OwnedFd> {
+    let open = |path: &std::path::Path| {
+        rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::open(path, e))
+    };
+    if kind == Kind::Pid {
+        if let Ok(fd) = open("/proc/thread-self/ns/pid_for_children".as_ref()) {
+            return Ok(fd);
+        }
+    }
+    open(&thread_self_path(kind))
 }
 
 fn open_dir(path: &str) -> Result<OwnedFd> {

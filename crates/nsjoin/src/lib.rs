@@ -18,6 +18,7 @@
 //!
 //! ```
 //! use nsjoin::{Kind, KindSet, NsId, Target};
+//! # if rustix::process::geteuid().as_raw() != 0 { return; } // entering needs CAP_SYS_ADMIN
 //!
 //! // Any process will do; here, our own.
 //! let target = Target::pid(std::process::id() as i32);

@@ -12,6 +12,7 @@ const NOT_ON_A_THREAD: &str =
 ///
 /// ```
 /// use nsjoin::{Kind, KindSet, NsId, Target};
+/// # if rustix::process::geteuid().as_raw() != 0 { return; } // entering needs CAP_SYS_ADMIN
 /// let me = Target::pid(std::process::id() as i32);
 /// let inside = nsjoin::run_in(&me, KindSet::from([Kind::Net, Kind::Mnt]), || {
 ///     NsId::current(Kind::Net).unwrap()

@@ -42,16 +42,19 @@ pub enum Dir {
 /// sibling (`CLONE_PARENT`), so [`Child::id`] is the program's own PID and
 /// signals and `wait` reach it directly.
 ///
-/// ```no_run
+/// ```
 /// # fn main() -> nsjoin::Result<()> {
+/// # if rustix::process::geteuid().as_raw() != 0 { return Ok(()); } // entering needs CAP_SYS_ADMIN
 /// use std::process::Command;
-/// use nsjoin::{Dir, KindSet, Spawn, Target};
-/// let handles = Target::pid(4242).open(KindSet::supported())?;
-/// let status = Spawn::new(&handles)
+/// use nsjoin::{Dir, Kind, KindSet, Spawn, Target};
+/// // Any process will do; here, our own.
+/// let handles = Target::pid(std::process::id() as i32).open(KindSet::from([Kind::Uts, Kind::Net, Kind::Mnt]))?;
+/// let out = Spawn::new(&handles)
 ///     .root(Dir::Target)
 ///     .cwd(Dir::Target)
 ///     .target_env(true)
-///     .status(Command::new("hostname"))?;
+///     .output(Command::new("pwd"))?;
+/// assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), std::env::current_dir().unwrap().to_str().unwrap());
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
