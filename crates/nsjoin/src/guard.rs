@@ -81,15 +81,7 @@ impl Handles {
     /// guard.leave().unwrap();
     /// ```
     pub fn enter(&self, kinds: KindSet) -> Result<Guard> {
-        for kind in [Kind::User, Kind::Time] {
-            if kinds.contains(kind) {
-                return Err(Error::NeedsOtherApi {
-                    kind,
-                    why: NOT_ON_A_THREAD,
-                });
-            }
-        }
-        let plan = self.plan(kinds)?;
+        let plan = self.plan_for_thread(kinds, NOT_ON_A_THREAD)?;
         let mut guard = Guard {
             saved: Default::default(),
             entered: KindSet::EMPTY,

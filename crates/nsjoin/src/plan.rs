@@ -61,6 +61,19 @@ impl Handles {
         })
     }
 
+    /// [`Handles::plan`] for an API that enters on a thread of a multithreaded
+    /// process: user and time namespaces are refused with `why`, since the kernel
+    /// lets only a single-threaded process into them.
+    pub(crate) fn plan_for_thread(&self, kinds: KindSet, why: &'static str) -> Result<Plan> {
+        if let Some(kind) = [Kind::User, Kind::Time]
+            .into_iter()
+            .find(|k| kinds.contains(*k))
+        {
+            return Err(Error::NeedsOtherApi { kind, why });
+        }
+        self.plan(kinds)
+    }
+
     /// Moves the calling thread into the namespaces of `kinds`, for good: nothing is
     /// saved and nothing restores. This is what a single-threaded program does
     /// before it execs (the `nsjoin` command does it); it is the only in-process

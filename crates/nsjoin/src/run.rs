@@ -42,15 +42,7 @@ impl Handles {
         F: FnOnce() -> R + Send,
         R: Send,
     {
-        for kind in [Kind::User, Kind::Time] {
-            if kinds.contains(kind) {
-                return Err(Error::NeedsOtherApi {
-                    kind,
-                    why: NOT_ON_A_THREAD,
-                });
-            }
-        }
-        let plan = self.plan(kinds)?;
+        let plan = self.plan_for_thread(kinds, NOT_ON_A_THREAD)?;
         let fds = self.fds();
         std::thread::scope(|scope| {
             let thread = std::thread::Builder::new()
