@@ -4,9 +4,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use rustix::io::Errno;
-use rustix::thread::{
-    move_into_link_name_space, move_into_thread_name_spaces, ThreadNameSpaceType,
-};
+use rustix::thread::move_into_link_name_space;
 
 use crate::{Error, Handles, Kind, KindSet, Result};
 
@@ -33,7 +31,8 @@ impl Plan {
 
 impl Handles {
     /// Works out which of `kinds` to enter. Every kind must have been opened
-    /// ([`Error::NotProvided`] otherwise).
+    /// ([`Error::NotProvided`] otherwise); an empty set means every kind that was
+    /// opened (for a namespace file: its kind).
     ///
     /// ```
     /// use nsjoin::{Kind, KindSet, Target};
@@ -43,6 +42,11 @@ impl Handles {
     /// assert!(me.plan(KindSet::from(Kind::Uts)).is_err()); // not opened
     /// ```
     pub fn plan(&self, kinds: KindSet) -> Result<Plan> {
+        let kinds = if kinds.is_empty() {
+            self.kinds()
+        } else {
+            kinds
+        };
         if let Some(kind) = kinds.iter().find(|k| self.get(*k).is_none()) {
             return Err(Error::NotProvided {
                 target: self.label.clone(),
@@ -91,10 +95,7 @@ impl Handles {
         for n in self.iter() {
             ns[n.kind() as usize] = Some(n.as_fd());
         }
-        Fds {
-            ns,
-            pidfd: self.pidfd(),
-        }
+        Fds { ns }
     }
 }
 
@@ -102,7 +103,6 @@ impl Handles {
 #[derive(Clone, Copy)]
 pub(crate) struct Fds<'a> {
     pub ns: [Option<BorrowedFd<'a>>; 8],
-    pub pidfd: Option<BorrowedFd<'a>>,
 }
 
 /// Which kind failed to enter and why, and which kinds had been entered before it.
@@ -125,21 +125,18 @@ impl Failed {
 
 /// Enters `plan` on the calling thread. Allocation-free (it runs after fork).
 ///
-/// With a pidfd and more than one kind, one `setns(pidfd, flags)` enters them all
-/// atomically and the kernel orders them. Otherwise (no pidfd, an older kernel, or
-/// any refusal, so that the error names one kind) util-linux's two passes: every
-/// kind but user, errors ignored; then user and whatever is still missing, errors
-/// fatal. A privileged caller thus enters user last and an unprivileged one first.
+/// util-linux's two passes: every kind but user, errors ignored; then user and
+/// whatever is still missing, errors fatal. A privileged caller thus enters user
+/// last and an unprivileged one first.
+///
+/// Each kind is entered from its own opened fd, never with `setns(pidfd, flags)`:
+/// that would enter the namespaces the target is in *now*, which differ from the
+/// ones opened, identified and kind-checked if the target has moved since (it may
+/// have exec'd `unshare`). The pidfd's job is the liveness check at open time.
 pub(crate) fn enter(fds: &Fds<'_>, plan: Plan) -> Result<(), Failed> {
     let kinds = plan.kinds();
     if kinds.is_empty() {
         return Ok(());
-    }
-    if let (Some(pidfd), true) = (fds.pidfd, kinds.len() > 1) {
-        let flags = ThreadNameSpaceType::from_bits_retain(kinds.clone_flags() as u32);
-        if move_into_thread_name_spaces(pidfd, flags).is_ok() {
-            return Ok(());
-        }
     }
     let mut done = KindSet::EMPTY;
     for kind in Kind::ENTER_ORDER {

@@ -155,8 +155,7 @@ impl<'a> Spawn<'a> {
     /// entered; use [`Spawn::cwd`], [`Spawn::uid`] and [`Spawn::gid`].
     pub fn spawn(&self, mut cmd: Command) -> Result<Child> {
         let handles = self.handles;
-        let kinds = self.kinds.unwrap_or_else(|| handles.kinds());
-        let plan = handles.plan(kinds)?;
+        let plan = handles.plan(self.kinds.unwrap_or(KindSet::EMPTY))?;
         if self.target_env {
             let env = read_environ(handles)?;
             cmd.env_clear();
@@ -166,12 +165,6 @@ impl<'a> Spawn<'a> {
             .map_err(|e| Error::sys("cannot create a pipe", e))?;
         let child_plan = Arc::new(ChildPlan {
             ns: dup_fds(handles)?,
-            pidfd: handles
-                .pidfd
-                .as_ref()
-                .map(OwnedFd::try_clone)
-                .transpose()
-                .map_err(|e| Error::sys("cannot duplicate the pidfd", e))?,
             plan,
             cgroup_procs: if self.join_cgroup {
                 Some(open_target_cgroup(handles)?)
@@ -399,7 +392,6 @@ enum DirStep {
 /// Everything the child needs, prepared before the fork.
 struct ChildPlan {
     ns: [Option<OwnedFd>; 8],
-    pidfd: Option<OwnedFd>,
     plan: Plan,
     cgroup_procs: Option<OwnedFd>,
     root: Option<DirStep>,
@@ -440,10 +432,7 @@ impl ChildPlan {
         for (slot, fd) in ns.iter_mut().zip(&self.ns) {
             *slot = fd.as_ref().map(AsFd::as_fd);
         }
-        let fds = Fds {
-            ns,
-            pidfd: self.pidfd.as_ref().map(AsFd::as_fd),
-        };
+        let fds = Fds { ns };
         plan::enter(&fds, self.plan).map_err(|f| self.fail(Step::Enter, f.kind as u32, f.errno))?;
         if let Some(root) = &self.root {
             match root {
