@@ -69,13 +69,18 @@ impl Handles {
     /// process: user and time namespaces are refused with `why`, since the kernel
     /// lets only a single-threaded process into them.
     pub(crate) fn plan_for_thread(&self, kinds: KindSet, why: &'static str) -> Result<Plan> {
-        if let Some(kind) = [Kind::User, Kind::Time]
+        let refuse = |set: KindSet| match [Kind::User, Kind::Time]
             .into_iter()
-            .find(|k| kinds.contains(*k))
+            .find(|k| set.contains(*k))
         {
-            return Err(Error::NeedsOtherApi { kind, why });
-        }
-        self.plan(kinds)
+            Some(kind) => Err(Error::NeedsOtherApi { kind, why }),
+            None => Ok(()),
+        };
+        // Asked for by name, or brought in by an empty set meaning "all opened".
+        refuse(kinds)?;
+        let plan = self.plan(kinds)?;
+        refuse(plan.kinds())?;
+        Ok(plan)
     }
 
     /// Moves the calling thread into the namespaces of `kinds`, for good: nothing is

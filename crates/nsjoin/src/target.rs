@@ -128,7 +128,7 @@ impl Target {
 }
 
 fn open_pidfd(pid: i32, proc: &Path) -> Result<Option<OwnedFd>> {
-    let Some(raw) = Pid::from_raw(pid).filter(|_| pid > 0) else {
+    let Some(raw) = (pid > 0).then(|| Pid::from_raw(pid)).flatten() else {
         return Err(Error::open(
             proc.join(pid.to_string()),
             io::Error::from_raw_os_error(libc::ESRCH),
@@ -213,6 +213,10 @@ fn open_process(pid: i32, proc: &Path, pidfd: Option<OwnedFd>, kinds: KindSet) -
             Ok(fd) => fd,
             Err(rustix::io::Errno::NOENT) if !kind.is_supported() => {
                 return Err(Error::KindUnsupported(kind))
+            }
+            // A zombie has no namespaces left: say that it exited, not ENOENT.
+            Err(_) if pidfd.as_ref().is_some_and(|p| !pidfd_alive(p)) => {
+                return Err(Error::TargetExited { pid })
             }
             Err(e) => return Err(Error::open(path, e)),
         };
