@@ -214,6 +214,12 @@ impl<'a> Spawn<'a> {
                 }));
             }
         };
+        // Take the pipes first: std's wait closes stdin.
+        let (stdin, stdout, stderr) = (
+            std_child.stdin.take(),
+            std_child.stdout.take(),
+            std_child.stderr.take(),
+        );
         let pid = match report.program_pid {
             Some(pid) => {
                 // The first child only forked the program and exited.
@@ -224,9 +230,9 @@ impl<'a> Spawn<'a> {
         };
         Ok(Child {
             pid,
-            stdin: std_child.stdin.take(),
-            stdout: std_child.stdout.take(),
-            stderr: std_child.stderr.take(),
+            stdin,
+            stdout,
+            stderr,
             status: None,
         })
     }
@@ -238,9 +244,11 @@ impl<'a> Spawn<'a> {
             .map_err(|e| Error::sys("cannot wait for the program", e))
     }
 
-    /// Starts `cmd` inside with stdout and stderr captured (stdin from /dev/null
-    /// unless set), and waits for it.
+    /// Starts `cmd` inside with stdout and stderr captured and stdin from
+    /// `/dev/null` (like [`Command::output`]), and waits for it. To feed input,
+    /// use [`Spawn::spawn`] and [`Child::wait_with_output`].
     pub fn output(&self, mut cmd: Command) -> Result<Output> {
+        cmd.stdin(std::process::Stdio::null());
         cmd.stdout(std::process::Stdio::piped());
         cmd.stderr(std::process::Stdio::piped());
         self.spawn(cmd)?
@@ -558,6 +566,10 @@ impl Report {
             s if s == Step::Cgroup as u32 => "cannot join the target's cgroup",
             s if s == Step::Root as u32 => "cannot change root directory",
             s if s == Step::Cwd as u32 => "cannot change directory",
+            s if s == Step::Fork as u32 && errno == libc::ENOMEM => {
+                // What fork(2) says when the pid namespace's init has exited.
+                "cannot fork into the target's pid namespace (its init process has exited)"
+            }
             s if s == Step::Fork as u32 => "cannot fork",
             s if s == Step::Groups as u32 => "setgroups failed",
             s if s == Step::Gid as u32 => "setgid failed",
