@@ -7,26 +7,14 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Barrier, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use common::{thread_hostname, thread_ns_ino, NetnsFile, Sandbox};
+use common::{exclusive, shared, thread_hostname, thread_ns_ino, NetnsFile, Sandbox};
 use nsjoin::{Error, Kind, KindSet, NsId, Target};
 
 // ---------------------------------------------------------------------------
 // Small fixtures of this file.
-
-/// Tests that count this process's fds take the lock exclusively; every other test
-/// shares it.
-static FDS: RwLock<()> = RwLock::new(());
-
-fn shared() -> RwLockReadGuard<'static, ()> {
-    FDS.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    FDS.write().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The kinds a Guard can enter on any thread, that `Sandbox::new` makes fresh.
 const THREAD_KINDS: [Kind; 4] = [Kind::Net, Kind::Uts, Kind::Ipc, Kind::Cgroup];

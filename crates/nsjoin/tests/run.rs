@@ -7,29 +7,16 @@ mod common;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use common::{fd_count, thread_hostname, thread_ns_ino, NetnsFile, Sandbox};
+use common::{
+    exclusive, fd_count, shared, thread_hostname, thread_ns_ino, NetnsFile, Sandbox, TempDir,
+};
 use nsjoin::{Error, Kind, KindSet, Target};
 
 // ---------------------------------------------------------------------------
 // Fixtures local to this file.
 // ---------------------------------------------------------------------------
-
-/// Tests in this binary run on parallel threads of one process. Those that count the
-/// process's fds or inspect all of its threads take this lock exclusively; every other
-/// test holds it shared, so that nothing opens fds or sits in a foreign namespace
-/// while they look.
-static PROCESS_WIDE: RwLock<()> = RwLock::new(());
-
-fn shared() -> RwLockReadGuard<'static, ()> {
-    PROCESS_WIDE.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    PROCESS_WIDE.write().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The inodes of the calling thread's namespaces of these kinds.
 fn thread_inos(kinds: &[&str]) -> Vec<u64> {
@@ -108,24 +95,6 @@ fn add_link_d0(netns: &NetnsFile) {
         }
     }
     panic!("cannot add a dummy or bridge link d0 in {}", netns.name);
-}
-
-/// A fresh empty directory under the temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("nsj-run-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 const NET_UTS_IPC_CGROUP_PID: [Kind; 5] =

@@ -12,30 +12,17 @@ use std::ops::{Deref, DerefMut};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use common::Sandbox;
+use common::{exclusive, shared, Sandbox, TempDir};
 use nsjoin::{Dir, Error, Kind, KindSet, Spawn, Target};
 
 // ---------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------
-
-/// Tests that look at process-wide state (the fd table, our list of children, fd 0,
-/// supplementary groups) hold this exclusively; every other test shares it.
-static PROCESS_STATE: RwLock<()> = RwLock::new(());
-
-fn shared() -> RwLockReadGuard<'static, ()> {
-    PROCESS_STATE.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    PROCESS_STATE.write().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The `unshare` flags of `Sandbox::new()`, for sandboxes with a setup snippet.
 const NEW_FLAGS: [&str; 6] = ["--uts", "--net", "--ipc", "--pid", "--mount", "--cgroup"];
@@ -68,27 +55,6 @@ fn unique(tag: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// A directory under the temp dir, removed with its contents on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let path = std::env::temp_dir().join(unique(tag));
-        fs::create_dir(&path).unwrap();
-        TempDir(path.canonicalize().unwrap())
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A target process started by the test; killed and reaped on drop.

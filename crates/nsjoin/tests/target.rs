@@ -8,53 +8,13 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use common::{NetnsFile, Sandbox};
+use common::{exclusive, shared, NetnsFile, Sandbox, TempDir};
 use nsjoin::{Error, Kind, KindSet, Namespace, NsId, Target};
 
 // ---------------------------------------------------------------------------
 // Small fixtures of this file.
-
-/// Tests that count this process's fds take the lock exclusively; every other test
-/// shares it, so that no sandbox or fd of a concurrent test skews the count.
-static FDS: RwLock<()> = RwLock::new(());
-
-fn shared() -> RwLockReadGuard<'static, ()> {
-    FDS.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    FDS.write().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "nsjoin-target-test-{}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The inode of `/proc/PID/ns/KIND` as a `Kind`.
 fn ino(sandbox: &Sandbox, kind: Kind) -> u64 {
@@ -375,7 +335,7 @@ fn with_proc_on_a_fake_proc_directory_is_refused() {
     }
     let _lock = shared();
     let sandbox = Sandbox::new();
-    let fake = TempDir::new();
+    let fake = TempDir::new("target");
     let ns_dir = fake.path().join(sandbox.pid.to_string()).join("ns");
     std::fs::create_dir_all(&ns_dir).unwrap();
     // A regular file, and a symlink to the real namespace file: both refused,
@@ -477,7 +437,7 @@ fn path_target_asked_for_another_kind_is_wrong_kind() {
 #[test]
 fn path_target_on_non_namespace_files_is_refused_without_hanging() {
     let _lock = shared();
-    let dir = TempDir::new();
+    let dir = TempDir::new("target");
     let regular = dir.path().join("regular");
     std::fs::write(&regular, "net:[4026531840]\n").unwrap();
     let fifo = dir.path().join("fifo");
@@ -574,7 +534,7 @@ fn fd_target_with_an_nsfs_fd_opens_its_kind() {
 #[test]
 fn fd_and_pidfd_targets_refuse_fds_of_the_wrong_sort() {
     let _lock = shared();
-    let dir = TempDir::new();
+    let dir = TempDir::new("target");
     let regular = dir.path().join("f");
     std::fs::write(&regular, "x").unwrap();
     let fds: Vec<OwnedFd> = vec![
@@ -904,7 +864,7 @@ fn is_alive_without_a_pidfd_turns_false_once_the_sandbox_is_reaped() {
 #[test]
 fn error_messages_are_one_line_and_name_what_they_are_about() {
     let _lock = shared();
-    let dir = TempDir::new();
+    let dir = TempDir::new("target");
     let missing = dir.path().join("no-such-ns");
     let cases: Vec<(Error, String)> = vec![
         (
@@ -940,7 +900,7 @@ fn error_messages_are_one_line_and_name_what_they_are_about() {
 #[test]
 fn raw_os_error_gives_the_errno_of_each_error() {
     let _lock = shared();
-    let dir = TempDir::new();
+    let dir = TempDir::new("target");
     let missing = dir.path().join("missing");
     let enoent = Namespace::open(&missing).unwrap_err();
     assert_eq!(enoent.raw_os_error(), Some(libc::ENOENT));

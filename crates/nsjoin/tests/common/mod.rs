@@ -3,9 +3,11 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A process (`sleep`) in fresh namespaces, with a hostname of its own.
 pub struct Sandbox {
@@ -195,4 +197,45 @@ pub fn root_or_skip(test: &str) -> bool {
 /// The number of open fds of this process.
 pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Tests in one binary run on parallel threads of one process. Those that look at
+/// process-wide state (the fd table, children, all threads, fd 0, groups) take this
+/// lock exclusively; every other test holds it shared.
+static PROCESS_WIDE: RwLock<()> = RwLock::new(());
+
+/// Holds off the tests that look at process-wide state.
+pub fn shared() -> RwLockReadGuard<'static, ()> {
+    PROCESS_WIDE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits until no other test runs, for one that looks at process-wide state.
+pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    PROCESS_WIDE.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "nsjoin-test-{tag}-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path.canonicalize().unwrap())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
