@@ -5,7 +5,7 @@ mod common;
 // what that thread really sees, and that nothing else in the process is touched.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
