@@ -252,7 +252,74 @@ pub struct Handles {
     pub(crate) ns: [Option<Namespace>; 8],
 }
 
+impl Default for Handles {
+    fn default() -> Handles {
+        Handles::new()
+    }
+}
+
 impl Handles {
+    /// Handles with no namespace yet, to fill with [`Handles::insert`]: for
+    /// namespaces from files that belong to no one process.
+    pub fn new() -> Handles {
+        Handles {
+            label: "namespace files".to_owned(),
+            pid: None,
+            pidfd: None,
+            proc_dir: None,
+            ns: Default::default(),
+        }
+    }
+
+    /// Adds a namespace, replacing (and returning) any of the same kind. This is
+    /// how a process target's namespaces are mixed with files
+    /// (`nsenter -t PID --net=/run/netns/x`).
+    pub fn insert(&mut self, ns: Namespace) -> Option<Namespace> {
+        let kind = ns.kind();
+        self.ns[kind as usize].replace(ns)
+    }
+
+    /// Removes the namespace of `kind`.
+    pub fn remove(&mut self, kind: Kind) -> Option<Namespace> {
+        self.ns[kind as usize].take()
+    }
+
+    /// The user and group owning the target process's `/proc/PID` directory: its
+    /// effective IDs, as `nsenter -S follow -G follow` takes them.
+    pub fn process_owner(&self) -> Result<(u32, u32)> {
+        let dir = self.proc_dir("the owner of the target process")?;
+        let st = rustix::fs::fstat(dir)
+            .map_err(|e| Error::sys(format!("cannot stat /proc/{}", self.pid.unwrap_or(0)), e))?;
+        Ok((st.st_uid, st.st_gid))
+    }
+
+    /// The network namespace of a socket that the target process holds as fd
+    /// `fd` (`nsenter -N FD`): the socket is copied with pidfd_getfd(2) and asked
+    /// with `SIOCGSKNS`. Needs a pidfd (a process target on Linux 5.6 or later).
+    pub fn socket_net_namespace(&self, fd: i32) -> Result<Namespace> {
+        let pidfd = self.pidfd.as_ref().ok_or(Error::NeedsProcess {
+            what: "a socket's network namespace",
+        })?;
+        let what = || format!("cannot get fd {fd} of {}", self.label);
+        let sock =
+            rustix::process::pidfd_getfd(pidfd, fd, rustix::process::PidfdGetfdFlags::empty())
+                .map_err(|e| Error::sys(what(), e))?;
+        let net = sys::socket_net_namespace(&sock).map_err(|e| {
+            Error::sys(
+                format!(
+                    "fd {fd} of {} is not a socket with a network namespace",
+                    self.label
+                ),
+                e,
+            )
+        })?;
+        Namespace::checked(
+            net,
+            format!("net namespace of fd {fd} of {}", self.label).into(),
+            Some(Kind::Net),
+        )
+    }
+
     /// The namespace of `kind`, if it was opened.
     pub fn get(&self, kind: Kind) -> Option<&Namespace> {
         self.ns[kind as usize].as_ref()

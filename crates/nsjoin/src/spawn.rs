@@ -123,7 +123,9 @@ impl<'a> Spawn<'a> {
     }
 
     /// Changes the working directory after entering and changing root. Without it
-    /// the program starts in the root of its mount namespace (or of the new root).
+    /// the program keeps the working directory it has after entering: the
+    /// caller's, or the root of the mount namespace if one was entered; a change
+    /// of root does not move it (util-linux's rule).
     pub fn cwd(&mut self, dir: Dir) -> &mut Self {
         self.cwd = Some(dir);
         self
@@ -154,45 +156,8 @@ impl<'a> Spawn<'a> {
     /// `uid` or `gid` on `cmd` itself: std applies those before the namespaces are
     /// entered; use [`Spawn::cwd`], [`Spawn::uid`] and [`Spawn::gid`].
     pub fn spawn(&self, mut cmd: Command) -> Result<Child> {
-        let handles = self.handles;
-        let plan = handles.plan(self.kinds.unwrap_or(KindSet::EMPTY))?;
-        if self.target_env {
-            let env = read_environ(handles)?;
-            cmd.env_clear();
-            cmd.envs(env);
-        }
-        let (report_read, report_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-            .map_err(|e| Error::sys("cannot create a pipe", e))?;
-        let child_plan = Arc::new(ChildPlan {
-            ns: dup_fds(handles)?,
-            plan,
-            cgroup_procs: if self.join_cgroup {
-                Some(open_target_cgroup(handles)?)
-            } else {
-                None
-            },
-            root: self
-                .root
-                .as_ref()
-                .map(|d| prepare_dir(handles, d, "root"))
-                .transpose()?,
-            cwd: self
-                .cwd
-                .as_ref()
-                .map(|d| prepare_dir(handles, d, "cwd"))
-                .transpose()?,
-            fork_for_pid: plan.kinds().contains(Kind::Pid),
-            groups: self
-                .groups
-                .as_ref()
-                .map(|g| g.iter().map(|&g| Gid::from_raw(g)).collect()),
-            clear_groups: self.groups.is_none() && (self.gid.is_some() || self.uid.is_some()),
-            gid: self.gid.map(Gid::from_raw),
-            uid: self.uid.map(Uid::from_raw),
-            keep_caps: self.keep_caps,
-            cap_last: cap_last_cap(),
-            report: report_write,
-        });
+        let (child_plan, report_read) = self.prepare(&mut cmd, true)?;
+        let child_plan = Arc::new(child_plan);
         let in_child = Arc::clone(&child_plan);
         sys::set_pre_exec(&mut cmd, move || in_child.run());
         let spawned = cmd.spawn();
@@ -237,7 +202,80 @@ impl<'a> Spawn<'a> {
         })
     }
 
+    /// Replaces the calling process with `cmd` inside the namespaces, like
+    /// `nsenter` without a fork: the steps a spawned child would take are taken
+    /// here, then `cmd` is exec'd. Entering a pid namespace this way places only
+    /// the program's future children in it. Returns only on failure.
+    ///
+    /// Call it from a single-threaded program (the kernel refuses user, time
+    /// and mount namespaces to a thread of a multithreaded one), such as a
+    /// command-line tool before it starts any thread.
+    pub fn exec(&self, mut cmd: Command) -> Error {
+        use std::os::unix::process::CommandExt;
+        let (child_plan, report_read) = match self.prepare(&mut cmd, false) {
+            Ok(prepared) => prepared,
+            Err(e) => return e,
+        };
+        if child_plan.run().is_err() {
+            drop(child_plan);
+            return Report::read(report_read)
+                .error()
+                .unwrap_or_else(|| Error::sys("cannot enter", io::Error::other("a step failed")));
+        }
+        let source = cmd.exec();
+        Error::Exec {
+            program: cmd.get_program().to_string_lossy().into_owned(),
+            source,
+        }
+    }
+
+    /// Everything opened, read and converted before the fork, and the read end of
+    /// the pipe on which the child reports.
+    fn prepare(&self, cmd: &mut Command, fork_for_pid: bool) -> Result<(ChildPlan, OwnedFd)> {
+        let handles = self.handles;
+        let plan = handles.plan(self.kinds.unwrap_or(KindSet::EMPTY))?;
+        if self.target_env {
+            let env = read_environ(handles)?;
+            cmd.env_clear();
+            cmd.envs(env);
+        }
+        let (report_read, report_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| Error::sys("cannot create a pipe", e))?;
+        let child_plan = ChildPlan {
+            ns: dup_fds(handles)?,
+            plan,
+            cgroup_procs: if self.join_cgroup {
+                Some(open_target_cgroup(handles)?)
+            } else {
+                None
+            },
+            root: self
+                .root
+                .as_ref()
+                .map(|d| prepare_dir(handles, d, "root"))
+                .transpose()?,
+            cwd: self
+                .cwd
+                .as_ref()
+                .map(|d| prepare_dir(handles, d, "cwd"))
+                .transpose()?,
+            fork_for_pid: fork_for_pid && plan.kinds().contains(Kind::Pid),
+            groups: self
+                .groups
+                .as_ref()
+                .map(|g| g.iter().map(|&g| Gid::from_raw(g)).collect()),
+            clear_groups: self.groups.is_none() && (self.gid.is_some() || self.uid.is_some()),
+            gid: self.gid.map(Gid::from_raw),
+            uid: self.uid.map(Uid::from_raw),
+            keep_caps: self.keep_caps,
+            cap_last: cap_last_cap(),
+            report: report_write,
+        };
+        Ok((child_plan, report_read))
+    }
+
     /// Starts `cmd` inside and waits for it.
+
     pub fn status(&self, cmd: Command) -> Result<ExitStatus> {
         self.spawn(cmd)?
             .wait()
@@ -443,6 +481,19 @@ impl ChildPlan {
         let fds = Fds { ns };
         plan::enter(&fds, self.plan).map_err(|f| self.fail(Step::Enter, f.kind as u32, f.errno))?;
         if let Some(root) = &self.root {
+            // util-linux's rule: without a new working directory, keep the one
+            // the process has now, even if it lies outside the new root.
+            let keep = match self.cwd {
+                None => Some(
+                    rustix::fs::open(
+                        c".",
+                        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .map_err(|e| self.fail(Step::Root, 0, e))?,
+                ),
+                Some(_) => None,
+            };
             match root {
                 DirStep::Fd(fd) => {
                     rustix::process::fchdir(fd).and_then(|()| rustix::process::chroot(c"."))
@@ -450,6 +501,7 @@ impl ChildPlan {
                 DirStep::Path(path) => rustix::process::chroot(path.as_c_str()),
             }
             .and_then(|()| rustix::process::chdir(c"/"))
+            .and_then(|()| keep.map_or(Ok(()), rustix::process::fchdir))
             .map_err(|e| self.fail(Step::Root, 0, e))?;
         }
         if let Some(cwd) = &self.cwd {

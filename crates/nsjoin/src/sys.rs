@@ -46,6 +46,13 @@ pub(crate) fn ns_get_parent(fd: impl AsFd) -> io::Result<OwnedFd> {
     ns_get_fd(fd, NS_GET_PARENT)
 }
 
+/// `ioctl(sock, SIOCGSKNS)`: an fd on the network namespace of socket `sock`.
+/// See sock_ioctl in the kernel and `nsenter -N`.
+pub(crate) fn socket_net_namespace(sock: impl AsFd) -> io::Result<OwnedFd> {
+    const SIOCGSKNS: libc::c_ulong = 0x894c;
+    ns_get_fd(sock, SIOCGSKNS)
+}
+
 /// `unshare(CLONE_FS)`: gives the calling thread its own root, cwd and umask, which
 /// setns(2) requires before it will change the thread's mount namespace.
 pub(crate) fn unshare_fs() -> io::Result<()> {
