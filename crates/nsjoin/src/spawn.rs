@@ -275,7 +275,6 @@ impl<'a> Spawn<'a> {
     }
 
     /// Starts `cmd` inside and waits for it.
-
     pub fn status(&self, cmd: Command) -> Result<ExitStatus> {
         self.spawn(cmd)?
             .wait()
