@@ -23,7 +23,7 @@ pub enum Error {
     KindUnsupported(Kind),
 
     /// A file, process or directory could not be opened or read.
-    #[error("cannot open {path}: {source}")]
+    #[error("cannot open {path}: {}", os(source))]
     Open {
         /// What was being opened.
         path: PathBuf,
@@ -69,7 +69,7 @@ pub enum Error {
     },
 
     /// setns(2) failed.
-    #[error("reassociate to namespace 'ns/{kind}' failed: {source}")]
+    #[error("reassociate to namespace 'ns/{kind}' failed: {}", os(source))]
     Enter {
         /// The namespace that could not be entered.
         kind: Kind,
@@ -80,7 +80,7 @@ pub enum Error {
 
     /// Going back to an original namespace failed; see [`crate::Guard`] for what
     /// that means for the thread.
-    #[error("cannot return to the original {kind} namespace: {source}")]
+    #[error("cannot return to the original {kind} namespace: {}", os(source))]
     Restore {
         /// The namespace that could not be restored.
         kind: Kind,
@@ -106,7 +106,7 @@ pub enum Error {
     },
 
     /// The program could not be executed (not found, not executable, ...).
-    #[error("failed to execute {program}: {source}")]
+    #[error("failed to execute {program}: {}", os(source))]
     Exec {
         /// The program, as given.
         program: String,
@@ -116,7 +116,7 @@ pub enum Error {
     },
 
     /// Any other system call failure, with what was being done.
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", os(source))]
     Sys {
         /// What was being done.
         what: String,
@@ -158,6 +158,19 @@ impl Error {
             what: what.into(),
             source: source.into(),
         }
+    }
+}
+
+/// An OS error as util-linux prints it: `No such process`, without Rust's
+/// ` (os error 3)` suffix.
+fn os(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(n) => text
+            .strip_suffix(&format!(" (os error {n})"))
+            .map(str::to_owned)
+            .unwrap_or(text),
+        None => text,
     }
 }
 

@@ -235,7 +235,7 @@ impl<'a> Spawn<'a> {
         let handles = self.handles;
         let plan = handles.plan(self.kinds.unwrap_or(KindSet::EMPTY))?;
         if self.target_env {
-            let env = read_environ(handles)?;
+            let env = handles.environ()?;
             cmd.env_clear();
             cmd.envs(env);
         }
@@ -306,10 +306,14 @@ fn dup_fds(handles: &Handles) -> Result<[Option<OwnedFd>; 8]> {
     Ok(out)
 }
 
-fn read_environ(handles: &Handles) -> Result<Vec<(OsString, OsString)>> {
-    let dir = handles.proc_dir("the target's environment")?;
-    let data = read_proc_file(handles, dir, "environ")?;
-    Ok(parse_environ(&data))
+impl Handles {
+    /// The target process's environment (`/proc/PID/environ`), as pairs; entries
+    /// without `=` are dropped.
+    pub fn environ(&self) -> Result<Vec<(OsString, OsString)>> {
+        let dir = self.proc_dir("the target's environment")?;
+        let data = read_proc_file(self, dir, "environ")?;
+        Ok(parse_environ(&data))
+    }
 }
 
 /// Splits `/proc/PID/environ` (NUL-separated `KEY=VALUE`) into pairs, dropping

@@ -1,0 +1,432 @@
+//! The command line: nsenter's options, parsed the way getopt parses them.
+//!
+//! clap holds the definition (help, man page and completions come from it), but it
+//! cannot read getopt's optional arguments (`-n/path` attached, `-nu` meaning
+//! "net from the file `u`"), its abbreviated long options (`--tar`), or stop at the
+//! first non-option. So [`normalize`] first rewrites argv by getopt's rules, using
+//! the clap definition as its option table, into a form clap reads unambiguously:
+//! every option as `--long` or `--long=value`, then `--`, then the program.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use clap::{ArgAction, CommandFactory, Parser};
+
+/// Run a program with namespaces of other processes.
+///
+/// A drop-in for util-linux nsenter: the same options and exit codes. Without a
+/// program, runs $SHELL (or the user's login shell, or /bin/sh) as a login shell.
+#[derive(Parser, Debug, Default)]
+#[command(
+    name = "nsjoin",
+    version,
+    override_usage = "nsjoin [options] [<program> [<argument>...]]",
+    args_override_self = true,
+    after_help = "Exit status: 1 for nsjoin's own errors, 126 if the program cannot be \
+                  executed, 127 if it is not found, otherwise the program's own status; a \
+                  program killed by a signal makes nsjoin end by the same signal."
+)]
+pub struct Opts {
+    /// Enter all namespaces of the target (a user namespace that is already ours
+    /// is skipped)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+
+    /// Target process to get namespaces from (PID, or PID:INODE to check the
+    /// process's pidfd inode)
+    #[arg(short = 't', long, value_name = "PID")]
+    pub target: Option<String>,
+
+    /// Enter mount namespace
+    #[arg(short = 'm', long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub mount: Option<Option<PathBuf>>,
+
+    /// Enter UTS namespace (hostname etc)
+    #[arg(short = 'u', long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub uts: Option<Option<PathBuf>>,
+
+    /// Enter System V IPC namespace
+    #[arg(short = 'i', long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub ipc: Option<Option<PathBuf>>,
+
+    /// Enter network namespace
+    #[arg(short = 'n', long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub net: Option<Option<PathBuf>>,
+
+    /// Enter the network namespace of the target's socket FD (needs --target)
+    #[arg(short = 'N', long = "net-socket", value_name = "FD")]
+    pub net_socket: Option<String>,
+
+    /// Enter pid namespace (the program is forked into it unless --no-fork)
+    #[arg(short = 'p', long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub pid: Option<Option<PathBuf>>,
+
+    /// Enter cgroup namespace
+    #[arg(short = 'C', long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub cgroup: Option<Option<PathBuf>>,
+
+    /// Enter user namespace
+    #[arg(short = 'U', long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub user: Option<Option<PathBuf>>,
+
+    /// Enter the parent of the user namespace
+    #[arg(long = "user-parent")]
+    pub user_parent: bool,
+
+    /// Enter time namespace
+    #[arg(short = 'T', long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub time: Option<Option<PathBuf>>,
+
+    /// Set uid in entered namespace ("follow": the uid owning the target)
+    #[arg(short = 'S', long = "setuid", value_name = "UID")]
+    pub setuid: Option<String>,
+
+    /// Set gid in entered namespace ("follow": the gid owning the target)
+    #[arg(short = 'G', long = "setgid", value_name = "GID")]
+    pub setgid: Option<String>,
+
+    /// Do not touch uids or gids
+    #[arg(long = "preserve-credentials")]
+    pub preserve_credentials: bool,
+
+    /// Retain capabilities granted in user namespaces (as ambient capabilities)
+    #[arg(long = "keep-caps")]
+    pub keep_caps: bool,
+
+    /// Set the root directory (default: the target's)
+    #[arg(short = 'r', long, value_name = "DIR", num_args = 0..=1, require_equals = true)]
+    pub root: Option<Option<PathBuf>>,
+
+    /// Set the working directory (default: the target's)
+    #[arg(short = 'w', long = "wd", value_name = "DIR", num_args = 0..=1, require_equals = true)]
+    pub wd: Option<Option<PathBuf>>,
+
+    /// Set the working directory in namespace (resolved after entering)
+    #[arg(short = 'W', long = "wdns", value_name = "DIR", num_args = 0..=1, require_equals = true)]
+    pub wdns: Option<Option<PathBuf>>,
+
+    /// Inherit environment variables from target process
+    #[arg(short = 'e', long)]
+    pub env: bool,
+
+    /// Do not fork before exec'ing <program>
+    #[arg(short = 'F', long = "no-fork")]
+    pub no_fork: bool,
+
+    /// Join the cgroup of the target process (cgroup v2)
+    #[arg(short = 'c', long = "join-cgroup")]
+    pub join_cgroup: bool,
+
+    /// Set SELinux context according to --target PID (unsupported: refused where
+    /// SELinux is enabled, ignored with a warning where it is not)
+    #[arg(short = 'Z', long = "follow-context")]
+    pub follow_context: bool,
+
+    /// Trace what is opened and entered on stderr (-vv for more; RUST_LOG also works)
+    #[arg(short = 'v', long, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// The program to run, and its arguments
+    #[arg(
+        value_name = "PROGRAM",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub program: Vec<OsString>,
+}
+
+/// A usage error, in getopt's words.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    Nothing,
+    Value,
+    OptionalValue,
+}
+
+struct OptSpec {
+    long: String,
+    short: Option<char>,
+    takes: Takes,
+}
+
+fn option_table() -> Vec<OptSpec> {
+    let mut cmd = Opts::command();
+    cmd.build();
+    cmd.get_arguments()
+        .filter_map(|arg| {
+            let long = arg.get_long()?.to_owned();
+            let takes = match arg.get_action() {
+                ArgAction::Set | ArgAction::Append => {
+                    if arg.get_num_args().is_some_and(|n| n.min_values() == 0) {
+                        Takes::OptionalValue
+                    } else {
+                        Takes::Value
+                    }
+                }
+                _ => Takes::Nothing,
+            };
+            Some(OptSpec {
+                long,
+                short: arg.get_short(),
+                takes,
+            })
+        })
+        .collect()
+}
+
+fn with_value(long: &str, value: Option<&[u8]>) -> OsString {
+    let mut out = format!("--{long}").into_bytes();
+    if let Some(v) = value {
+        out.push(b'=');
+        out.extend_from_slice(v);
+    }
+    OsString::from_vec(out)
+}
+
+/// Rewrites argv by getopt_long's rules (`+` mode: options end at the first
+/// non-option or at `--`) into `--long[=value]... -- program...`.
+pub fn normalize(args: &[OsString]) -> Result<Vec<OsString>, UsageError> {
+    let table = option_table();
+    let mut out = vec![args.first().cloned().unwrap_or_else(|| "nsjoin".into())];
+    let mut targets = 0;
+    let mut i = 1;
+    while i < args.len() {
+        let arg = args[i].as_bytes();
+        if arg == b"--" {
+            i += 1;
+            break;
+        }
+        if let Some(body) = arg.strip_prefix(b"--") {
+            let (name, value) = match body.iter().position(|&b| b == b'=') {
+                Some(eq) => (&body[..eq], Some(&body[eq + 1..])),
+                None => (body, None),
+            };
+            let name_str = String::from_utf8_lossy(name);
+            let spec = find_long(&table, &name_str, arg)?;
+            match spec.takes {
+                Takes::Nothing if value.is_some() => {
+                    return Err(UsageError(format!(
+                        "option '--{}' doesn't allow an argument",
+                        spec.long
+                    )))
+                }
+                Takes::Nothing | Takes::OptionalValue => out.push(with_value(&spec.long, value)),
+                Takes::Value => {
+                    let value = match value {
+                        Some(v) => v.to_vec(),
+                        None => {
+                            i += 1;
+                            args.get(i).map(|v| v.as_bytes().to_vec()).ok_or_else(|| {
+                                UsageError(format!("option '--{}' requires an argument", spec.long))
+                            })?
+                        }
+                    };
+                    out.push(with_value(&spec.long, Some(&value)));
+                }
+            }
+            targets += usize::from(spec.long == "target");
+        } else if arg.len() > 1 && arg[0] == b'-' {
+            let mut j = 1;
+            while j < arg.len() {
+                let c = arg[j] as char;
+                let spec = table
+                    .iter()
+                    .find(|s| s.short == Some(c))
+                    .ok_or_else(|| UsageError(format!("invalid option -- '{c}'")))?;
+                targets += usize::from(spec.long == "target");
+                let rest = &arg[j + 1..];
+                match spec.takes {
+                    Takes::Nothing => {
+                        out.push(with_value(&spec.long, None));
+                        j += 1;
+                        continue;
+                    }
+                    Takes::OptionalValue => {
+                        out.push(with_value(&spec.long, (!rest.is_empty()).then_some(rest)));
+                    }
+                    Takes::Value if !rest.is_empty() => {
+                        out.push(with_value(&spec.long, Some(rest)))
+                    }
+                    Takes::Value => {
+                        i += 1;
+                        let value = args.get(i).ok_or_else(|| {
+                            UsageError(format!("option requires an argument -- '{c}'"))
+                        })?;
+                        out.push(with_value(&spec.long, Some(value.as_bytes())));
+                    }
+                }
+                break;
+            }
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if targets > 1 {
+        return Err(UsageError("option --target may be given only once".into()));
+    }
+    out.push("--".into());
+    out.extend(args[i.min(args.len())..].iter().cloned());
+    Ok(out)
+}
+
+fn find_long<'a>(table: &'a [OptSpec], name: &str, arg: &[u8]) -> Result<&'a OptSpec, UsageError> {
+    if let Some(exact) = table.iter().find(|s| s.long == name) {
+        return Ok(exact);
+    }
+    let matches: Vec<_> = table
+        .iter()
+        .filter(|s| !name.is_empty() && s.long.starts_with(name))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one),
+        [] => Err(UsageError(format!(
+            "unrecognized option '{}'",
+            String::from_utf8_lossy(arg)
+        ))),
+        many => Err(UsageError(format!(
+            "option '--{name}' is ambiguous; possibilities: {}",
+            many.iter()
+                .map(|s| format!("'--{}'", s.long))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ))),
+    }
+}
+
+/// What parsing the command line led to.
+pub enum Parsed {
+    /// Options to act on.
+    Run(Box<Opts>),
+    /// `--help` or `--version`: print this on stdout and exit 0.
+    Print(String),
+}
+
+/// Parses argv as nsenter would.
+pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
+    let normalized = normalize(args)?;
+    match Opts::try_parse_from(&normalized) {
+        Ok(opts) => Ok(Parsed::Run(Box::new(opts))),
+        Err(e) => match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                Ok(Parsed::Print(e.render().to_string()))
+            }
+            _ => Err(UsageError(first_line(&e.render().to_string()))),
+        },
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_owned()
+}
+
+/// The program's name for messages, as invoked.
+pub fn os_str_lossy(s: &OsStr) -> String {
+    s.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(args: &[&str]) -> Result<Vec<String>, UsageError> {
+        let args: Vec<OsString> = std::iter::once("nsjoin")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        normalize(&args).map(|v| {
+            v[1..]
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn getopt_optional_arguments_attach_only() {
+        assert_eq!(norm(&["-n/x", "ip"]).unwrap(), ["--net=/x", "--", "ip"]);
+        assert_eq!(norm(&["-n", "/x"]).unwrap(), ["--net", "--", "/x"]);
+        assert_eq!(norm(&["--net=/x"]).unwrap(), ["--net=/x", "--"]);
+        assert_eq!(norm(&["--net", "/x"]).unwrap(), ["--net", "--", "/x"]);
+        // -nu: net from the file "u", as getopt reads it.
+        assert_eq!(norm(&["-nu"]).unwrap(), ["--net=u", "--"]);
+    }
+
+    #[test]
+    fn getopt_required_arguments_attach_or_follow() {
+        assert_eq!(
+            norm(&["-t42", "-n"]).unwrap(),
+            ["--target=42", "--net", "--"]
+        );
+        assert_eq!(
+            norm(&["-at", "42", "sh"]).unwrap(),
+            ["--all", "--target=42", "--", "sh"]
+        );
+        assert_eq!(norm(&["--tar", "42"]).unwrap(), ["--target=42", "--"]);
+        assert_eq!(
+            norm(&["-t"]),
+            Err(UsageError("option requires an argument -- 't'".into()))
+        );
+        assert_eq!(
+            norm(&["--target"]),
+            Err(UsageError("option '--target' requires an argument".into()))
+        );
+    }
+
+    #[test]
+    fn options_stop_at_the_program_or_double_dash() {
+        assert_eq!(
+            norm(&["-n", "sh", "-c", "x"]).unwrap(),
+            ["--net", "--", "sh", "-c", "x"]
+        );
+        assert_eq!(norm(&["--", "-a"]).unwrap(), ["--", "-a"]);
+        assert_eq!(norm(&["-"]).unwrap(), ["--", "-"]);
+    }
+
+    #[test]
+    fn bad_options_are_named_like_getopt() {
+        assert_eq!(
+            norm(&["-x"]),
+            Err(UsageError("invalid option -- 'x'".into()))
+        );
+        assert_eq!(
+            norm(&["--foo"]),
+            Err(UsageError("unrecognized option '--foo'".into()))
+        );
+        assert_eq!(
+            norm(&["--all=1"]),
+            Err(UsageError(
+                "option '--all' doesn't allow an argument".into()
+            ))
+        );
+        assert!(norm(&["--u"]).unwrap_err().0.contains("ambiguous"));
+        assert_eq!(
+            norm(&["-t1", "--target=2"]),
+            Err(UsageError("option --target may be given only once".into()))
+        );
+    }
+
+    #[test]
+    fn clap_reads_the_normalized_form() {
+        let args: Vec<OsString> = ["nsjoin", "-at42", "-n/x", "--", "sh", "-c", "echo"]
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        let Parsed::Run(opts) = parse(&args).unwrap() else {
+            panic!("expected options")
+        };
+        assert!(opts.all);
+        assert_eq!(opts.target.as_deref(), Some("42"));
+        assert_eq!(opts.net, Some(Some(PathBuf::from("/x"))));
+        assert_eq!(opts.mount, None);
+        assert_eq!(opts.program, ["sh", "-c", "echo"]);
+    }
+}
