@@ -9,16 +9,30 @@ use rustix::thread::move_into_link_name_space;
 
 use crate::handles::thread_self_path;
 use crate::plan::{self, Failed};
-use crate::{Error, Handles, Kind, KindSet, Result, Target};
+use crate::{sys, Error, Handles, Kind, KindSet, Result, Target};
 
-const NOT_ON_A_THREAD: &str =
+const USER_IS_ONE_WAY: &str =
     "the kernel allows it only in a single-threaded process and it cannot be left again; \
      use nsjoin::Spawn to run a program inside, or Handles::enter_permanently in a \
      single-threaded program";
 
 const MNT_SHARED_FS: &str =
     "this thread shares its root and working directory with other threads, so setns(2) \
-     refuses (EINVAL); use nsjoin::run_in, which enters on a thread of its own";
+     refuses (EINVAL); use nsjoin::run_in, which enters on a thread of its own, or call \
+     nsjoin::unshare_thread_fs on this thread first";
+
+const TIME_THREADS: &str =
+    "the kernel allows it only in a single-threaded process (setns gives EUSERS); use \
+     nsjoin::Spawn to run a program inside";
+
+/// Gives the calling thread its own root directory, working directory and umask
+/// (`unshare(CLONE_FS)`). setns(2) requires that before it moves a thread of a
+/// multithreaded program into a mount namespace; afterwards a [`Guard`] can enter
+/// mount namespaces on this thread. It cannot be undone: from then on a `chdir` on
+/// this thread no longer moves the process's other threads, nor theirs this one.
+pub fn unshare_thread_fs() -> Result<()> {
+    sys::unshare_fs().map_err(|e| Error::sys("unshare(CLONE_FS)", e))
+}
 
 /// Opens `target`'s namespaces of `kinds` and enters them on the calling thread
 /// until the returned [`Guard`] is dropped. See [`Handles::enter`].
@@ -65,10 +79,12 @@ impl Handles {
     /// Enters the namespaces of `kinds` on the calling thread until the returned
     /// guard is dropped.
     ///
-    /// User and time namespaces are refused ([`Error::NeedsOtherApi`]): the kernel
-    /// lets only a single-threaded process into them and never back out. A mount
-    /// namespace works in a single-threaded program, or on a thread that has its
-    /// own filesystem context; elsewhere setns refuses it and the error points to
+    /// A user namespace is refused ([`Error::NeedsOtherApi`]): the kernel lets only
+    /// a single-threaded process into one and never back out. A time namespace
+    /// works only in a single-threaded process (elsewhere the kernel's EUSERS
+    /// becomes [`Error::NeedsOtherApi`]). A mount namespace works in a
+    /// single-threaded program, or on a thread that has its own filesystem context
+    /// ([`unshare_thread_fs`]); elsewhere setns refuses it and the error points to
     /// [`Handles::run`]. If one kind fails, the kinds already entered are left
     /// again before the error is returned.
     ///
@@ -81,7 +97,7 @@ impl Handles {
     /// guard.leave().unwrap();
     /// ```
     pub fn enter(&self, kinds: KindSet) -> Result<Guard> {
-        let plan = self.plan_for_thread(kinds, NOT_ON_A_THREAD)?;
+        let plan = self.plan_for_thread(kinds, KindSet::from(Kind::User), USER_IS_ONE_WAY)?;
         let mut guard = Guard {
             saved: Default::default(),
             entered: KindSet::EMPTY,
@@ -111,11 +127,21 @@ impl Handles {
 }
 
 fn enter_error(failed: Failed) -> Error {
-    if failed.kind == Kind::Mnt && failed.errno == rustix::io::Errno::INVAL {
-        return Error::NeedsOtherApi {
-            kind: Kind::Mnt,
-            why: MNT_SHARED_FS,
-        };
+    use rustix::io::Errno;
+    match (failed.kind, failed.errno) {
+        (Kind::Mnt, Errno::INVAL) => {
+            return Error::NeedsOtherApi {
+                kind: Kind::Mnt,
+                why: MNT_SHARED_FS,
+            }
+        }
+        (Kind::Time, Errno::USERS) => {
+            return Error::NeedsOtherApi {
+                kind: Kind::Time,
+                why: TIME_THREADS,
+            }
+        }
+        _ => {}
     }
     failed.into_error()
 }

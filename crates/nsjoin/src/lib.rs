@@ -44,7 +44,7 @@ mod sys;
 mod target;
 
 pub use error::{Error, Result};
-pub use guard::{enter, Guard};
+pub use guard::{enter, unshare_thread_fs, Guard};
 pub use handles::{Handles, Namespace, NsId};
 pub use kind::{Kind, KindSet};
 pub use plan::Plan;

@@ -65,18 +65,19 @@ impl Handles {
         })
     }
 
-    /// [`Handles::plan`] for an API that enters on a thread of a multithreaded
-    /// process: user and time namespaces are refused with `why`, since the kernel
-    /// lets only a single-threaded process into them.
-    pub(crate) fn plan_for_thread(&self, kinds: KindSet, why: &'static str) -> Result<Plan> {
-        let refuse = |set: KindSet| match [Kind::User, Kind::Time]
-            .into_iter()
-            .find(|k| set.contains(*k))
-        {
+    /// [`Handles::plan`] for an API that enters on a thread of a possibly
+    /// multithreaded process: the `refused` kinds (asked for by name, or brought in
+    /// by an empty set meaning "all opened") are refused with `why`.
+    pub(crate) fn plan_for_thread(
+        &self,
+        kinds: KindSet,
+        refused: KindSet,
+        why: &'static str,
+    ) -> Result<Plan> {
+        let refuse = |set: KindSet| match set.intersection(refused).iter().next() {
             Some(kind) => Err(Error::NeedsOtherApi { kind, why }),
             None => Ok(()),
         };
-        // Asked for by name, or brought in by an empty set meaning "all opened".
         refuse(kinds)?;
         let plan = self.plan(kinds)?;
         refuse(plan.kinds())?;

@@ -42,7 +42,11 @@ impl Handles {
         F: FnOnce() -> R + Send,
         R: Send,
     {
-        let plan = self.plan_for_thread(kinds, NOT_ON_A_THREAD)?;
+        let plan = self.plan_for_thread(
+            kinds,
+            KindSet::from([Kind::User, Kind::Time]),
+            NOT_ON_A_THREAD,
+        )?;
         let fds = self.fds();
         std::thread::scope(|scope| {
             let thread = std::thread::Builder::new()

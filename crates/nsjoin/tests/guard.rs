@@ -471,6 +471,39 @@ fn guard_refuses_user_and_time_pointing_to_spawn() {
 }
 
 #[test]
+fn guard_enters_mnt_on_a_thread_with_its_own_fs_and_restores_root_and_cwd() {
+    if !common::root_or_skip(
+        "guard_enters_mnt_on_a_thread_with_its_own_fs_and_restores_root_and_cwd",
+    ) {
+        return;
+    }
+    let _lock = shared();
+    let dir = common::TempDir::new("guard-mnt");
+    let mountpoint = dir.path().to_str().unwrap().to_owned();
+    let sandbox = Sandbox::start(
+        &["--mount"],
+        &format!("mount -t tmpfs none {mountpoint} && echo inside > {mountpoint}/marker || exit 1"),
+    );
+    let handles = Target::pid(sandbox.pid)
+        .open(KindSet::from(Kind::Mnt))
+        .unwrap();
+    let marker = dir.path().join("marker");
+    on_thread(|| {
+        nsjoin::unshare_thread_fs().unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let before = view(&[Kind::Mnt]);
+        assert!(!marker.exists());
+        let guard = handles.enter(Kind::Mnt.into()).unwrap();
+        assert_eq!(view(&[Kind::Mnt]), sandbox_view(&sandbox, &[Kind::Mnt]));
+        assert_eq!(std::fs::read_to_string(&marker).unwrap(), "inside\n");
+        guard.leave().unwrap();
+        assert_eq!(view(&[Kind::Mnt]), before);
+        assert!(!marker.exists(), "the sandbox's tmpfs is still visible");
+        assert_eq!(std::env::current_dir().unwrap(), cwd);
+    });
+}
+
+#[test]
 fn guard_with_mnt_on_a_multithreaded_process_points_to_run_in() {
     if !common::root_or_skip("guard_with_mnt_on_a_multithreaded_process_points_to_run_in") {
         return;
