@@ -7,7 +7,7 @@
 //! the clap definition as its option table, into a form clap reads unambiguously:
 //! every option as `--long` or `--long=value`, then `--`, then the program.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
@@ -153,9 +153,7 @@ struct OptSpec {
     takes: Takes,
 }
 
-fn option_table() -> Vec<OptSpec> {
-    let mut cmd = Opts::command();
-    cmd.build();
+fn option_table(cmd: &clap::Command) -> Vec<OptSpec> {
     cmd.get_arguments()
         .filter_map(|arg| {
             let long = arg.get_long()?.to_owned();
@@ -189,8 +187,8 @@ fn with_value(long: &str, value: Option<&[u8]>) -> OsString {
 
 /// Rewrites argv by getopt_long's rules (`+` mode: options end at the first
 /// non-option or at `--`) into `--long[=value]... -- program...`.
-pub fn normalize(args: &[OsString]) -> Result<Vec<OsString>, UsageError> {
-    let table = option_table();
+pub fn normalize(cmd: &clap::Command, args: &[OsString]) -> Result<Vec<OsString>, UsageError> {
+    let table = option_table(cmd);
     let mut out = vec![args.first().cloned().unwrap_or_else(|| "nsjoin".into())];
     let mut targets = 0;
     let mut i = 1;
@@ -308,8 +306,14 @@ pub enum Parsed {
 
 /// Parses argv as nsenter would.
 pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
-    let normalized = normalize(args)?;
-    match Opts::try_parse_from(&normalized) {
+    // One clap Command serves as the option table and as the parser.
+    let mut cmd = Opts::command();
+    cmd.build();
+    let normalized = normalize(&cmd, args)?;
+    let parsed = cmd
+        .try_get_matches_from_mut(&normalized)
+        .and_then(|mut matches| <Opts as clap::FromArgMatches>::from_arg_matches_mut(&mut matches));
+    match parsed {
         Ok(opts) => Ok(Parsed::Run(Box::new(opts))),
         Err(e) => match e.kind() {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
@@ -328,11 +332,6 @@ fn first_line(text: &str) -> String {
         .to_owned()
 }
 
-/// The program's name for messages, as invoked.
-pub fn os_str_lossy(s: &OsStr) -> String {
-    s.to_string_lossy().into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,7 +341,9 @@ mod tests {
             .chain(args.iter().copied())
             .map(OsString::from)
             .collect();
-        normalize(&args).map(|v| {
+        let mut cmd = Opts::command();
+        cmd.build();
+        normalize(&cmd, &args).map(|v| {
             v[1..]
                 .iter()
                 .map(|s| s.to_string_lossy().into_owned())
