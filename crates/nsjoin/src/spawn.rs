@@ -102,9 +102,10 @@ impl<'a> Spawn<'a> {
     }
 
     /// Switches to this group ID after entering (setresgid). Unless
-    /// [`Spawn::groups`] says otherwise, supplementary groups are then cleared (the
-    /// kernel may refuse that in a user namespace whose `setgroups` is `deny`; that
-    /// refusal is ignored, as util-linux does).
+    /// [`Spawn::groups`] says otherwise, supplementary groups are dropped (with
+    /// [`Spawn::uid`] too): before entering and again after, as util-linux does;
+    /// only if both are refused (a user namespace whose `setgroups` is `deny`,
+    /// entered by a caller who may not drop them outside) is it an error.
     pub fn gid(&mut self, gid: u32) -> &mut Self {
         self.gid = Some(gid);
         self
@@ -474,6 +475,11 @@ enum Step {
 impl ChildPlan {
     /// Runs in the child between fork and exec: system calls only, no allocation.
     fn run(&self) -> io::Result<()> {
+        // Supplementary groups are dropped twice, as util-linux does: before
+        // entering (still allowed in the caller's user namespace) and after (the
+        // only chance for a caller who gains the right in the new one). It is an
+        // error only if both fail.
+        let groups_dropped = self.clear_groups && rustix::thread::set_thread_groups(&[]).is_ok();
         if let Some(procs) = &self.cgroup_procs {
             rustix::io::write(procs, b"0").map_err(|e| self.fail(Step::Cgroup, 0, e))?;
         }
@@ -534,7 +540,8 @@ impl ChildPlan {
             rustix::thread::set_thread_groups(groups).map_err(|e| self.fail(Step::Groups, 0, e))?;
         } else if self.clear_groups {
             match rustix::thread::set_thread_groups(&[]) {
-                Ok(()) | Err(Errno::PERM) => {}
+                Ok(()) => {}
+                Err(_) if groups_dropped => {}
                 Err(e) => return Err(self.fail(Step::Groups, 0, e)),
             }
         }
