@@ -33,8 +33,9 @@ pub struct Opts {
     #[arg(short = 'a', long)]
     pub all: bool,
 
-    /// Target process to get namespaces from (PID, or PID:INODE to check the
-    /// process's pidfd inode)
+    /// Target process to get namespaces from: PID, PID:INODE (checks the process's
+    /// pidfd inode), or a container: docker://NAME, podman://NAME,
+    /// containerd://[NS/]ID, cri-o://ID, cri://ID, lxc://NAME, nspawn://NAME
     #[arg(short = 't', long, value_name = "PID")]
     pub target: Option<String>,
 

@@ -59,8 +59,12 @@ fn requested(opts: &Opts) -> Vec<(Kind, Option<PathBuf>)> {
     .collect()
 }
 
-/// Parses `PID` or `PID:INODE` (the inode of the process's pidfd, which pins it).
+/// Parses `PID`, `PID:INODE` (the inode of the process's pidfd, which pins it) or
+/// a container, `ENGINE://NAME-OR-ID`.
 fn parse_target(spec: &str) -> Result<Target, Failure> {
+    if nsjoin::container::ContainerRef::is_spec(spec) {
+        return Ok(Target::container(spec)?);
+    }
     let bad = || own(format!("failed to parse pid: '{spec}'"));
     let (pid, inode) = match spec.split_once(':') {
         Some((pid, inode)) => (pid, Some(inode.parse::<u64>().map_err(|_| bad())?)),

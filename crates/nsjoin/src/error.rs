@@ -115,6 +115,16 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A container target could not be resolved: unknown, ambiguous, stopped,
+    /// engine unreachable or answering nonsense. One line, naming the target.
+    #[error("{target}: {why}")]
+    Container {
+        /// The target as given (`docker://redis`).
+        target: String,
+        /// What the engine (or its absence) said.
+        why: String,
+    },
+
     /// Any other system call failure, with what was being done.
     #[error("{what}: {}", os(source))]
     Sys {
@@ -142,7 +152,7 @@ impl Error {
             }
             Error::KindUnsupported(_) => Some(libc::ENOSYS),
             Error::NeedsOtherApi { .. } => Some(libc::EINVAL),
-            Error::UnknownKind(_) | Error::NeedsProcess { .. } => None,
+            Error::UnknownKind(_) | Error::NeedsProcess { .. } | Error::Container { .. } => None,
         }
     }
 

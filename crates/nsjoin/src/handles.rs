@@ -250,6 +250,7 @@ pub struct Handles {
     pub(crate) pidfd: Option<OwnedFd>,
     pub(crate) proc_dir: Option<File>,
     pub(crate) ns: [Option<Namespace>; 8],
+    pub(crate) container: Option<crate::container::Container>,
 }
 
 impl Default for Handles {
@@ -264,6 +265,7 @@ impl Handles {
     pub fn new() -> Handles {
         Handles {
             label: "namespace files".to_owned(),
+            container: None,
             pid: None,
             pidfd: None,
             proc_dir: None,
@@ -357,6 +359,11 @@ impl Handles {
             Some(dir) => rustix::fs::statat(dir, "stat", rustix::fs::AtFlags::empty()).is_ok(),
             None => true,
         }
+    }
+
+    /// What the engine said about a container target.
+    pub fn container(&self) -> Option<&crate::container::Container> {
+        self.container.as_ref()
     }
 
     /// How the target was given, for messages.

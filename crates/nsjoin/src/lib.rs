@@ -32,6 +32,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod container;
 mod error;
 mod guard;
 mod handles;

@@ -308,9 +308,13 @@ fn dup_fds(handles: &Handles) -> Result<[Option<OwnedFd>; 8]> {
 }
 
 impl Handles {
-    /// The target process's environment (`/proc/PID/environ`), as pairs; entries
-    /// without `=` are dropped.
+    /// The target's environment, as pairs: a container's as its engine reports
+    /// it, otherwise the process's `/proc/PID/environ`; entries without `=` are
+    /// dropped.
     pub fn environ(&self) -> Result<Vec<(OsString, OsString)>> {
+        if let Some(env) = self.container.as_ref().and_then(|c| c.env.clone()) {
+            return Ok(env);
+        }
         let dir = self.proc_dir("the target's environment")?;
         let data = read_proc_file(self, dir, "environ")?;
         Ok(parse_environ(&data))

@@ -9,6 +9,7 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, PidfdFlags};
 
+use crate::container::{self, ContainerRef};
 use crate::{Error, Handles, KindSet, Namespace, Result};
 
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;
@@ -41,6 +42,9 @@ pub enum Target {
     Path(PathBuf),
     /// An open fd on a namespace file.
     Fd(OwnedFd),
+    /// A container, by `ENGINE://NAME-OR-ID`; its engine is asked for its init
+    /// process when the target is opened.
+    Container(ContainerRef),
 }
 
 impl Target {
@@ -58,12 +62,21 @@ impl Target {
     }
 
     /// A string as the original Python package took it: all digits is a PID,
-    /// anything else a namespace file path.
+    /// a valid `ENGINE://NAME` a container, anything else a namespace file path.
+    /// (Use [`Target::container`] to get the error for a malformed container spec.)
     pub fn parse(s: &str) -> Target {
         match s.parse::<i32>() {
             Ok(pid) if !s.starts_with(['+', '-']) => Target::pid(pid),
-            _ => Target::path(s),
+            _ => match Target::container(s) {
+                Ok(target) => target,
+                Err(_) => Target::path(s),
+            },
         }
+    }
+
+    /// A container target from `ENGINE://NAME-OR-ID`.
+    pub fn container(spec: &str) -> Result<Target> {
+        spec.parse().map(Target::Container)
     }
 
     /// Reads a PID target through another proc mount (ignored for other targets).
@@ -85,6 +98,9 @@ impl Target {
     /// recycled, and [`Error::TargetExited`] is returned rather than someone else's
     /// namespaces. Without pidfds (kernels before 5.3, or another proc mount) the
     /// `/proc/PID` directory fd alone pins the process.
+    ///
+    /// A container is resolved through its engine's API to its init process,
+    /// which is then opened like a PID.
     ///
     /// A namespace file provides only its own kind; asking it for another gives
     /// [`Error::WrongKind`]. An empty `kinds` means "its kind" for a file and is an
@@ -113,6 +129,15 @@ impl Target {
                     .map_err(|e| Error::sys("cannot duplicate the namespace fd", e))?;
                 file_handles(Namespace::from_fd(fd)?, kinds)
             }
+            Target::Container(spec) => {
+                let container = container::resolve(spec)?;
+                let proc = Path::new("/proc");
+                let pidfd = open_pidfd(container.pid, proc)?;
+                let mut handles = open_process(container.pid, proc, pidfd, kinds)?;
+                handles.label = spec.to_string();
+                handles.container = Some(container);
+                Ok(handles)
+            }
         }
     }
 
@@ -123,6 +148,7 @@ impl Target {
             Target::Pidfd(_) => "pidfd target".to_owned(),
             Target::Path(p) => p.display().to_string(),
             Target::Fd(_) => "fd target".to_owned(),
+            Target::Container(spec) => spec.to_string(),
         }
     }
 }
@@ -229,6 +255,7 @@ fn open_process(pid: i32, proc: &Path, pidfd: Option<OwnedFd>, kinds: KindSet) -
     }
     Ok(Handles {
         label: format!("process {pid}"),
+        container: None,
         pid: Some(pid),
         pidfd,
         proc_dir: Some(File::from(dir)),
@@ -250,6 +277,7 @@ fn file_handles(namespace: Namespace, kinds: KindSet) -> Result<Handles> {
     ns[kind as usize] = Some(namespace);
     Ok(Handles {
         label,
+        container: None,
         pid: None,
         pidfd: None,
         proc_dir: None,

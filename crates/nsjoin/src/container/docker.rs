@@ -1,0 +1,187 @@
+//! Docker and Podman: the Engine API (`GET /vX/containers/NAME/json`) on a unix
+//! socket, with the version negotiated from `GET /_ping`'s `Api-Version`. The
+//! engine itself resolves exact names, full IDs and unique ID prefixes, as the
+//! docker CLI relies on.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::http;
+use super::{env_pairs, Container, ContainerRef, Engine};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Inspect {
+    id: String,
+    #[serde(default)]
+    name: String,
+    state: State,
+    #[serde(default)]
+    config: Option<Config>,
+    #[serde(default)]
+    host_config: Option<HostConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct State {
+    #[serde(default)]
+    running: bool,
+    #[serde(default)]
+    pid: i64,
+    #[serde(default)]
+    status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Config {
+    #[serde(default)]
+    env: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HostConfig {
+    #[serde(default)]
+    runtime: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    message: String,
+}
+
+/// Runtimes whose container processes are not host processes: their "PID" would
+/// lead into the sandbox's helper, not the container.
+const SANDBOXED_RUNTIMES: [&str; 4] = ["runsc", "kata", "kata-runtime", "io.containerd.kata"];
+
+pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
+    let socket = socket_path(r.engine)?;
+    let ping = http::get(&socket, "/_ping")?;
+    if ping.status != 200 {
+        return Err(format!(
+            "{} answered /_ping with HTTP {}",
+            socket.display(),
+            ping.status
+        ));
+    }
+    let prefix = match ping.header("Api-Version") {
+        Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.') => {
+            format!("/v{v}")
+        }
+        _ => String::new(),
+    };
+    let path = format!(
+        "{prefix}/containers/{}/json",
+        http::encode_segment(&r.name)
+    );
+    let response = http::get(&socket, &path)?;
+    if response.status != 200 {
+        let message = serde_json::from_slice::<ErrorBody>(&response.body)
+            .map(|e| e.message)
+            .unwrap_or_else(|_| format!("HTTP {}", response.status));
+        return Err(match response.status {
+            404 => "no such container".to_owned(),
+            _ => message,
+        });
+    }
+    parse_inspect(r.engine, &response.body)
+}
+
+/// Turns an inspect answer into a [`Container`], refusing what cannot be entered.
+pub(crate) fn parse_inspect(engine: Engine, body: &[u8]) -> Result<Container, String> {
+    let inspect: Inspect = serde_json::from_slice(body)
+        .map_err(|e| format!("the engine answered with unexpected JSON ({e})"))?;
+    if !inspect.state.running || inspect.state.pid <= 0 {
+        let status = if inspect.state.status.is_empty() {
+            "not running"
+        } else {
+            &inspect.state.status
+        };
+        return Err(format!("container is not running (status: {status})"));
+    }
+    if let Some(runtime) = inspect.host_config.as_ref().map(|h| h.runtime.as_str()) {
+        if SANDBOXED_RUNTIMES
+            .iter()
+            .any(|r| runtime == *r || runtime.starts_with(&format!("{r}.")))
+            || runtime.contains("runsc")
+            || runtime.contains("kata")
+        {
+            return Err(format!(
+                "container runs under {runtime}, whose processes are not host processes"
+            ));
+        }
+    }
+    let pid = i32::try_from(inspect.state.pid)
+        .map_err(|_| format!("the engine reported an impossible PID {}", inspect.state.pid))?;
+    Ok(Container {
+        engine,
+        id: inspect.id,
+        name: inspect.name.trim_start_matches('/').to_owned(),
+        pid,
+        env: inspect
+            .config
+            .and_then(|c| c.env)
+            .map(|vars| env_pairs(vars.iter().map(String::as_str))),
+    })
+}
+
+/// The engine's socket: `DOCKER_HOST` / `CONTAINER_HOST` (unix:// only), else the
+/// engine's default path.
+fn socket_path(engine: Engine) -> Result<PathBuf, String> {
+    let var = match engine {
+        Engine::Podman => "CONTAINER_HOST",
+        _ => "DOCKER_HOST",
+    };
+    if let Some(host) = std::env::var_os(var).filter(|h| !h.is_empty()) {
+        let host = host.to_string_lossy();
+        return match host.strip_prefix("unix://") {
+            Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+            _ => Err(format!(
+                "{var}={host} is not supported: nsjoin needs the engine's local unix socket \
+                 (a container's PID is only meaningful on its own host)"
+            )),
+        };
+    }
+    Ok(match engine {
+        Engine::Podman => {
+            if rustix::process::geteuid().is_root() {
+                PathBuf::from("/run/podman/podman.sock")
+            } else {
+                let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| {
+                        PathBuf::from(format!("/run/user/{}", rustix::process::getuid().as_raw()))
+                    });
+                runtime.join("podman/podman.sock")
+            }
+        }
+        _ => PathBuf::from("/var/run/docker.sock"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_answers_are_checked() {
+        let running = br#"{"Id":"abc","Name":"/redis","State":{"Running":true,"Pid":42,"Status":"running"},
+            "Config":{"Env":["PATH=/bin","X=a=b","junk"]},"HostConfig":{"Runtime":"runc"}}"#;
+        let c = parse_inspect(Engine::Docker, running).unwrap();
+        assert_eq!((c.id.as_str(), c.name.as_str(), c.pid), ("abc", "redis", 42));
+        assert_eq!(c.env.unwrap().len(), 2);
+        let stopped = br#"{"Id":"abc","State":{"Running":false,"Pid":0,"Status":"exited"}}"#;
+        assert_eq!(
+            parse_inspect(Engine::Docker, stopped).unwrap_err(),
+            "container is not running (status: exited)"
+        );
+        let gvisor = br#"{"Id":"abc","State":{"Running":true,"Pid":7},"HostConfig":{"Runtime":"runsc"}}"#;
+        assert!(parse_inspect(Engine::Docker, gvisor).unwrap_err().contains("runsc"));
+        let huge = br#"{"Id":"abc","State":{"Running":true,"Pid":99999999999}}"#;
+        assert!(parse_inspect(Engine::Docker, huge).is_err());
+        assert!(parse_inspect(Engine::Docker, b"[]").unwrap_err().contains("unexpected JSON"));
+    }
+}

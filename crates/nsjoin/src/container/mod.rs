@@ -1,0 +1,193 @@
+//! Container targets: `ENGINE://NAME-OR-ID` resolved to the container's init
+//! process through each engine's own API.
+//!
+//! | spec | engine | API |
+//! |---|---|---|
+//! | `docker://NAME` | Docker | Engine API on `DOCKER_HOST` or `/var/run/docker.sock` |
+//! | `podman://NAME` | Podman | its Docker-compatible API on `CONTAINER_HOST`, `/run/podman/podman.sock` or `$XDG_RUNTIME_DIR/podman/podman.sock` |
+//! | `containerd://[NS/]ID` | containerd | Tasks.Get over gRPC on its socket |
+//! | `cri-o://ID`, `cri://ID` | a CRI runtime | RuntimeService.ContainerStatus (verbose) |
+//! | `lxc://NAME` | LXC | its command socket |
+//! | `nspawn://NAME`, `machine://NAME` | systemd-machined | D-Bus `GetMachine` → `Leader` |
+//!
+//! Kubernetes' `containerID` strings (`containerd://<id>`, `cri-o://<id>`,
+//! `docker://<id>`) paste in unchanged.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{Error, Result};
+
+pub(crate) mod docker;
+pub(crate) mod http;
+
+/// A container engine nsjoin can ask for a container's init process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Engine {
+    /// Docker Engine.
+    Docker,
+    /// Podman (its Docker-compatible API).
+    Podman,
+    /// containerd (Tasks API), in a containerd namespace such as `moby` or `k8s.io`.
+    Containerd,
+    /// CRI-O (CRI API on its socket).
+    CriO,
+    /// Any CRI runtime at `CONTAINER_RUNTIME_ENDPOINT` or crictl's default endpoints.
+    Cri,
+    /// LXC.
+    Lxc,
+    /// systemd-nspawn machines, through systemd-machined.
+    Nspawn,
+}
+
+impl Engine {
+    /// The scheme as written in a target spec.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Podman => "podman",
+            Engine::Containerd => "containerd",
+            Engine::CriO => "cri-o",
+            Engine::Cri => "cri",
+            Engine::Lxc => "lxc",
+            Engine::Nspawn => "nspawn",
+        }
+    }
+
+    fn from_scheme(scheme: &str) -> Option<Engine> {
+        Some(match scheme {
+            "docker" => Engine::Docker,
+            "podman" => Engine::Podman,
+            "containerd" => Engine::Containerd,
+            "cri-o" | "crio" => Engine::CriO,
+            "cri" => Engine::Cri,
+            "lxc" => Engine::Lxc,
+            "nspawn" | "machine" => Engine::Nspawn,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.scheme())
+    }
+}
+
+/// A container named by `ENGINE://NAME-OR-ID` (for containerd, `containerd://NS/ID`
+/// names the containerd namespace too).
+///
+/// ```
+/// use nsjoin::container::{ContainerRef, Engine};
+/// let r: ContainerRef = "docker://redis".parse().unwrap();
+/// assert_eq!((r.engine, r.name.as_str()), (Engine::Docker, "redis"));
+/// let r: ContainerRef = "containerd://k8s.io/4f1e".parse().unwrap();
+/// assert_eq!((r.namespace.as_deref(), r.name.as_str()), (Some("k8s.io"), "4f1e"));
+/// assert!("docker://".parse::<ContainerRef>().is_err());
+/// assert!("ftp://x".parse::<ContainerRef>().is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerRef {
+    /// The engine to ask.
+    pub engine: Engine,
+    /// The container's name, ID or unique ID prefix, as the engine accepts it.
+    pub name: String,
+    /// For containerd: the containerd namespace, if given.
+    pub namespace: Option<String>,
+}
+
+impl ContainerRef {
+    /// Whether `s` looks like a container spec (`SCHEME://...`) rather than a path.
+    pub fn is_spec(s: &str) -> bool {
+        s.split_once("://")
+            .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'))
+    }
+}
+
+impl FromStr for ContainerRef {
+    type Err = Error;
+
+    fn from_str(spec: &str) -> Result<ContainerRef> {
+        let bad = |why: &str| Error::Container {
+            target: spec.to_owned(),
+            why: why.to_owned(),
+        };
+        let (scheme, rest) = spec
+            .split_once("://")
+            .ok_or_else(|| bad("expected ENGINE://NAME"))?;
+        let engine = Engine::from_scheme(scheme).ok_or_else(|| {
+            bad("unknown engine (expected docker, podman, containerd, cri-o, cri, lxc or nspawn)")
+        })?;
+        let (namespace, name) = match (engine, rest.split_once('/')) {
+            (Engine::Containerd, Some((ns, id))) => (Some(ns.to_owned()), id),
+            (_, Some(_)) => return Err(bad("a container name cannot contain '/'")),
+            (_, None) => (None, rest),
+        };
+        if name.is_empty() || namespace.as_deref() == Some("") {
+            return Err(bad("no container name given"));
+        }
+        if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(bad("a container name cannot contain spaces or control characters"));
+        }
+        Ok(ContainerRef {
+            engine,
+            name: name.to_owned(),
+            namespace,
+        })
+    }
+}
+
+impl fmt::Display for ContainerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}://{ns}/{}", self.engine, self.name),
+            None => write!(f, "{}://{}", self.engine, self.name),
+        }
+    }
+}
+
+/// What an engine says about a running container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Container {
+    /// The engine that answered.
+    pub engine: Engine,
+    /// The full container ID.
+    pub id: String,
+    /// Its name, where the engine has one.
+    pub name: String,
+    /// The host PID of its init process.
+    pub pid: i32,
+    /// Its configured environment, where the engine reports it.
+    pub env: Option<Vec<(OsString, OsString)>>,
+}
+
+/// Asks the container's engine for it. Errors are one line and name the target:
+/// `docker://redis: no such container`.
+pub fn resolve(r: &ContainerRef) -> Result<Container> {
+    let found = match r.engine {
+        Engine::Docker | Engine::Podman => docker::resolve(r),
+        other => Err(format!("{other} targets are not supported yet")),
+    };
+    let container = found.map_err(|why| Error::Container {
+        target: r.to_string(),
+        why,
+    })?;
+    if container.pid <= 0 {
+        return Err(Error::Container {
+            target: r.to_string(),
+            why: "the engine reported no init process".into(),
+        });
+    }
+    Ok(container)
+}
+
+/// Splits `KEY=VALUE` strings into pairs, dropping entries without `=`.
+pub(crate) fn env_pairs<'a>(vars: impl IntoIterator<Item = &'a str>) -> Vec<(OsString, OsString)> {
+    vars.into_iter()
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
+}
