@@ -73,10 +73,7 @@ pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
         }
         _ => String::new(),
     };
-    let path = format!(
-        "{prefix}/containers/{}/json",
-        http::encode_segment(&r.name)
-    );
+    let path = format!("{prefix}/containers/{}/json", http::encode_segment(&r.name));
     let response = http::get(&socket, &path)?;
     if response.status != 200 {
         let message = serde_json::from_slice::<ErrorBody>(&response.body)
@@ -114,8 +111,12 @@ pub(crate) fn parse_inspect(engine: Engine, body: &[u8]) -> Result<Container, St
             ));
         }
     }
-    let pid = i32::try_from(inspect.state.pid)
-        .map_err(|_| format!("the engine reported an impossible PID {}", inspect.state.pid))?;
+    let pid = i32::try_from(inspect.state.pid).map_err(|_| {
+        format!(
+            "the engine reported an impossible PID {}",
+            inspect.state.pid
+        )
+    })?;
     Ok(Container {
         engine,
         id: inspect.id,
@@ -168,20 +169,29 @@ mod tests {
 
     #[test]
     fn inspect_answers_are_checked() {
-        let running = br#"{"Id":"abc","Name":"/redis","State":{"Running":true,"Pid":42,"Status":"running"},
+        let running =
+            br#"{"Id":"abc","Name":"/redis","State":{"Running":true,"Pid":42,"Status":"running"},
             "Config":{"Env":["PATH=/bin","X=a=b","junk"]},"HostConfig":{"Runtime":"runc"}}"#;
         let c = parse_inspect(Engine::Docker, running).unwrap();
-        assert_eq!((c.id.as_str(), c.name.as_str(), c.pid), ("abc", "redis", 42));
+        assert_eq!(
+            (c.id.as_str(), c.name.as_str(), c.pid),
+            ("abc", "redis", 42)
+        );
         assert_eq!(c.env.unwrap().len(), 2);
         let stopped = br#"{"Id":"abc","State":{"Running":false,"Pid":0,"Status":"exited"}}"#;
         assert_eq!(
             parse_inspect(Engine::Docker, stopped).unwrap_err(),
             "container is not running (status: exited)"
         );
-        let gvisor = br#"{"Id":"abc","State":{"Running":true,"Pid":7},"HostConfig":{"Runtime":"runsc"}}"#;
-        assert!(parse_inspect(Engine::Docker, gvisor).unwrap_err().contains("runsc"));
+        let gvisor =
+            br#"{"Id":"abc","State":{"Running":true,"Pid":7},"HostConfig":{"Runtime":"runsc"}}"#;
+        assert!(parse_inspect(Engine::Docker, gvisor)
+            .unwrap_err()
+            .contains("runsc"));
         let huge = br#"{"Id":"abc","State":{"Running":true,"Pid":99999999999}}"#;
         assert!(parse_inspect(Engine::Docker, huge).is_err());
-        assert!(parse_inspect(Engine::Docker, b"[]").unwrap_err().contains("unexpected JSON"));
+        assert!(parse_inspect(Engine::Docker, b"[]")
+            .unwrap_err()
+            .contains("unexpected JSON"));
     }
 }

@@ -38,7 +38,11 @@ pub(crate) fn get(socket: &Path, path: &str) -> Result<Response, String> {
             std::io::ErrorKind::PermissionDenied => " (permission denied on the engine's socket)",
             _ => "",
         };
-        format!("cannot connect to {}: {}{hint}", socket.display(), os_error(&e))
+        format!(
+            "cannot connect to {}: {}{hint}",
+            socket.display(),
+            os_error(&e)
+        )
     })?;
     let io_error = |e: std::io::Error| format!("{}: {}", socket.display(), os_error(&e));
     stream.set_read_timeout(Some(TIMEOUT)).map_err(io_error)?;
@@ -54,7 +58,10 @@ pub(crate) fn get(socket: &Path, path: &str) -> Result<Response, String> {
         .read_to_end(&mut raw)
         .map_err(io_error)?;
     if raw.len() as u64 > MAX_RESPONSE {
-        return Err(format!("{}: the engine's answer is over {MAX_RESPONSE} bytes", socket.display()));
+        return Err(format!(
+            "{}: the engine's answer is over {MAX_RESPONSE} bytes",
+            socket.display()
+        ));
     }
     parse(&raw).map_err(|why| format!("{}: the engine answered garbage ({why})", socket.display()))
 }
@@ -72,7 +79,12 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Response, String> {
     let headers: Vec<(String, String)> = response
         .headers
         .iter()
-        .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).trim().to_owned()))
+        .map(|h| {
+            (
+                h.name.to_owned(),
+                String::from_utf8_lossy(h.value).trim().to_owned(),
+            )
+        })
         .collect();
     let mut out = Response {
         status,
@@ -87,7 +99,9 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Response, String> {
         dechunk(rest)?
     } else if let Some(len) = out.header("Content-Length") {
         let len: usize = len.parse().map_err(|_| "bad Content-Length")?;
-        rest.get(..len).ok_or("body shorter than Content-Length")?.to_vec()
+        rest.get(..len)
+            .ok_or("body shorter than Content-Length")?
+            .to_vec()
     } else {
         rest.to_vec()
     };
@@ -110,7 +124,10 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
         }
         let chunk = data.get(..size).ok_or("truncated chunk")?;
         body.extend_from_slice(chunk);
-        data = data.get(size..).and_then(|d| d.strip_prefix(b"\r\n")).ok_or("truncated chunk")?;
+        data = data
+            .get(size..)
+            .and_then(|d| d.strip_prefix(b"\r\n"))
+            .ok_or("truncated chunk")?;
     }
 }
 
@@ -145,7 +162,8 @@ mod tests {
 
     #[test]
     fn parses_content_length_and_chunked_bodies() {
-        let r = parse(b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\n{}extra").unwrap();
+        let r = parse(b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\n{}extra")
+            .unwrap();
         assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
         assert_eq!(r.header("api-version"), Some("1.41"));
         let r = parse(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n").unwrap();
@@ -154,8 +172,14 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for raw in [&b""[..], b"garbage", b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nab"] {
+        for raw in [
+            &b""[..],
+            b"garbage",
+            b"HTTP/1.1 200 OK\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nab",
+        ] {
             assert!(parse(raw).is_err(), "{:?}", String::from_utf8_lossy(raw));
         }
     }

@@ -129,7 +129,9 @@ impl FromStr for ContainerRef {
             return Err(bad("no container name given"));
         }
         if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(bad("a container name cannot contain spaces or control characters"));
+            return Err(bad(
+                "a container name cannot contain spaces or control characters",
+            ));
         }
         Ok(ContainerRef {
             engine,
