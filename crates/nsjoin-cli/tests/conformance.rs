@@ -23,112 +23,15 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{NetnsFile, Sandbox, TempDir};
+use common::{Container, NetnsFile, Sandbox, TempDir};
 use rustix::process::{kill_process, Pid, Signal};
 
 // ---------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------
-
-/// The Docker client: Debian's, which matches the daemon that scripts/docker.sh
-/// starts (a newer client may shadow it on PATH); `docker` where it is absent.
-fn docker() -> Command {
-    if Path::new("/usr/bin/docker").exists() {
-        Command::new("/usr/bin/docker")
-    } else {
-        Command::new("docker")
-    }
-}
-
-const IMAGE: &str = "nsjoin-busybox:latest";
-
-/// Whether the daemon answers and has the test image (scripts/docker.sh makes both).
-fn docker_ready() -> bool {
-    static READY: OnceLock<bool> = OnceLock::new();
-    *READY.get_or_init(|| {
-        let quiet = |args: &[&str]| {
-            docker()
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        quiet(&["info"]) && quiet(&["image", "inspect", IMAGE])
-    })
-}
-
-/// A running container of the busybox test image (`sleep 100000`), removed on drop.
-struct Container {
-    name: String,
-    /// Its init process, as the host sees it.
-    pid: i32,
-    /// The hostname Docker gave it.
-    hostname: String,
-}
-
-impl Container {
-    /// Starts one, or says why the test is skipped (a failure with
-    /// NSJOIN_REQUIRE_DOCKER=1, as in CI).
-    fn start_or_skip(test: &str) -> Option<Container> {
-        if !docker_ready() {
-            if std::env::var("NSJOIN_REQUIRE_DOCKER").as_deref() == Ok("1") {
-                panic!("{test} needs docker and {IMAGE} (scripts/docker.sh) and NSJOIN_REQUIRE_DOCKER=1 is set");
-            }
-            eprintln!("skipped {test}: needs docker (run scripts/docker.sh)");
-            return None;
-        }
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "nsjoin-conf-{}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::Relaxed)
-        );
-        let out = docker()
-            .args(["run", "-d", "--name", &name, IMAGE, "sleep", "100000"])
-            .output()
-            .expect("cannot run docker");
-        let mut container = Container {
-            name,
-            pid: 0,
-            hostname: String::new(),
-        };
-        assert!(
-            out.status.success(),
-            "docker run failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let inspect = |format: &str| {
-            let out = docker()
-                .args(["inspect", "-f", format, &container.name])
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "docker inspect {format} failed");
-            String::from_utf8(out.stdout).unwrap().trim().to_owned()
-        };
-        let pid = inspect("{{.State.Pid}}").parse().unwrap();
-        let hostname = inspect("{{.Config.Hostname}}");
-        assert!(pid > 0, "container {} has no process", container.name);
-        container.pid = pid;
-        container.hostname = hostname;
-        Some(container)
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = docker()
-            .args(["rm", "-f", &self.name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// A process started from `argv` that prints one line when it is ready (what it
 /// says is kept in `line`); killed and reaped on drop.

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A process (`sleep`) in fresh namespaces, with a hostname of its own.
@@ -237,5 +238,107 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The Docker client: Debian's, which matches the daemon that scripts/docker.sh
+/// starts (a newer client may shadow it on PATH); `docker` where it is absent.
+pub fn docker() -> Command {
+    if Path::new("/usr/bin/docker").exists() {
+        Command::new("/usr/bin/docker")
+    } else {
+        Command::new("docker")
+    }
+}
+
+pub const IMAGE: &str = "nsjoin-busybox:latest";
+
+/// Whether the daemon answers and has the test image (scripts/docker.sh makes both).
+pub fn docker_ready() -> bool {
+    static READY: OnceLock<bool> = OnceLock::new();
+    *READY.get_or_init(|| {
+        let quiet = |args: &[&str]| {
+            docker()
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        quiet(&["info"]) && quiet(&["image", "inspect", IMAGE])
+    })
+}
+
+/// A running container of the busybox test image (`sleep 100000`), removed on drop.
+pub struct Container {
+    pub name: String,
+    /// Its init process, as the host sees it.
+    pub pid: i32,
+    /// The hostname Docker gave it.
+    pub hostname: String,
+}
+
+impl Container {
+    /// Starts one, or says why the test is skipped (a failure with
+    /// NSJOIN_REQUIRE_DOCKER=1, as in CI).
+    pub fn start_or_skip(test: &str) -> Option<Container> {
+        Container::start_with_or_skip(test, &[])
+    }
+
+    /// Like [`Container::start_or_skip`], with extra `docker run` options.
+    pub fn start_with_or_skip(test: &str, options: &[&str]) -> Option<Container> {
+        if !docker_ready() {
+            if std::env::var("NSJOIN_REQUIRE_DOCKER").as_deref() == Ok("1") {
+                panic!("{test} needs docker and {IMAGE} (scripts/docker.sh) and NSJOIN_REQUIRE_DOCKER=1 is set");
+            }
+            eprintln!("skipped {test}: needs docker (run scripts/docker.sh)");
+            return None;
+        }
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "nsjoin-test-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        );
+        let out = docker()
+            .args(["run", "-d", "--name", &name])
+            .args(options)
+            .args([IMAGE, "sleep", "100000"])
+            .output()
+            .expect("cannot run docker");
+        let mut container = Container {
+            name,
+            pid: 0,
+            hostname: String::new(),
+        };
+        assert!(
+            out.status.success(),
+            "docker run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let inspect = |format: &str| {
+            let out = docker()
+                .args(["inspect", "-f", format, &container.name])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "docker inspect {format} failed");
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        };
+        let pid = inspect("{{.State.Pid}}").parse().unwrap();
+        let hostname = inspect("{{.Config.Hostname}}");
+        assert!(pid > 0, "container {} has no process", container.name);
+        container.pid = pid;
+        container.hostname = hostname;
+        Some(container)
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker()
+            .args(["rm", "-f", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
