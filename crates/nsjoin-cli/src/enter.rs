@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use nsjoin::{Dir, Error, Handles, Kind, KindSet, Namespace, Spawn, Target};
-use tracing::{debug, info};
+use tracing::debug;
 
 use crate::args::Opts;
 use crate::supervise;
@@ -192,17 +192,11 @@ fn run_inner(opts: Opts) -> Result<std::convert::Infallible, Failure> {
         });
     }
     let mut handles = match &target {
-        Some(target) => {
-            let handles = target.open(from_target)?;
-            debug!(target = %handles.label(), kinds = %from_target, "opened the target's namespaces");
-            handles
-        }
+        Some(target) => target.open(from_target)?,
         None => Handles::new(),
     };
     for (kind, path) in files {
-        let ns = Namespace::open_kind(&path, kind)?;
-        debug!(kind = %kind, path = %path.display(), ns = %ns.id(), "opened namespace file");
-        handles.insert(ns);
+        handles.insert(Namespace::open_kind(&path, kind)?);
     }
     if opts.user_parent {
         let base = match handles.get(Kind::User) {
@@ -232,13 +226,16 @@ fn run_inner(opts: Opts) -> Result<std::convert::Infallible, Failure> {
 
     // Which kinds will really be entered: --all skips a user namespace we are
     // already in; asking for it by name gets the kernel's answer, as in nsenter.
+    for ns in handles.iter() {
+        debug!(kind = %ns.kind(), ns = %ns.id(), path = %ns.path().display(), "opened");
+    }
     let plan = handles.plan(kinds)?;
     if explicit_user && plan.skipped().contains(Kind::User) {
         return Err(own(
             "reassociate to namespace 'ns/user' failed: Invalid argument",
         ));
     }
-    info!(enter = %plan.kinds(), skipped = %plan.skipped(), "plan");
+    debug!(enter = %plan.kinds(), skipped = %plan.skipped(), "plan");
 
     let mut spawn = Spawn::new(&handles);
     spawn.kinds(plan.kinds());

@@ -3,7 +3,16 @@
 //! * [`args`]: nsenter's command line, parsed by getopt's rules into clap.
 //! * [`enter`]: what the options mean, in nsenter's order.
 //! * [`supervise`]: waiting for a program forked into a pid namespace.
+//!
+//! The `nsls` command (util-linux lsns over [`nsjoin::Scan`]):
+//!
+//! * [`nsls_args`]: lsns' command line, by getopt's rules, into clap.
+//! * [`nsls`]: which rows and columns lsns would show, filled from the listing.
+//! * [`table`]: libsmartcols' output formats, byte for byte.
 
 pub mod args;
 pub mod enter;
+pub mod nsls;
+pub mod nsls_args;
 pub mod supervise;
+pub mod table;

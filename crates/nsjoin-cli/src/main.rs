@@ -38,13 +38,14 @@ fn init_tracing(verbose: u8) {
     let filter = match (verbose, std::env::var("RUST_LOG")) {
         (0, Err(_)) => return,
         (0, Ok(env)) => env,
-        (1, _) => "nsjoin=info,nsjoin_cli=info".to_owned(),
-        _ => "debug".to_owned(),
+        (1, _) => "nsjoin_cli=debug".to_owned(),
+        _ => "trace".to_owned(),
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .init();
 }

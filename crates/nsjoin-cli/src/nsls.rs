@@ -1,0 +1,663 @@
+//! What `nsls` prints: lsns' columns and views over [`nsjoin::Scan`]'s listing.
+//!
+//! Discovery is the library's; this module only decides which rows and columns
+//! lsns would show, in which order and under which parent row, and fills the cells.
+//! The functions follow lsns.c's (show_namespaces, show_namespace, add_scols_line,
+//! show_namespace_processes, show_process, fill_column) so that edge cases come out
+//! the same.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use nsjoin::list::{self, CgroupPaths, ContainerResolver, Listing, NsInfo};
+use nsjoin::{Kind, KindSet, Scan};
+
+use crate::nsls_args::{Config, Tree};
+use crate::table::{Column, Format, JsonType, Output, Table};
+
+/// The columns, in lsns' order, then nsls' own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Col {
+    /// NS
+    Ns,
+    /// TYPE
+    Type,
+    /// PATH
+    Path,
+    /// NPROCS
+    Nprocs,
+    /// PID
+    Pid,
+    /// PPID
+    Ppid,
+    /// COMMAND
+    Command,
+    /// UID
+    Uid,
+    /// USER
+    User,
+    /// NETNSID
+    Netnsid,
+    /// NSFS
+    Nsfs,
+    /// PNS
+    Pns,
+    /// ONS
+    Ons,
+    /// CONTAINER (nsls only)
+    Container,
+}
+
+struct Info {
+    col: Col,
+    name: &'static str,
+    whint: usize,
+    right: bool,
+    trunc: bool,
+    wrap: bool,
+    number: bool,
+    help: &'static str,
+}
+
+const fn has(flags: &[u8], c: u8) -> bool {
+    let mut i = 0;
+    while i < flags.len() {
+        if flags[i] == c {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn info(col: Col, name: &'static str, whint: usize, flags: &str, help: &'static str) -> Info {
+    let f = flags.as_bytes();
+    Info {
+        col,
+        name,
+        whint,
+        right: has(f, b'R'),
+        trunc: has(f, b'T'),
+        wrap: has(f, b'W'),
+        number: has(f, b'N'),
+        help,
+    }
+}
+
+/// lsns' `infos[]` (R right, T trunc, W wrap, N JSON number), plus CONTAINER.
+const INFOS: [Info; 14] = [
+    info(
+        Col::Ns,
+        "NS",
+        10,
+        "RN",
+        "namespace identifier (inode number)",
+    ),
+    info(Col::Type, "TYPE", 5, "", "kind of namespace"),
+    info(Col::Path, "PATH", 0, "", "path to the namespace"),
+    info(
+        Col::Nprocs,
+        "NPROCS",
+        5,
+        "RN",
+        "number of processes in the namespace",
+    ),
+    info(Col::Pid, "PID", 5, "RN", "lowest PID in the namespace"),
+    info(Col::Ppid, "PPID", 5, "RN", "PPID of the PID"),
+    info(Col::Command, "COMMAND", 0, "T", "command line of the PID"),
+    info(Col::Uid, "UID", 0, "RN", "UID of the PID"),
+    info(Col::User, "USER", 0, "", "username of the PID"),
+    info(
+        Col::Netnsid,
+        "NETNSID",
+        0,
+        "R",
+        "namespace ID as used by network subsystem",
+    ),
+    info(
+        Col::Nsfs,
+        "NSFS",
+        0,
+        "W",
+        "nsfs mountpoint (usually used network subsystem)",
+    ),
+    info(
+        Col::Pns,
+        "PNS",
+        10,
+        "RN",
+        "parent namespace identifier (inode number)",
+    ),
+    info(
+        Col::Ons,
+        "ONS",
+        10,
+        "RN",
+        "owner namespace identifier (inode number)",
+    ),
+    info(
+        Col::Container,
+        "CONTAINER",
+        0,
+        "",
+        "container owning the namespace (ENGINE://ID)",
+    ),
+];
+
+fn info_of(col: Col) -> &'static Info {
+    INFOS
+        .iter()
+        .find(|i| i.col == col)
+        .expect("every column has an info")
+}
+
+/// The -H listing: every column, its JSON type and description.
+pub fn list_columns(raw: bool, json: bool, output: Output) -> String {
+    let col = |name: &str, right: bool| Column {
+        name: name.into(),
+        whint: 0,
+        right,
+        trunc: false,
+        tree: false,
+        wrap_nl: false,
+        json: JsonType::String,
+    };
+    let format = if json {
+        Format::Json
+    } else if raw {
+        Format::Raw
+    } else {
+        Format::Human
+    };
+    let mut t = Table::new(
+        "lsns-columns",
+        vec![
+            col("HOLDER", true),
+            col("TYPE", false),
+            col("DESCRIPTION", false),
+        ],
+        format,
+        true,
+    );
+    for i in &INFOS {
+        let l = t.new_line(None);
+        t.set(l, 0, i.name.into());
+        t.set(l, 1, if i.number { "<integer>" } else { "<string>" }.into());
+        t.set(l, 2, i.help.into());
+    }
+    t.render(output)
+}
+
+/// An error for the user, printed as `nsls: MESSAGE` (exit status 1); an empty
+/// message prints nothing (lsns' silent failures, e.g. an empty `-o`).
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+/// string_add_to_idarray(): `-o LIST` replaces the columns, `-o +LIST` appends.
+fn add_columns(columns: &mut Vec<Col>, list: &str) -> Result<(), Failure> {
+    let silent = || Failure(String::new());
+    if list.is_empty() {
+        return Err(silent());
+    }
+    let list = match list.strip_prefix('+') {
+        Some(rest) => rest,
+        None => {
+            columns.clear();
+            list
+        }
+    };
+    if list.is_empty() {
+        return Err(silent());
+    }
+    let max = INFOS.len() * 2;
+    let bytes = list.as_bytes();
+    let mut begin: Option<usize> = None;
+    for p in 0..bytes.len() {
+        if columns.len() >= max {
+            return Err(silent());
+        }
+        let b = *begin.get_or_insert(p);
+        let mut end = None;
+        if bytes[p] == b',' {
+            end = Some(p);
+        }
+        if p + 1 == bytes.len() {
+            end = Some(p + 1);
+        }
+        let Some(end) = end else { continue };
+        if end <= b {
+            return Err(silent());
+        }
+        let name = &list[b..end];
+        match INFOS.iter().find(|i| i.name.eq_ignore_ascii_case(name)) {
+            Some(i) => columns.push(i.col),
+            // lsns prints the rest of the list from the unknown name on.
+            None => return Err(Failure(format!("unknown column: {}", &list[b..]))),
+        }
+        begin = None;
+        if end == bytes.len() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Per-process facts read only for the rows shown.
+#[derive(Default)]
+struct Procs {
+    ppid: HashMap<i32, i32>,
+    uid: HashMap<i32, u32>,
+    names: HashMap<u32, String>,
+    containers: HashMap<i32, Option<String>>,
+}
+
+impl Procs {
+    fn ppid(&mut self, pid: i32) -> i32 {
+        *self
+            .ppid
+            .entry(pid)
+            .or_insert_with(|| list::parent_pid(pid).unwrap_or(0))
+    }
+
+    fn uid(&mut self, pid: i32) -> u32 {
+        *self
+            .uid
+            .entry(pid)
+            .or_insert_with(|| list::process_uid(pid).unwrap_or(0))
+    }
+
+    fn user(&mut self, uid: u32) -> String {
+        self.names
+            .entry(uid)
+            .or_insert_with(|| list::user_name(uid).unwrap_or_else(|| uid.to_string()))
+            .clone()
+    }
+
+    fn container(&mut self, pid: i32) -> Option<String> {
+        self.containers
+            .entry(pid)
+            .or_insert_with(|| {
+                let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+                CgroupPaths.resolve(pid, &cgroup).map(|c| c.to_string())
+            })
+            .clone()
+    }
+}
+
+/// The state of one `nsls` run.
+struct View<'a> {
+    cfg: &'a Config,
+    listing: &'a Listing,
+    /// The namespaces lsns would have in its list (held, and related ones it reaches).
+    visible: HashSet<u64>,
+    columns: Vec<Col>,
+    table: Table,
+    procs: Procs,
+    proc_line: HashMap<i32, usize>,
+    ns_line: HashMap<u64, usize>,
+    no_wrap: bool,
+}
+
+/// Runs `nsls` with these options and returns what it prints.
+pub fn run(cfg: &Config, output: Output) -> Result<String, Failure> {
+    let kinds: KindSet = if cfg.kinds.is_empty() {
+        KindSet::supported()
+    } else {
+        cfg.kinds.iter().copied().collect()
+    };
+    let resolver: Arc<dyn ContainerResolver> = Arc::new(CgroupPaths);
+    let listing = Scan::new()
+        .kinds(kinds)
+        .containers(Some(resolver))
+        .run()
+        .map_err(|e| Failure(e.to_string()))?;
+    let visible = visible_set(&listing, cfg.tree);
+
+    let mut columns = Vec::new();
+    if cfg.opts.output_all {
+        columns = INFOS.iter().map(|i| i.col).collect();
+    }
+    if cfg.namespace.is_some() && columns.is_empty() {
+        columns = vec![Col::Pid, Col::Ppid, Col::User, Col::Command];
+    }
+    if columns.is_empty() {
+        columns = vec![Col::Ns, Col::Type, Col::Nprocs, Col::Pid, Col::User];
+        if cfg.kinds.contains(&Kind::Net) {
+            columns.extend([Col::Netnsid, Col::Nsfs]);
+        }
+        let any_container = listing.namespaces.iter().any(|ns| {
+            visible.contains(&ns.ino) && ns.container.is_some() && shown(cfg, &listing, ns)
+        });
+        if any_container {
+            columns.push(Col::Container);
+        }
+        columns.push(Col::Command);
+    }
+    if let Some(list) = &cfg.opts.output {
+        add_columns(&mut columns, list)?;
+    }
+
+    let format = if cfg.opts.json {
+        Format::Json
+    } else if cfg.opts.raw {
+        Format::Raw
+    } else {
+        Format::Human
+    };
+    let no_wrap = cfg.opts.nowrap || cfg.opts.raw;
+    let table_columns = columns
+        .iter()
+        .map(|&c| {
+            let i = info_of(c);
+            let owner_tree = matches!(cfg.tree, Tree::Owner | Tree::Parent) && c == Col::Ns;
+            Column {
+                name: i.name.into(),
+                whint: i.whint,
+                right: i.right && !owner_tree,
+                trunc: i.trunc && !cfg.opts.notruncate,
+                tree: (cfg.tree == Tree::Process && c == Col::Command) || owner_tree,
+                wrap_nl: i.wrap && !no_wrap,
+                json: if i.number {
+                    JsonType::Number
+                } else {
+                    JsonType::String
+                },
+            }
+        })
+        .collect();
+    let mut view = View {
+        cfg,
+        listing: &listing,
+        visible,
+        columns,
+        table: Table::new("namespaces", table_columns, format, cfg.opts.noheadings),
+        procs: Procs::default(),
+        proc_line: HashMap::new(),
+        ns_line: HashMap::new(),
+        no_wrap,
+    };
+    match cfg.namespace {
+        Some(ino) => {
+            let ns = listing
+                .get(ino)
+                .filter(|ns| view.visible.contains(&ns.ino))
+                .ok_or_else(|| Failure(format!("not found namespace: {ino}")))?;
+            view.show_namespace_processes(ns);
+        }
+        None => view.show_namespaces(),
+    }
+    Ok(view.table.render(output))
+}
+
+/// Whether the -p and -P filters let a namespace through.
+fn shown(cfg: &Config, listing: &Listing, ns: &NsInfo) -> bool {
+    if let Some(pid) = cfg.task {
+        if listing.process(pid).and_then(|p| p.ns(ns.kind)) != Some(ns.ino) {
+            return false;
+        }
+    }
+    !(cfg.opts.persistent && ns.nprocs != 0)
+}
+
+/// The namespaces lsns 2.41 ends up with. Those held by a process, mount, fd or
+/// socket always; those known only as an owner or parent when lsns walks to
+/// them: from fd- and socket-held namespaces (found while processes are read, so
+/// the walk goes on through any namespace), from bind-mounted namespaces without
+/// processes (stopping at namespaces already known), and, for the owner and
+/// parent trees, from every namespace.
+fn visible_set(listing: &Listing, tree: Tree) -> HashSet<u64> {
+    let held: HashSet<u64> = listing
+        .namespaces
+        .iter()
+        .filter(|ns| !ns.only_related())
+        .map(|ns| ns.ino)
+        .collect();
+    let mut visible = held.clone();
+    let related = |ns: &NsInfo| -> Vec<u64> { ns.parent.into_iter().chain(ns.owner).collect() };
+    // From fds and sockets: through everything.
+    let mut stack: Vec<u64> = listing
+        .namespaces
+        .iter()
+        .filter(|ns| ns.fd.is_some() || ns.socket.is_some())
+        .map(|ns| ns.ino)
+        .collect();
+    let mut walked: HashSet<u64> = HashSet::new();
+    while let Some(ino) = stack.pop() {
+        if !walked.insert(ino) {
+            continue;
+        }
+        let Some(ns) = listing.get(ino) else { continue };
+        visible.insert(ino);
+        stack.extend(related(ns));
+    }
+    // From mounts of namespaces no process is in, and (trees) from everything:
+    // only into namespaces nothing else holds.
+    let seeds: Vec<u64> = listing
+        .namespaces
+        .iter()
+        .filter(|ns| {
+            matches!(tree, Tree::Owner | Tree::Parent)
+                || (!ns.mounts.is_empty()
+                    && ns.nprocs == 0
+                    && ns.fd.is_none()
+                    && ns.socket.is_none())
+        })
+        .filter(|ns| held.contains(&ns.ino) || visible.contains(&ns.ino))
+        .map(|ns| ns.ino)
+        .collect();
+    for seed in seeds {
+        let mut stack: Vec<u64> = listing.get(seed).map(related).unwrap_or_default();
+        while let Some(ino) = stack.pop() {
+            if visible.contains(&ino) {
+                continue;
+            }
+            let Some(ns) = listing.get(ino) else { continue };
+            visible.insert(ino);
+            stack.extend(related(ns));
+        }
+    }
+    visible
+}
+
+impl View<'_> {
+    fn ns(&self, ino: u64) -> Option<&NsInfo> {
+        self.listing
+            .get(ino)
+            .filter(|ns| self.visible.contains(&ns.ino))
+    }
+
+    fn owner_of(&self, ns: &NsInfo) -> Option<u64> {
+        ns.owner.and_then(|o| self.ns(o)).map(|o| o.ino)
+    }
+
+    fn parent_of(&self, ns: &NsInfo) -> Option<u64> {
+        ns.parent.and_then(|p| self.ns(p)).map(|p| p.ino)
+    }
+
+    /// show_namespaces()
+    fn show_namespaces(&mut self) {
+        let listing = self.listing;
+        for ns in &listing.namespaces {
+            if !self.visible.contains(&ns.ino) || !shown(self.cfg, listing, ns) {
+                continue;
+            }
+            if !self.ns_line.contains_key(&ns.ino) {
+                self.show_namespace(ns, ns.pid);
+            }
+        }
+    }
+
+    /// show_namespace(): an owner (or parent) is printed before what it owns.
+    fn show_namespace(&mut self, ns: &NsInfo, pid: Option<i32>) {
+        let listing = self.listing;
+        match self.cfg.tree {
+            Tree::Owner => {
+                if let Some(owner) = self.owner_of(ns).and_then(|o| listing.get(o)) {
+                    if !self.ns_line.contains_key(&owner.ino) {
+                        self.show_namespace(owner, owner.pid);
+                    }
+                }
+            }
+            Tree::Parent => {
+                if let Some(parent) = self.parent_of(ns).and_then(|p| listing.get(p)) {
+                    if !self.ns_line.contains_key(&parent.ino) {
+                        self.show_namespace(parent, parent.pid);
+                    }
+                } else if let Some(owner) = self.owner_of(ns).and_then(|o| listing.get(o)) {
+                    if !self.ns_line.contains_key(&owner.ino) {
+                        self.show_namespace(owner, owner.pid);
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.add_line(ns, pid);
+    }
+
+    /// show_namespace_processes(): the processes of one namespace.
+    fn show_namespace_processes(&mut self, ns: &NsInfo) {
+        let listing = self.listing;
+        for p in listing.members(ns) {
+            if !self.proc_line.contains_key(&p.pid) {
+                self.show_process(p.pid, ns);
+            }
+        }
+    }
+
+    /// show_process(): a parent in the same namespace is printed first.
+    fn show_process(&mut self, pid: i32, ns: &NsInfo) {
+        if self.cfg.tree == Tree::Process {
+            let ppid = self.procs.ppid(pid);
+            if ppid != pid && !self.proc_line.contains_key(&ppid) {
+                if let Some(parent) = self.listing.process(ppid) {
+                    if parent.ns(ns.kind) == Some(ns.ino) {
+                        self.show_process(ppid, ns);
+                    }
+                }
+            }
+        }
+        self.add_line(ns, Some(pid));
+    }
+
+    /// add_scols_line()
+    fn add_line(&mut self, ns: &NsInfo, pid: Option<i32>) {
+        let parent = match (self.cfg.tree, pid) {
+            (Tree::Process, Some(pid)) => {
+                let ppid = self.procs.ppid(pid);
+                self.proc_line.get(&ppid).copied()
+            }
+            (Tree::Parent, _) => self
+                .parent_of(ns)
+                .and_then(|p| self.ns_line.get(&p).copied()),
+            (Tree::Owner, _) => self
+                .owner_of(ns)
+                .and_then(|o| self.ns_line.get(&o).copied()),
+            _ => None,
+        };
+        let line = self.table.new_line(parent);
+        for i in 0..self.columns.len() {
+            let data = self.fill(ns, pid, self.columns[i]);
+            self.table.set(line, i, data);
+        }
+        if matches!(self.cfg.tree, Tree::Owner | Tree::Parent) {
+            self.ns_line.insert(ns.ino, line);
+        } else if let Some(pid) = pid {
+            self.proc_line.insert(pid, line);
+        }
+    }
+
+    /// fill_column()
+    fn fill(&mut self, ns: &NsInfo, pid: Option<i32>, col: Col) -> String {
+        match col {
+            Col::Ns => ns.ino.to_string(),
+            Col::Type => ns.kind.name().into(),
+            Col::Path => match pid {
+                Some(pid) => format!("/proc/{pid}/ns/{}", ns.kind.name()),
+                // nsls: where lsns leaves it empty, a path nsjoin can open.
+                None => ns
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            },
+            Col::Nprocs => ns.nprocs.to_string(),
+            Col::Pid => pid.map(|p| p.to_string()).unwrap_or_default(),
+            Col::Ppid => pid
+                .map(|p| self.procs.ppid(p).to_string())
+                .unwrap_or_default(),
+            Col::Command => pid.and_then(list::command).unwrap_or_default(),
+            Col::Uid => self.uid(ns, pid).to_string(),
+            Col::User => {
+                let uid = self.uid(ns, pid);
+                self.procs.user(uid)
+            }
+            Col::Netnsid => ns.netnsid.map(|n| n.to_string()).unwrap_or_default(),
+            Col::Nsfs => {
+                let sep = if self.no_wrap { "," } else { "\n" };
+                ns.mounts
+                    .iter()
+                    .map(|m| m.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(sep)
+            }
+            Col::Pns => ns.parent.unwrap_or(0).to_string(),
+            Col::Ons => ns.owner.unwrap_or(0).to_string(),
+            Col::Container => match pid {
+                Some(p) if Some(p) == ns.pid => ns
+                    .container
+                    .as_ref()
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                Some(p) => self.procs.container(p).unwrap_or_default(),
+                None => String::new(),
+            },
+        }
+    }
+
+    /// The UID of the row's process, else of the user namespace's creator (lsns'
+    /// uid_fallback, 0 for other kinds).
+    fn uid(&mut self, ns: &NsInfo, pid: Option<i32>) -> u32 {
+        match pid {
+            Some(pid) => self.procs.uid(pid),
+            None => ns.owner_uid.unwrap_or(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_lists_like_string_add_to_idarray() {
+        let mut cols = vec![Col::Ns];
+        add_columns(&mut cols, "+pns,ONS").unwrap();
+        assert_eq!(cols, [Col::Ns, Col::Pns, Col::Ons]);
+        add_columns(&mut cols, "type").unwrap();
+        assert_eq!(cols, [Col::Type]);
+        assert_eq!(
+            add_columns(&mut cols, "FOO,TYPE").unwrap_err().0,
+            "unknown column: FOO,TYPE"
+        );
+        assert_eq!(
+            add_columns(&mut cols, "NS,").unwrap_err().0,
+            "unknown column: NS,"
+        );
+        assert_eq!(add_columns(&mut cols, "NS,,TYPE").unwrap_err().0, "");
+        assert_eq!(add_columns(&mut cols, "").unwrap_err().0, "");
+    }
+
+    #[test]
+    fn column_list_is_lsns_plus_container() {
+        let out = list_columns(
+            false,
+            false,
+            Output {
+                term_width: None,
+                utf8: true,
+            },
+        );
+        assert!(out.starts_with("       NS <integer> namespace identifier (inode number)\n"));
+        assert!(out.contains("CONTAINER <string>  container owning"));
+        assert_eq!(out.lines().count(), 14);
+    }
+}

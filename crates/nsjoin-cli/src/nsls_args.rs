@@ -1,0 +1,585 @@
+//! `nsls`'s command line: util-linux lsns' options, read by getopt_long's rules.
+//!
+//! As in [`crate::args`], clap holds the definition (help text, option table) and
+//! reads a normalized argv. The rewrite walks argv as GNU getopt_long does
+//! (options and operands may be mixed, `--` ends options, long options may be
+//! abbreviated, `-T` takes its value only attached) and performs, in argv order,
+//! the checks lsns makes while it reads options, so that the first error reported
+//! is lsns' first error: mutually exclusive options, `-t` and `-T` values, `-p`'s
+//! number, and `-H`/`-h`/`-V` that end parsing where they stand.
+
+use std::ffi::OsString;
+
+use clap::{ArgAction, CommandFactory, Parser};
+use nsjoin::Kind;
+
+/// List system namespaces.
+///
+/// Like util-linux lsns: the same options, columns and output formats, plus a
+/// CONTAINER column (in the defaults when any listed namespace belongs to a
+/// container), and namespaces held only by bind mounts, open fds or sockets.
+#[derive(Parser, Debug, Default)]
+#[command(
+    name = "nsls",
+    version,
+    override_usage = "nsls [options] [<namespace>]",
+    args_override_self = true,
+    after_help = "Every row can be entered with nsjoin: `nsjoin --net=PATH ...` with the \
+                  PATH column, or `nsjoin -t PID -a ...` with the PID column. \
+                  Exit status: 0 on success, 1 on errors."
+)]
+pub struct NslsOpts {
+    /// Use JSON output format
+    #[arg(short = 'J', long)]
+    pub json: bool,
+
+    /// Use list format output
+    #[arg(short = 'l', long)]
+    pub list: bool,
+
+    /// Don't print headings
+    #[arg(short = 'n', long)]
+    pub noheadings: bool,
+
+    /// Define which output columns to use (+LIST appends to the defaults)
+    #[arg(short = 'o', long, value_name = "list")]
+    pub output: Option<String>,
+
+    /// Output all columns
+    #[arg(long = "output-all")]
+    pub output_all: bool,
+
+    /// Namespaces without processes
+    #[arg(short = 'P', long)]
+    pub persistent: bool,
+
+    /// Print process namespaces
+    #[arg(short = 'p', long = "task", value_name = "pid")]
+    pub task: Option<String>,
+
+    /// Use the raw output format
+    #[arg(short = 'r', long)]
+    pub raw: bool,
+
+    /// Don't truncate text in columns
+    #[arg(short = 'u', long)]
+    pub notruncate: bool,
+
+    /// Don't use multi-line representation
+    #[arg(short = 'W', long)]
+    pub nowrap: bool,
+
+    /// Namespace type (mnt, net, ipc, user, pid, uts, cgroup, time)
+    #[arg(short = 't', long = "type", value_name = "name", action = ArgAction::Append)]
+    pub types: Vec<String>,
+
+    /// Use tree format (parent, owner, or process)
+    #[arg(
+        short = 'T',
+        long,
+        value_name = "rel",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "owner"
+    )]
+    pub tree: Option<String>,
+
+    /// List the available columns
+    #[arg(short = 'H', long = "list-columns")]
+    pub list_columns: bool,
+
+    /// A namespace (inode number): list its processes
+    #[arg(value_name = "namespace", allow_hyphen_values = true)]
+    pub namespace: Vec<String>,
+}
+
+/// How to show relations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tree {
+    /// A flat list.
+    None,
+    /// Processes under their parent process.
+    Process,
+    /// Namespaces under their owner user namespace.
+    Owner,
+    /// Pid and user namespaces under their parent.
+    Parent,
+}
+
+/// What parsing the command line led to.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Options to act on.
+    Run(Box<Config>),
+    /// `--help` or `--version`: print this on stdout and exit 0.
+    Print(String),
+    /// `-H`: list the columns, in this format.
+    ListColumns {
+        /// `-r` came before it.
+        raw: bool,
+        /// `-J` came before it.
+        json: bool,
+    },
+}
+
+/// An error and how lsns reports it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UsageError {
+    /// getopt's complaint: printed with "Try 'nsls --help'...".
+    Getopt(String),
+    /// lsns' own message (`unknown namespace type: x`).
+    Message(String),
+}
+
+/// The options, interpreted as lsns interprets them.
+#[derive(Debug)]
+pub struct Config {
+    /// The clap-parsed options.
+    pub opts: NslsOpts,
+    /// `-t` kinds (empty: all).
+    pub kinds: Vec<Kind>,
+    /// `-T`, or its default.
+    pub tree: Tree,
+    /// `-p`.
+    pub task: Option<i32>,
+    /// The `<namespace>` argument.
+    pub namespace: Option<u64>,
+}
+
+/// Takes-an-argument, as in getopt's option table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    Nothing,
+    Value,
+    OptionalValue,
+}
+
+struct OptSpec {
+    long: String,
+    short: Option<char>,
+    takes: Takes,
+}
+
+fn option_table() -> Vec<OptSpec> {
+    let mut cmd = NslsOpts::command();
+    cmd.build();
+    cmd.get_arguments()
+        .filter_map(|arg| {
+            let long = arg.get_long()?.to_owned();
+            let takes = match arg.get_action() {
+                ArgAction::Set | ArgAction::Append => {
+                    if arg.get_num_args().is_some_and(|n| n.min_values() == 0) {
+                        Takes::OptionalValue
+                    } else {
+                        Takes::Value
+                    }
+                }
+                _ => Takes::Nothing,
+            };
+            Some(OptSpec {
+                long,
+                short: arg.get_short(),
+                takes,
+            })
+        })
+        .collect()
+}
+
+/// lsns' `excl[]` as err_exclusive_options() walks it: groups in ASCII order, each
+/// scanned only while its members sort at or below the option. (lsns lists
+/// `{'l','T'}` out of ASCII order, so `-l` and `-T` are never refused together.)
+const EXCLUSIVE: [&[char]; 3] = [&['J', 'r'], &['P', 'p'], &['l', 'T']];
+
+struct Exclusive([Option<char>; 3]);
+
+impl Exclusive {
+    fn check(&mut self, c: char) -> Result<(), UsageError> {
+        for (e, group) in EXCLUSIVE.iter().enumerate() {
+            if group[0] > c {
+                break;
+            }
+            for &op in group.iter() {
+                if op > c {
+                    break;
+                }
+                if op != c {
+                    continue;
+                }
+                match self.0[e] {
+                    None => self.0[e] = Some(c),
+                    Some(seen) if seen != c => {
+                        let table = option_table();
+                        let names: Vec<String> = group
+                            .iter()
+                            .map(|o| match table.iter().find(|s| s.short == Some(*o)) {
+                                Some(s) => format!("--{}", s.long),
+                                None => format!("-{o}"),
+                            })
+                            .collect();
+                        return Err(UsageError::Message(format!(
+                            "mutually exclusive arguments: {}",
+                            names.join(" ")
+                        )));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The value lsns' strtos32_or_err() accepts.
+pub fn parse_s32(s: &str) -> Option<i32> {
+    let v = parse_c_integer(s)?;
+    i32::try_from(v).ok()
+}
+
+/// The value lsns' strtou64_or_err() accepts (negative numbers refused).
+pub fn parse_u64(s: &str) -> Option<u64> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    if t.starts_with('-') {
+        return None;
+    }
+    t.strip_prefix('+')
+        .unwrap_or(t)
+        .parse()
+        .ok()
+        .filter(|_| !t.is_empty())
+}
+
+/// strtoimax(s, &end, 10) with the whole string consumed.
+fn parse_c_integer(s: &str) -> Option<i64> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let v: i64 = digits.parse().ok()?;
+    Some(if neg { -v } else { v })
+}
+
+fn tree_value(v: &str) -> Result<Tree, UsageError> {
+    let v = v.strip_prefix('=').unwrap_or(v);
+    match v {
+        "owner" => Ok(Tree::Owner),
+        "parent" => Ok(Tree::Parent),
+        "process" => Ok(Tree::Process),
+        _ => Err(UsageError::Message(format!("unknown tree type: {v}"))),
+    }
+}
+
+/// One option as getopt returned it: its long name and value.
+type Event = (String, Option<String>);
+
+/// Walks argv like getopt_long("JlPp:o:nruhVt:T::WH") with permutation.
+fn getopt(args: &[OsString], table: &[OptSpec]) -> Result<(Vec<Event>, Vec<String>), UsageError> {
+    let mut events = Vec::new();
+    let mut operands = Vec::new();
+    let mut i = 1;
+    while i < args.len() {
+        let arg = args[i].to_string_lossy().into_owned();
+        if arg == "--" {
+            operands.extend(
+                args[i + 1..]
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned()),
+            );
+            break;
+        }
+        if let Some(body) = arg.strip_prefix("--") {
+            let (name, value) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_owned())),
+                None => (body, None),
+            };
+            let spec = match table.iter().find(|s| s.long == name) {
+                Some(exact) => exact,
+                None => {
+                    let matches: Vec<&OptSpec> = table
+                        .iter()
+                        .filter(|s| !name.is_empty() && s.long.starts_with(name))
+                        .collect();
+                    match matches.as_slice() {
+                        [one] => *one,
+                        [] => {
+                            return Err(UsageError::Getopt(format!(
+                                "unrecognized option '--{body}'"
+                            )))
+                        }
+                        many => {
+                            let list: Vec<String> =
+                                many.iter().map(|s| format!(" '--{}'", s.long)).collect();
+                            return Err(UsageError::Getopt(format!(
+                                "option '--{body}' is ambiguous; possibilities:{}",
+                                list.concat()
+                            )));
+                        }
+                    }
+                }
+            };
+            let value = match spec.takes {
+                Takes::Nothing if value.is_some() => {
+                    return Err(UsageError::Getopt(format!(
+                        "option '--{}' doesn't allow an argument",
+                        spec.long
+                    )))
+                }
+                Takes::Nothing | Takes::OptionalValue => value,
+                Takes::Value => match value {
+                    Some(v) => Some(v),
+                    None => {
+                        i += 1;
+                        Some(
+                            args.get(i)
+                                .ok_or_else(|| {
+                                    UsageError::Getopt(format!(
+                                        "option '--{}' requires an argument",
+                                        spec.long
+                                    ))
+                                })?
+                                .to_string_lossy()
+                                .into_owned(),
+                        )
+                    }
+                },
+            };
+            events.push((spec.long.clone(), value));
+        } else if arg.len() > 1 && arg.starts_with('-') {
+            let chars: Vec<char> = arg.chars().collect();
+            let mut j = 1;
+            while j < chars.len() {
+                let c = chars[j];
+                let spec = table
+                    .iter()
+                    .find(|s| s.short == Some(c))
+                    .ok_or_else(|| UsageError::Getopt(format!("invalid option -- '{c}'")))?;
+                let rest: String = chars[j + 1..].iter().collect();
+                match spec.takes {
+                    Takes::Nothing => {
+                        events.push((spec.long.clone(), None));
+                        j += 1;
+                        continue;
+                    }
+                    Takes::OptionalValue => {
+                        events.push((spec.long.clone(), (!rest.is_empty()).then_some(rest)));
+                    }
+                    Takes::Value if !rest.is_empty() => {
+                        events.push((spec.long.clone(), Some(rest)));
+                    }
+                    Takes::Value => {
+                        i += 1;
+                        let v = args.get(i).ok_or_else(|| {
+                            UsageError::Getopt(format!("option requires an argument -- '{c}'"))
+                        })?;
+                        events.push((spec.long.clone(), Some(v.to_string_lossy().into_owned())));
+                    }
+                }
+                break;
+            }
+        } else {
+            operands.push(arg);
+        }
+        i += 1;
+    }
+    Ok((events, operands))
+}
+
+/// Parses argv as lsns would.
+pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
+    let table = option_table();
+    let (events, operands) = getopt(args, &table)?;
+    let mut excl = Exclusive([None; 3]);
+    let (mut raw, mut json) = (false, false);
+    let mut normalized: Vec<OsString> = vec!["nsls".into()];
+    for (long, value) in &events {
+        let short = table
+            .iter()
+            .find(|s| &s.long == long)
+            .and_then(|s| s.short)
+            .unwrap_or('\0');
+        excl.check(short)?;
+        match long.as_str() {
+            "json" => json = true,
+            "raw" => raw = true,
+            "type" => {
+                let v = value.as_deref().unwrap_or_default();
+                // lsns' names only: no "mount" alias.
+                if !Kind::ALL.iter().any(|k| k.name() == v) {
+                    return Err(UsageError::Message(format!("unknown namespace type: {v}")));
+                }
+            }
+            "task" => {
+                let v = value.as_deref().unwrap_or_default();
+                if parse_s32(v).is_none() {
+                    return Err(UsageError::Message(format!("invalid PID argument: '{v}'")));
+                }
+            }
+            "tree" => {
+                if let Some(v) = value {
+                    tree_value(v)?;
+                }
+            }
+            "list-columns" => return Ok(Parsed::ListColumns { raw, json }),
+            "help" | "version" => {
+                let mut cmd = NslsOpts::command();
+                let text = if long == "help" {
+                    cmd.render_help().to_string()
+                } else {
+                    format!("nsls from nsjoin {}\n", env!("CARGO_PKG_VERSION"))
+                };
+                return Ok(Parsed::Print(text));
+            }
+            _ => {}
+        }
+        let mut arg = format!("--{long}");
+        if let Some(v) = value {
+            arg.push('=');
+            arg.push_str(v);
+        }
+        normalized.push(arg.into());
+    }
+    normalized.push("--".into());
+    normalized.extend(operands.iter().map(OsString::from));
+    let opts = NslsOpts::try_parse_from(&normalized).map_err(|e| {
+        UsageError::Getopt(
+            e.render()
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ")
+                .to_owned(),
+        )
+    })?;
+    let kinds = opts
+        .types
+        .iter()
+        .filter_map(|t| t.parse::<Kind>().ok())
+        .collect();
+    let task = opts.task.as_deref().and_then(parse_s32);
+    let mut tree = match opts.tree.as_deref() {
+        Some(v) => tree_value(v)?,
+        None => Tree::None,
+    };
+    let mut namespace = None;
+    if let Some(ns) = opts.namespace.first() {
+        if task.is_some() {
+            return Err(UsageError::Message(
+                "--task is mutually exclusive with <namespace>".into(),
+            ));
+        }
+        namespace =
+            Some(parse_u64(ns).ok_or_else(|| {
+                UsageError::Message(format!("invalid namespace argument: '{ns}'"))
+            })?);
+    }
+    // lsns makes the process tree the default only where it picks the columns.
+    if tree == Tree::None && !opts.list && !opts.output_all {
+        tree = Tree::Process;
+    }
+    Ok(Parsed::Run(Box::new(Config {
+        opts,
+        kinds,
+        tree,
+        task,
+        namespace,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Config, UsageError> {
+        let argv: Vec<OsString> = std::iter::once("nsls")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        match parse(&argv)? {
+            Parsed::Run(c) => Ok(*c),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn options_and_operands_mix_like_getopt() {
+        let c = run(&["4026531836", "-l", "-tnet", "--type", "pid", "-Tparent"]).unwrap();
+        assert_eq!(c.namespace, Some(4026531836));
+        assert_eq!(c.kinds, [Kind::Net, Kind::Pid]);
+        assert_eq!(c.tree, Tree::Parent);
+        assert!(c.opts.list);
+        let c = run(&["--tr", "--out=+PNS", "-p", "42"]).unwrap();
+        assert_eq!((c.tree, c.task), (Tree::Owner, Some(42)));
+        assert_eq!(c.opts.output.as_deref(), Some("+PNS"));
+        assert_eq!(run(&["-l"]).unwrap().tree, Tree::None);
+        assert_eq!(run(&[]).unwrap().tree, Tree::Process);
+    }
+
+    #[test]
+    fn errors_come_in_argv_order() {
+        let err = |a: &[&str]| run(a).unwrap_err();
+        assert_eq!(
+            err(&["-x"]),
+            UsageError::Getopt("invalid option -- 'x'".into())
+        );
+        assert_eq!(
+            err(&["-t", "foo", "-x"]),
+            UsageError::Message("unknown namespace type: foo".into())
+        );
+        assert_eq!(
+            err(&["-J", "-r"]),
+            UsageError::Message("mutually exclusive arguments: --json --raw".into())
+        );
+        assert_eq!(
+            err(&["-p", "1", "-P"]),
+            UsageError::Message("mutually exclusive arguments: --persistent --task".into())
+        );
+        assert!(run(&["-l", "-T"]).is_ok());
+        assert_eq!(
+            err(&["-T", "bad"]),
+            UsageError::Message("invalid namespace argument: 'bad'".into())
+        );
+        assert_eq!(
+            err(&["--tree=bad"]),
+            UsageError::Message("unknown tree type: bad".into())
+        );
+        assert_eq!(
+            err(&["-p", "abc"]),
+            UsageError::Message("invalid PID argument: 'abc'".into())
+        );
+        assert_eq!(
+            err(&["-p", "1", "12"]),
+            UsageError::Message("--task is mutually exclusive with <namespace>".into())
+        );
+        assert_eq!(
+            err(&["--t"]),
+            UsageError::Getopt(
+                "option '--t' is ambiguous; possibilities: '--task' '--type' '--tree'".into()
+            )
+        );
+        assert_eq!(
+            err(&["--json=1"]),
+            UsageError::Getopt("option '--json' doesn't allow an argument".into())
+        );
+        assert_eq!(
+            err(&["-o"]),
+            UsageError::Getopt("option requires an argument -- 'o'".into())
+        );
+    }
+
+    #[test]
+    fn numbers_like_strtol() {
+        assert_eq!(parse_s32(" 42"), Some(42));
+        assert_eq!(parse_s32("+7"), Some(7));
+        assert_eq!(parse_s32("-3"), Some(-3));
+        assert_eq!(parse_s32("4x"), None);
+        assert_eq!(parse_s32(""), None);
+        assert_eq!(parse_s32("99999999999"), None);
+        assert_eq!(parse_u64("-1"), None);
+        assert_eq!(parse_u64("4026531836"), Some(4026531836));
+    }
+}
