@@ -276,10 +276,32 @@ fn tree_value(v: &str) -> Result<Tree, UsageError> {
 /// One option as getopt returned it: its long name and value.
 type Event = (String, Option<String>);
 
-/// Walks argv like getopt_long("JlPp:o:nruhVt:T::WH") with permutation.
-fn getopt(args: &[OsString], table: &[OptSpec]) -> Result<(Vec<Event>, Vec<String>), UsageError> {
+/// What getopt_long("JlPp:o:nruhVt:T::WH") returns, with permutation: the
+/// options up to the first bad one, the operands, and the error getopt would
+/// report when it reached the bad one (lsns acts on the options before it first).
+struct Getopt {
+    events: Vec<Event>,
+    operands: Vec<String>,
+    error: Option<UsageError>,
+}
+
+fn getopt(args: &[OsString], table: &[OptSpec]) -> Getopt {
     let mut events = Vec::new();
     let mut operands = Vec::new();
+    let error = walk(args, table, &mut events, &mut operands).err();
+    Getopt {
+        events,
+        operands,
+        error,
+    }
+}
+
+fn walk(
+    args: &[OsString],
+    table: &[OptSpec],
+    events: &mut Vec<Event>,
+    operands: &mut Vec<String>,
+) -> Result<(), UsageError> {
     let mut i = 1;
     while i < args.len() {
         let arg = args[i].to_string_lossy().into_owned();
@@ -385,13 +407,17 @@ fn getopt(args: &[OsString], table: &[OptSpec]) -> Result<(Vec<Event>, Vec<Strin
         }
         i += 1;
     }
-    Ok((events, operands))
+    Ok(())
 }
 
 /// Parses argv as lsns would.
 pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
     let table = option_table();
-    let (events, operands) = getopt(args, &table)?;
+    let Getopt {
+        events,
+        operands,
+        error,
+    } = getopt(args, &table);
     let mut excl = Exclusive([None; 3]);
     let (mut raw, mut json) = (false, false);
     let mut normalized: Vec<OsString> = vec!["nsls".into()];
@@ -441,6 +467,9 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
             arg.push_str(v);
         }
         normalized.push(arg.into());
+    }
+    if let Some(error) = error {
+        return Err(error);
     }
     normalized.push("--".into());
     normalized.extend(operands.iter().map(OsString::from));
@@ -512,7 +541,7 @@ mod tests {
         assert_eq!(c.kinds, [Kind::Net, Kind::Pid]);
         assert_eq!(c.tree, Tree::Parent);
         assert!(c.opts.list);
-        let c = run(&["--tr", "--out=+PNS", "-p", "42"]).unwrap();
+        let c = run(&["--tr", "--output=+PNS", "-p", "42"]).unwrap();
         assert_eq!((c.tree, c.task), (Tree::Owner, Some(42)));
         assert_eq!(c.opts.output.as_deref(), Some("+PNS"));
         assert_eq!(run(&["-l"]).unwrap().tree, Tree::None);

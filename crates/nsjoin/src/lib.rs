@@ -37,6 +37,7 @@ mod error;
 mod guard;
 mod handles;
 mod kind;
+pub mod list;
 mod plan;
 mod run;
 mod spawn;
@@ -48,6 +49,9 @@ pub use error::{Error, Result};
 pub use guard::{enter, unshare_thread_fs, Guard};
 pub use handles::{Handles, Namespace, NsId};
 pub use kind::{Kind, KindSet};
+pub use list::{
+    CgroupPaths, ContainerId, ContainerResolver, FdRef, Listing, NetnsId, NsInfo, ProcInfo, Scan,
+};
 pub use plan::Plan;
 pub use run::run_in;
 pub use spawn::{Child, Dir, Spawn};

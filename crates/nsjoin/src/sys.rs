@@ -127,3 +127,61 @@ pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: _exit is async-signal-safe and never returns.
     unsafe { libc::_exit(code) }
 }
+
+/// `ioctl(fd, NS_GET_OWNER_UID)`: the UID (in the caller's user namespace) of the
+/// creator of the user namespace `fd`. See ioctl_ns(2).
+pub(crate) fn ns_get_owner_uid(fd: impl AsFd) -> io::Result<u32> {
+    const NS_GET_OWNER_UID: libc::c_ulong = 0xb704;
+    let mut uid: libc::uid_t = 0;
+    // SAFETY: NS_GET_OWNER_UID writes one uid_t through the pointer, which points to
+    // a live local of that type; the fd is borrowed and valid.
+    cvt(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), NS_GET_OWNER_UID, &mut uid) })?;
+    Ok(uid)
+}
+
+/// The login name of `uid` from the passwd database (getpwuid_r(3), so NSS sources
+/// such as LDAP count too), or `None` if it has no entry.
+pub(crate) fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 1024];
+    loop {
+        // SAFETY: an all-zero passwd (null pointers, zero ids) is a valid value.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer refers to a live local or to `buf`, whose true length
+        // is passed; getpwuid_r fills `pwd` with pointers into `buf` only.
+        let rc =
+            unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: on success pw_name points to a NUL-terminated string inside `buf`,
+        // which outlives this borrow.
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+        return Some(name.to_string_lossy().into_owned());
+    }
+}
+
+/// Whether the locale the environment selects for LC_CTYPE (LC_ALL, LC_CTYPE, LANG,
+/// resolved as setlocale(3) would, including "not installed → C") uses UTF-8.
+/// Uses newlocale(3)/nl_langinfo_l(3), which leave the process locale alone.
+pub(crate) fn env_locale_is_utf8() -> bool {
+    // SAFETY: newlocale reads the environment and returns a new locale object or
+    // null; a zero base means "start from nothing" and is allowed.
+    let loc = unsafe { libc::newlocale(libc::LC_CTYPE_MASK, c"".as_ptr(), 0 as libc::locale_t) };
+    if loc.is_null() {
+        return false;
+    }
+    // SAFETY: `loc` is the valid locale object made above; nl_langinfo_l returns a
+    // NUL-terminated string owned by it, read before the locale is freed.
+    let utf8 = unsafe {
+        let codeset = libc::nl_langinfo_l(libc::CODESET, loc);
+        !codeset.is_null() && std::ffi::CStr::from_ptr(codeset).to_bytes() == b"UTF-8"
+    };
+    // SAFETY: `loc` came from newlocale and is freed exactly once.
+    unsafe { libc::freelocale(loc) };
+    utf8
+}

@@ -5,8 +5,9 @@
 //! |---|---|---|
 //! | `docker://NAME` | Docker | Engine API on `DOCKER_HOST` or `/var/run/docker.sock` |
 //! | `podman://NAME` | Podman | its Docker-compatible API on `CONTAINER_HOST`, `/run/podman/podman.sock` or `$XDG_RUNTIME_DIR/podman/podman.sock` |
-//! | `containerd://[NS/]ID` | containerd | Tasks.Get over gRPC on its socket |
-//! | `cri-o://ID`, `cri://ID` | a CRI runtime | RuntimeService.ContainerStatus (verbose) |
+//! | `containerd://[NS/]ID` | containerd | Containers.Get + Tasks.Get over gRPC on `CONTAINERD_ADDRESS`, `/run/containerd/containerd.sock` or Docker's `/var/run/docker/containerd/containerd.sock`; namespace NS, else `CONTAINERD_NAMESPACE`, else the first of `k8s.io`, `moby`, `default` that has the ID |
+//! | `cri-o://ID` | CRI-O | RuntimeService.ContainerStatus (verbose, PID from `info`) on `/var/run/crio/crio.sock` |
+//! | `cri://ID` | any CRI runtime | the same on `CONTAINER_RUNTIME_ENDPOINT`, else crictl's defaults: containerd, CRI-O, cri-dockerd sockets |
 //! | `lxc://NAME` | LXC | its command socket |
 //! | `nspawn://NAME`, `machine://NAME` | systemd-machined | D-Bus `GetMachine` → `Leader` |
 //!
@@ -19,7 +20,10 @@ use std::str::FromStr;
 
 use crate::{Error, Result};
 
+pub(crate) mod containerd;
+pub(crate) mod cri;
 pub(crate) mod docker;
+pub(crate) mod grpc;
 pub(crate) mod http;
 
 /// A container engine nsjoin can ask for a container's init process.
@@ -170,6 +174,8 @@ pub struct Container {
 pub fn resolve(r: &ContainerRef) -> Result<Container> {
     let found = match r.engine {
         Engine::Docker | Engine::Podman => docker::resolve(r),
+        Engine::Containerd => containerd::resolve(r),
+        Engine::CriO | Engine::Cri => cri::resolve(r),
         other => Err(format!("{other} targets are not supported yet")),
     };
     let container = found.map_err(|why| Error::Container {

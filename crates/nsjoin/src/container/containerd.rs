@@ -1,0 +1,383 @@
+//! containerd: `containerd://[NAMESPACE/]ID`, through its gRPC API.
+//!
+//! * Socket: `CONTAINERD_ADDRESS` (a path, `unix://` optional), else
+//!   `/run/containerd/containerd.sock`, else the one Docker's own containerd
+//!   listens on (`/var/run/docker/containerd/containerd.sock`).
+//! * containerd namespace: the one in the spec, else `CONTAINERD_NAMESPACE`, else
+//!   `k8s.io`, `moby` and `default`, searched in that order (Kubernetes, Docker,
+//!   `ctr`/nerdctl), so that a Kubernetes `containerd://<id>` pastes in unchanged.
+//! * In each namespace `Containers.Get` says whether the container exists (and
+//!   which runtime it uses), then `Tasks.Get` gives its init process. The Tasks API
+//!   takes full IDs only; an ID found in no namespace is then looked for as a
+//!   unique prefix of a running task's ID (`Tasks.List`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::grpc::{self, CallError, Client};
+use super::{env_pairs, Container, ContainerRef, Engine};
+
+/// Searched, in this order, when neither the spec nor CONTAINERD_NAMESPACE names one.
+pub(crate) const NAMESPACES: [&str; 3] = ["k8s.io", "moby", "default"];
+/// Where containerd listens by default, then where Docker's own containerd does.
+pub(crate) const SOCKETS: [&str; 2] = [
+    "/run/containerd/containerd.sock",
+    "/var/run/docker/containerd/containerd.sock",
+];
+
+const CONTAINERS_GET: &str = "/containerd.services.containers.v1.Containers/Get";
+const TASKS_GET: &str = "/containerd.services.tasks.v1.Tasks/Get";
+const TASKS_LIST: &str = "/containerd.services.tasks.v1.Tasks/List";
+const NAMESPACE_HEADER: &str = "containerd-namespace";
+
+// The messages, as declared in containerd's api/services/containers/v1/containers.proto,
+// api/services/tasks/v1/tasks.proto and api/types/task/task.proto (only the fields
+// nsjoin reads; protobuf skips the others).
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct GetContainerRequest {
+    #[prost(string, tag = "1")]
+    id: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct GetContainerResponse {
+    #[prost(message, optional, tag = "1")]
+    container: Option<ContainerInfo>,
+}
+
+/// containerd.services.containers.v1.Container
+#[derive(Clone, PartialEq, prost::Message)]
+struct ContainerInfo {
+    #[prost(string, tag = "1")]
+    id: String,
+    #[prost(map = "string, string", tag = "2")]
+    labels: HashMap<String, String>,
+    #[prost(message, optional, tag = "4")]
+    runtime: Option<Runtime>,
+    #[prost(message, optional, tag = "5")]
+    spec: Option<Any>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct Runtime {
+    #[prost(string, tag = "1")]
+    name: String,
+}
+
+/// google.protobuf.Any
+#[derive(Clone, PartialEq, prost::Message)]
+struct Any {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct GetRequest {
+    #[prost(string, tag = "1")]
+    container_id: String,
+    #[prost(string, tag = "2")]
+    exec_id: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct GetResponse {
+    #[prost(message, optional, tag = "1")]
+    process: Option<Process>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ListTasksRequest {
+    #[prost(string, tag = "1")]
+    filter: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ListTasksResponse {
+    #[prost(message, repeated, tag = "1")]
+    tasks: Vec<Process>,
+}
+
+/// containerd.v1.types.Process
+#[derive(Clone, PartialEq, prost::Message)]
+struct Process {
+    #[prost(string, tag = "1")]
+    container_id: String,
+    #[prost(string, tag = "2")]
+    id: String,
+    #[prost(uint32, tag = "3")]
+    pid: u32,
+    #[prost(int32, tag = "4")]
+    status: i32,
+    #[prost(uint32, tag = "9")]
+    exit_status: u32,
+}
+
+/// containerd.v1.types.Status
+const STATUS_NAMES: [&str; 6] = [
+    "unknown", "created", "running", "stopped", "paused", "pausing",
+];
+const RUNNING: i32 = 2;
+const PAUSED: i32 = 4;
+const PAUSING: i32 = 5;
+
+/// The part of the OCI runtime spec (the container's `spec`) nsjoin reads.
+#[derive(Deserialize)]
+struct Spec {
+    #[serde(default)]
+    process: Option<SpecProcess>,
+}
+
+#[derive(Deserialize)]
+struct SpecProcess {
+    #[serde(default)]
+    env: Vec<String>,
+}
+
+pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
+    let socket = socket_path()?;
+    let namespaces: Vec<String> = match &r.namespace {
+        Some(ns) => vec![ns.clone()],
+        None => match std::env::var("CONTAINERD_NAMESPACE") {
+            Ok(ns) if !ns.is_empty() => vec![ns],
+            _ => NAMESPACES.iter().map(|ns| ns.to_string()).collect(),
+        },
+    };
+    resolve_at(&socket, &namespaces, &r.name)
+}
+
+/// Looks for container `id` in `namespaces` of the containerd at `socket`.
+pub(crate) fn resolve_at(
+    socket: &Path,
+    namespaces: &[String],
+    id: &str,
+) -> Result<Container, String> {
+    let mut client = Client::connect(socket)?;
+    for ns in namespaces {
+        let request = GetContainerRequest { id: id.to_owned() };
+        match client.call::<_, GetContainerResponse>(
+            CONTAINERS_GET,
+            &[(NAMESPACE_HEADER, ns)],
+            &request,
+        ) {
+            Ok(answer) => return running_task(&mut client, ns, id, answer.container),
+            Err(CallError::Status { code, .. }) if code == grpc::NOT_FOUND => continue,
+            Err(e) => return Err(e.describe("containerd", socket)),
+        }
+    }
+    // Not a full ID anywhere: a unique prefix of a running task's ID will do.
+    let mut matches = Vec::new();
+    for ns in namespaces {
+        let tasks = match client.call::<_, ListTasksResponse>(
+            TASKS_LIST,
+            &[(NAMESPACE_HEADER, ns)],
+            &ListTasksRequest::default(),
+        ) {
+            Ok(list) => list.tasks,
+            Err(CallError::Status { code, .. }) if code == grpc::NOT_FOUND => Vec::new(),
+            Err(e) => return Err(e.describe("containerd", socket)),
+        };
+        // A task's `id` is its container's ID (containerd leaves container_id empty
+        // in listings).
+        matches.extend(
+            tasks
+                .into_iter()
+                .map(|t| {
+                    if t.container_id.is_empty() {
+                        t.id
+                    } else {
+                        t.container_id
+                    }
+                })
+                .filter(|task_id| task_id.starts_with(id))
+                .map(|task_id| (ns.clone(), task_id)),
+        );
+    }
+    let searched = if namespaces.len() == 1 {
+        format!("containerd namespace {}", namespaces[0])
+    } else {
+        format!("containerd namespaces {}", namespaces.join(", "))
+    };
+    match matches.as_slice() {
+        [] => Err(format!(
+            "no such container in {searched} (at {})",
+            socket.display()
+        )),
+        [(ns, full)] => {
+            let request = GetContainerRequest { id: full.clone() };
+            let answer = client
+                .call::<_, GetContainerResponse>(
+                    CONTAINERS_GET,
+                    &[(NAMESPACE_HEADER, ns)],
+                    &request,
+                )
+                .map_err(|e| e.describe("containerd", socket))?;
+            running_task(&mut client, ns, full, answer.container)
+        }
+        several => Err(format!(
+            "ambiguous ID prefix: {} running containers in {searched} start with {id}",
+            several.len()
+        )),
+    }
+}
+
+/// The init process of container `id`, which exists in namespace `ns`.
+fn running_task(
+    client: &mut Client,
+    ns: &str,
+    id: &str,
+    info: Option<ContainerInfo>,
+) -> Result<Container, String> {
+    let socket = client.socket().to_owned();
+    let info = info.ok_or_else(|| {
+        format!(
+            "{}: Containers.Get answered without a container",
+            socket.display()
+        )
+    })?;
+    let runtime = info.runtime.as_ref().map(|r| r.name.as_str()).unwrap_or("");
+    if runtime.contains("runsc") || runtime.contains("kata") {
+        return Err(format!(
+            "container runs under {runtime}, whose processes are not host processes"
+        ));
+    }
+    let request = GetRequest {
+        container_id: id.to_owned(),
+        exec_id: String::new(),
+    };
+    let process =
+        match client.call::<_, GetResponse>(TASKS_GET, &[(NAMESPACE_HEADER, ns)], &request) {
+            Ok(answer) => answer.process.ok_or_else(|| {
+                format!("{}: Tasks.Get answered without a process", socket.display())
+            })?,
+            Err(CallError::Status { code, .. }) if code == grpc::NOT_FOUND => {
+                return Err(format!(
+                    "container is not running (it has no task in containerd namespace {ns})"
+                ))
+            }
+            Err(e) => return Err(e.describe("containerd", &socket)),
+        };
+    check_process(&process)?;
+    let pid = i32::try_from(process.pid)
+        .map_err(|_| format!("containerd reported an impossible PID {}", process.pid))?;
+    Ok(Container {
+        engine: Engine::Containerd,
+        id: if info.id.is_empty() {
+            id.to_owned()
+        } else {
+            info.id.clone()
+        },
+        name: name_of(&info.labels),
+        pid,
+        env: spec_env(info.spec.as_ref()),
+    })
+}
+
+/// Refuses a task whose process cannot be entered (not started, or gone).
+fn check_process(process: &Process) -> Result<(), String> {
+    let status = STATUS_NAMES
+        .get(process.status as usize)
+        .copied()
+        .unwrap_or("unknown");
+    match process.status {
+        RUNNING | PAUSED | PAUSING if process.pid > 0 => Ok(()),
+        RUNNING | PAUSED | PAUSING => Err("containerd reported no PID for its task".into()),
+        3 => Err(format!(
+            "container is not running (its task has stopped, exit status {})",
+            process.exit_status
+        )),
+        _ => Err(format!("container is not running (task status: {status})")),
+    }
+}
+
+/// A human name from the labels the usual clients set; containerd itself has none.
+fn name_of(labels: &HashMap<String, String>) -> String {
+    ["io.kubernetes.container.name", "nerdctl/name"]
+        .iter()
+        .find_map(|key| labels.get(*key))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The environment of the container's process, from its OCI spec (JSON in an Any).
+fn spec_env(spec: Option<&Any>) -> Option<Vec<(std::ffi::OsString, std::ffi::OsString)>> {
+    let spec: Spec = serde_json::from_slice(&spec?.value).ok()?;
+    let env = spec.process?.env;
+    Some(env_pairs(env.iter().map(String::as_str)))
+}
+
+/// CONTAINERD_ADDRESS, else the first of [`SOCKETS`] that is there.
+fn socket_path() -> Result<PathBuf, String> {
+    if let Some(address) = std::env::var_os("CONTAINERD_ADDRESS").filter(|a| !a.is_empty()) {
+        let address = address.to_string_lossy();
+        let path = address.strip_prefix("unix://").unwrap_or(&address);
+        if path.is_empty() || path.contains("://") {
+            return Err(format!(
+                "CONTAINERD_ADDRESS={address} is not supported: nsjoin needs containerd's local unix socket"
+            ));
+        }
+        return Ok(PathBuf::from(path));
+    }
+    SOCKETS
+        .iter()
+        .map(PathBuf::from)
+        // A socket we may not look at (a root-only directory) is still there: connect
+        // will say "permission denied", which is the useful answer.
+        .find(|p| {
+            std::fs::symlink_metadata(p)
+                .map_or_else(|e| e.kind() != std::io::ErrorKind::NotFound, |_| true)
+        })
+        .ok_or_else(|| {
+            format!(
+                "no containerd socket at {} (is containerd running? CONTAINERD_ADDRESS names another)",
+                SOCKETS.join(" or ")
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_states_are_checked() {
+        let process = |status, pid| Process {
+            container_id: "c".into(),
+            id: "c".into(),
+            pid,
+            status,
+            exit_status: 137,
+        };
+        assert!(check_process(&process(RUNNING, 42)).is_ok());
+        assert!(check_process(&process(PAUSED, 42)).is_ok());
+        assert_eq!(
+            check_process(&process(3, 0)).unwrap_err(),
+            "container is not running (its task has stopped, exit status 137)"
+        );
+        assert_eq!(
+            check_process(&process(1, 42)).unwrap_err(),
+            "container is not running (task status: created)"
+        );
+        assert!(check_process(&process(RUNNING, 0)).is_err());
+        assert!(check_process(&process(99, 42)).is_err());
+    }
+
+    #[test]
+    fn env_and_name_come_from_spec_and_labels() {
+        let spec = Any {
+            type_url: "types.containerd.io/opencontainers/runtime-spec/1/Spec".into(),
+            value: br#"{"ociVersion":"1.0.2","process":{"env":["PATH=/bin","A=b=c"]}}"#.to_vec(),
+        };
+        let env = spec_env(Some(&spec)).unwrap();
+        assert_eq!(env.len(), 2);
+        assert_eq!(env[1], ("A".into(), "b=c".into()));
+        assert!(spec_env(Some(&Any::default())).is_none());
+        let labels = HashMap::from([("io.kubernetes.container.name".into(), "web".into())]);
+        assert_eq!(name_of(&labels), "web");
+        assert_eq!(name_of(&HashMap::new()), "");
+    }
+}

@@ -1,0 +1,307 @@
+//! CRI runtimes: `cri-o://ID` and `cri://ID`, through the Kubernetes Container
+//! Runtime Interface (`runtime.v1.RuntimeService/ContainerStatus`, verbose).
+//!
+//! * `cri-o://` asks CRI-O on `/var/run/crio/crio.sock`.
+//! * `cri://` asks `CONTAINER_RUNTIME_ENDPOINT` (`unix:///path` or a path), else
+//!   the first of crictl's default endpoints that accepts a connection:
+//!   `/run/containerd/containerd.sock`, `/run/crio/crio.sock`,
+//!   `/var/run/cri-dockerd.sock`.
+//! * The CRI reports no PID in its typed fields; runtimes put it in the verbose
+//!   `info` map, under `"info"`, as JSON with a `"pid"` field (containerd and CRI-O
+//!   do). A runtime that does not is reported as such.
+//! * IDs: whatever the runtime's ContainerStatus accepts. containerd's CRI plugin
+//!   and CRI-O both look IDs up in a truncated-ID index, so a unique prefix works
+//!   there as it does with crictl.
+//! * Runtimes that serve only the older `runtime.v1alpha2` API (containerd before
+//!   1.6, for instance) are asked again with that service name: the two messages
+//!   are the same.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::grpc::{self, CallError, Client};
+use super::{env_pairs, Container, ContainerRef, Engine};
+
+/// CRI-O's socket.
+pub(crate) const CRIO_SOCKET: &str = "/var/run/crio/crio.sock";
+/// crictl's default endpoints, in the order it tries them.
+pub(crate) const DEFAULT_ENDPOINTS: [&str; 3] = [
+    "unix:///run/containerd/containerd.sock",
+    "unix:///run/crio/crio.sock",
+    "unix:///var/run/cri-dockerd.sock",
+];
+
+const STATUS_V1: &str = "/runtime.v1.RuntimeService/ContainerStatus";
+const STATUS_V1ALPHA2: &str = "/runtime.v1alpha2.RuntimeService/ContainerStatus";
+
+// The messages, as declared in the CRI's api.proto (k8s.io/cri-api, runtime/v1),
+// only the fields nsjoin reads.
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ContainerStatusRequest {
+    #[prost(string, tag = "1")]
+    container_id: String,
+    #[prost(bool, tag = "2")]
+    verbose: bool,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ContainerStatusResponse {
+    #[prost(message, optional, tag = "1")]
+    status: Option<ContainerStatus>,
+    #[prost(map = "string, string", tag = "2")]
+    info: HashMap<String, String>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ContainerStatus {
+    #[prost(string, tag = "1")]
+    id: String,
+    #[prost(message, optional, tag = "2")]
+    metadata: Option<ContainerMetadata>,
+    #[prost(int32, tag = "3")]
+    state: i32,
+    #[prost(int32, tag = "7")]
+    exit_code: i32,
+    #[prost(string, tag = "10")]
+    reason: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ContainerMetadata {
+    #[prost(string, tag = "1")]
+    name: String,
+}
+
+/// runtime.v1.ContainerState
+const STATE_NAMES: [&str; 4] = ["created", "running", "exited", "unknown"];
+const CONTAINER_RUNNING: i32 = 1;
+
+/// The verbose `info["info"]` JSON (containerd's and CRI-O's share these fields).
+#[derive(Deserialize)]
+struct Info {
+    #[serde(default)]
+    pid: Option<i64>,
+    #[serde(default, rename = "runtimeType")]
+    runtime_type: Option<String>,
+    #[serde(default, rename = "runtimeSpec")]
+    runtime_spec: Option<Spec>,
+}
+
+#[derive(Deserialize)]
+struct Spec {
+    #[serde(default)]
+    process: Option<SpecProcess>,
+}
+
+#[derive(Deserialize)]
+struct SpecProcess {
+    #[serde(default)]
+    env: Vec<String>,
+}
+
+pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
+    let mut client = match r.engine {
+        Engine::CriO => Client::connect(Path::new(CRIO_SOCKET))?,
+        _ => connect_cri()?,
+    };
+    container_status(&mut client, r.engine, &r.name)
+}
+
+/// CONTAINER_RUNTIME_ENDPOINT, else the first default endpoint that answers.
+fn connect_cri() -> Result<Client, String> {
+    if let Some(endpoint) = std::env::var_os("CONTAINER_RUNTIME_ENDPOINT").filter(|e| !e.is_empty())
+    {
+        let endpoint = endpoint.to_string_lossy();
+        let path = endpoint_path(&endpoint).ok_or_else(|| {
+            format!(
+                "CONTAINER_RUNTIME_ENDPOINT={endpoint} is not supported: nsjoin needs the runtime's local unix socket"
+            )
+        })?;
+        return Client::connect(&path);
+    }
+    let mut refused = Vec::new();
+    for endpoint in DEFAULT_ENDPOINTS {
+        let path = endpoint_path(endpoint).expect("a unix endpoint");
+        match std::os::unix::net::UnixStream::connect(&path) {
+            Ok(probe) => {
+                drop(probe);
+                return Client::connect(&path);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                refused.push(endpoint)
+            }
+            Err(e) => return Err(grpc::connect_error(&path, &e)),
+        }
+    }
+    Err(format!(
+        "no CRI runtime answers at {} (set CONTAINER_RUNTIME_ENDPOINT)",
+        refused.join(", ")
+    ))
+}
+
+/// The socket path of a `unix://` endpoint (or a bare absolute path, as crictl
+/// still accepts).
+fn endpoint_path(endpoint: &str) -> Option<PathBuf> {
+    let path = match endpoint.split_once("://") {
+        Some(("unix", path)) => path,
+        Some(_) => return None,
+        None => endpoint,
+    };
+    path.starts_with('/').then(|| PathBuf::from(path))
+}
+
+/// Asks for the verbose status of container `id` and takes its PID from it.
+fn container_status(client: &mut Client, engine: Engine, id: &str) -> Result<Container, String> {
+    let socket = client.socket().to_owned();
+    let who = match engine {
+        Engine::CriO => "CRI-O",
+        _ => "the CRI runtime",
+    };
+    let request = ContainerStatusRequest {
+        container_id: id.to_owned(),
+        verbose: true,
+    };
+    let answer = match client.call::<_, ContainerStatusResponse>(STATUS_V1, &[], &request) {
+        Err(CallError::Status { code, .. }) if code == grpc::UNIMPLEMENTED => {
+            client.call::<_, ContainerStatusResponse>(STATUS_V1ALPHA2, &[], &request)
+        }
+        other => other,
+    };
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(CallError::Status { code, .. }) if code == grpc::NOT_FOUND => {
+            return Err(format!("no such container (at {})", socket.display()))
+        }
+        Err(CallError::Status { code, .. }) if code == grpc::UNIMPLEMENTED => {
+            return Err(format!(
+                "{} does not serve the CRI API (for containerd: is its cri plugin disabled?)",
+                socket.display()
+            ))
+        }
+        Err(e) => return Err(e.describe(who, &socket)),
+    };
+    parse_status(engine, answer)
+}
+
+/// Turns a verbose ContainerStatus answer into a [`Container`].
+fn parse_status(engine: Engine, answer: ContainerStatusResponse) -> Result<Container, String> {
+    let status = answer
+        .status
+        .ok_or("the runtime answered ContainerStatus without a status")?;
+    if status.state != CONTAINER_RUNNING {
+        let state = STATE_NAMES
+            .get(status.state as usize)
+            .copied()
+            .unwrap_or("unknown");
+        let detail = match (status.state, status.reason.as_str()) {
+            (2, "") => format!(", exit code {}", status.exit_code),
+            (2, reason) => format!(", exit code {}, {reason}", status.exit_code),
+            _ => String::new(),
+        };
+        return Err(format!("container is not running (state: {state}{detail})"));
+    }
+    let info = answer.info.get("info").ok_or(
+        "the runtime's verbose status has no \"info\" entry, so it does not tell the container's PID",
+    )?;
+    let info: Info = serde_json::from_str(info)
+        .map_err(|e| format!("the runtime's verbose \"info\" is not the expected JSON ({e})"))?;
+    if let Some(runtime) = info.runtime_type.as_deref() {
+        if runtime.contains("runsc") || runtime.contains("kata") {
+            return Err(format!(
+                "container runs under {runtime}, whose processes are not host processes"
+            ));
+        }
+    }
+    let pid = match info.pid {
+        Some(pid) if pid > 0 => i32::try_from(pid)
+            .map_err(|_| format!("the runtime reported an impossible PID {pid}"))?,
+        _ => return Err("the runtime's verbose status has no PID for the container".into()),
+    };
+    Ok(Container {
+        engine,
+        id: status.id,
+        name: status.metadata.map(|m| m.name).unwrap_or_default(),
+        pid,
+        env: info
+            .runtime_spec
+            .and_then(|s| s.process)
+            .map(|p| env_pairs(p.env.iter().map(String::as_str))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(state: i32, info: Option<&str>) -> ContainerStatusResponse {
+        ContainerStatusResponse {
+            status: Some(ContainerStatus {
+                id: "4f1e".into(),
+                metadata: Some(ContainerMetadata { name: "web".into() }),
+                state,
+                exit_code: 0,
+                reason: if state == 2 {
+                    "Completed".into()
+                } else {
+                    String::new()
+                },
+            }),
+            info: info
+                .map(|i| HashMap::from([("info".to_owned(), i.to_owned())]))
+                .unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn verbose_statuses_are_checked() {
+        let c = parse_status(
+            Engine::Cri,
+            answer(
+                1,
+                Some(r#"{"pid":42,"runtimeSpec":{"process":{"env":["PATH=/bin"]}}}"#),
+            ),
+        )
+        .unwrap();
+        assert_eq!((c.id.as_str(), c.name.as_str(), c.pid), ("4f1e", "web", 42));
+        assert_eq!(c.env.unwrap().len(), 1);
+        assert_eq!(
+            parse_status(Engine::Cri, answer(2, Some(r#"{"pid":0}"#))).unwrap_err(),
+            "container is not running (state: exited, exit code 0, Completed)"
+        );
+        for bad in [
+            answer(1, None),
+            answer(1, Some("[]")),
+            answer(1, Some("{}")),
+            answer(1, Some(r#"{"pid":99999999999}"#)),
+            answer(
+                1,
+                Some(r#"{"pid":7,"runtimeType":"io.containerd.runsc.v1"}"#),
+            ),
+            ContainerStatusResponse::default(),
+        ] {
+            assert!(parse_status(Engine::Cri, bad).is_err());
+        }
+    }
+
+    #[test]
+    fn endpoints_are_unix_sockets() {
+        assert_eq!(
+            endpoint_path("unix:///run/crio/crio.sock"),
+            Some(PathBuf::from("/run/crio/crio.sock"))
+        );
+        assert_eq!(
+            endpoint_path("/run/x.sock"),
+            Some(PathBuf::from("/run/x.sock"))
+        );
+        assert_eq!(endpoint_path("tcp://localhost:1234"), None);
+        assert_eq!(endpoint_path("unix://relative"), None);
+    }
+}

@@ -1,0 +1,400 @@
+//! Unary gRPC calls over a unix socket, for containerd and the CRI runtimes.
+//!
+//! gRPC is HTTP/2 (h2) with a `POST /package.Service/Method`, a body of
+//! length-prefixed protobuf messages (prost) and the outcome in the `grpc-status` /
+//! `grpc-message` trailers. A [`Client`] owns a tokio current-thread runtime that
+//! exists only while it does: nothing runs in the background between calls and the
+//! paths of nsjoin that never resolve a container do not start one at all.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use prost::Message;
+use tokio::runtime::Runtime;
+
+/// Every call (and the connection's set-up) must be answered within this.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// Answers larger than this are refused (a verbose CRI status is tens of KiB).
+const MAX_RESPONSE: usize = 16 << 20;
+
+/// gRPC status codes nsjoin reacts to.
+pub(crate) const NOT_FOUND: u32 = 5;
+pub(crate) const PERMISSION_DENIED: u32 = 7;
+pub(crate) const UNIMPLEMENTED: u32 = 12;
+
+/// How a call failed.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    /// The server answered with a gRPC status other than OK.
+    Status { code: u32, message: String },
+    /// No usable answer; the text is one line and names the socket.
+    Other(String),
+}
+
+impl CallError {
+    /// One line for the user: `containerd at SOCKET: MESSAGE (gRPC NAME)`.
+    pub(crate) fn describe(&self, who: &str, socket: &Path) -> String {
+        match self {
+            CallError::Status { code, message } => {
+                let hint = if *code == PERMISSION_DENIED {
+                    " (permission denied by the runtime)"
+                } else {
+                    ""
+                };
+                format!(
+                    "{who} at {} answered: {message} (gRPC {}){hint}",
+                    socket.display(),
+                    code_name(*code)
+                )
+            }
+            CallError::Other(text) => text.clone(),
+        }
+    }
+}
+
+/// One HTTP/2 connection to a gRPC server on a unix socket.
+pub(crate) struct Client {
+    socket: PathBuf,
+    send: h2::client::SendRequest<Bytes>,
+    // Declared last: dropped after the connection it drives.
+    rt: Runtime,
+}
+
+impl Client {
+    /// Connects to `socket`. Errors are one line for the user.
+    pub(crate) fn connect(socket: &Path) -> Result<Client, String> {
+        let stream = std::os::unix::net::UnixStream::connect(socket)
+            .map_err(|e| connect_error(socket, &e))?;
+        let io_error = |e: std::io::Error| format!("{}: {}", socket.display(), os_error(&e));
+        stream.set_nonblocking(true).map_err(io_error)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| format!("cannot start the gRPC client: {}", os_error(&e)))?;
+        let send = rt.block_on(async {
+            let stream = tokio::net::UnixStream::from_std(stream).map_err(io_error)?;
+            let handshake = h2::client::Builder::new()
+                .max_frame_size(1 << 20)
+                .handshake::<_, Bytes>(stream);
+            let (send, connection) = tokio::time::timeout(TIMEOUT, handshake)
+                .await
+                .map_err(|_| timeout_error(socket))?
+                .map_err(|e| h2_error(socket, &e))?;
+            // Runs only while a call is in block_on: the runtime has one thread.
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            Ok::<_, String>(send)
+        })?;
+        Ok(Client {
+            socket: socket.to_owned(),
+            send,
+            rt,
+        })
+    }
+
+    /// The socket this client is connected to.
+    pub(crate) fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Calls `path` (`/package.Service/Method`) with `request` and the extra request
+    /// headers `metadata`, and decodes the answer as `Resp`.
+    pub(crate) fn call<Req: Message, Resp: Message + Default>(
+        &mut self,
+        path: &str,
+        metadata: &[(&str, &str)],
+        request: &Req,
+    ) -> Result<Resp, CallError> {
+        let socket = self.socket.clone();
+        let mut builder = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("http://localhost{path}"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .header(
+                "user-agent",
+                concat!("nsjoin/", env!("CARGO_PKG_VERSION"), " grpc-rust-h2"),
+            );
+        for (name, value) in metadata {
+            builder = builder.header(*name, *value);
+        }
+        let http_request = builder
+            .body(())
+            .map_err(|e| CallError::Other(format!("cannot build the request for {path}: {e}")))?;
+        let payload = request.encode_to_vec();
+        let mut body = BytesMut::with_capacity(payload.len() + 5);
+        body.extend_from_slice(&[0]);
+        body.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        body.extend_from_slice(&payload);
+        let send = self.send.clone();
+        let answer = self.rt.block_on(async {
+            tokio::time::timeout(
+                TIMEOUT,
+                exchange(send, http_request, body.freeze(), &socket),
+            )
+            .await
+            .unwrap_or_else(|_| Err(CallError::Other(timeout_error(&socket))))
+        })?;
+        Resp::decode(answer).map_err(|e| {
+            CallError::Other(format!(
+                "{}: the answer to {path} is not the expected message ({e})",
+                socket.display()
+            ))
+        })
+    }
+}
+
+/// Sends one request and returns the payload of the one message answered.
+async fn exchange(
+    send: h2::client::SendRequest<Bytes>,
+    request: http::Request<()>,
+    body: Bytes,
+    socket: &Path,
+) -> Result<Bytes, CallError> {
+    let h2e = |e: h2::Error| CallError::Other(h2_error(socket, &e));
+    let garbage =
+        |why: String| CallError::Other(format!("{}: not a gRPC answer ({why})", socket.display()));
+    let mut send = send.ready().await.map_err(h2e)?;
+    let (response, mut stream) = send.send_request(request, false).map_err(h2e)?;
+    stream.send_data(body, true).map_err(h2e)?;
+    let response = response.await.map_err(h2e)?;
+    let (parts, mut recv) = response.into_parts();
+    if parts.status != http::StatusCode::OK {
+        return Err(garbage(format!("HTTP status {}", parts.status)));
+    }
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/grpc") {
+        return Err(garbage(format!("content-type {content_type:?}")));
+    }
+    // A "trailers-only" answer (usually an error) carries its status in the headers.
+    if let Some(status) = status_of(&parts.headers) {
+        status?;
+        return Err(garbage("no message".into()));
+    }
+    let mut data = BytesMut::new();
+    while let Some(chunk) = recv.data().await {
+        let chunk = chunk.map_err(h2e)?;
+        let _ = recv.flow_control().release_capacity(chunk.len());
+        if data.len() + chunk.len() > MAX_RESPONSE {
+            return Err(CallError::Other(format!(
+                "{}: the answer is over {MAX_RESPONSE} bytes",
+                socket.display()
+            )));
+        }
+        data.extend_from_slice(&chunk);
+    }
+    let trailers = recv.trailers().await.map_err(h2e)?.unwrap_or_default();
+    match status_of(&trailers) {
+        Some(status) => status?,
+        None => return Err(garbage("no grpc-status".into())),
+    }
+    unframe(data.freeze()).map_err(garbage)
+}
+
+/// The gRPC status in `headers`, if there is one: Ok(()) for OK.
+fn status_of(headers: &http::HeaderMap) -> Option<Result<(), CallError>> {
+    let value = headers.get("grpc-status")?;
+    let code = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok());
+    Some(match code {
+        Some(0) => Ok(()),
+        Some(code) => {
+            let message = headers
+                .get("grpc-message")
+                .map(|m| percent_decode(m.as_bytes()))
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| code_name(code).to_owned());
+            Err(CallError::Status {
+                code,
+                message: one_line(&message),
+            })
+        }
+        None => Err(CallError::Other(format!(
+            "malformed grpc-status {:?}",
+            String::from_utf8_lossy(value.as_bytes())
+        ))),
+    })
+}
+
+/// The payload of the single length-prefixed message in `data`.
+pub(crate) fn unframe(mut data: Bytes) -> Result<Bytes, String> {
+    if data.len() < 5 {
+        return Err(format!("{} bytes where a message was due", data.len()));
+    }
+    let compressed = data.get_u8();
+    let len = data.get_u32() as usize;
+    if compressed != 0 {
+        return Err("compressed message, but none was asked for".into());
+    }
+    if data.len() != len {
+        return Err(format!(
+            "message of {len} bytes announced, {} received",
+            data.len()
+        ));
+    }
+    Ok(data)
+}
+
+/// Decodes `%XX` escapes, as grpc-message uses them.
+fn percent_decode(raw: &[u8]) -> String {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = raw
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (raw[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `text` on one line, and not endless.
+pub(crate) fn one_line(text: &str) -> String {
+    let mut line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(500)
+        .collect();
+    if text.chars().count() > 500 {
+        line.push('…');
+    }
+    line.trim().to_owned()
+}
+
+/// The canonical name of a gRPC status code.
+pub(crate) fn code_name(code: u32) -> &'static str {
+    match code {
+        0 => "OK",
+        1 => "CANCELLED",
+        2 => "UNKNOWN",
+        3 => "INVALID_ARGUMENT",
+        4 => "DEADLINE_EXCEEDED",
+        5 => "NOT_FOUND",
+        6 => "ALREADY_EXISTS",
+        7 => "PERMISSION_DENIED",
+        8 => "RESOURCE_EXHAUSTED",
+        9 => "FAILED_PRECONDITION",
+        10 => "ABORTED",
+        11 => "OUT_OF_RANGE",
+        12 => "UNIMPLEMENTED",
+        13 => "INTERNAL",
+        14 => "UNAVAILABLE",
+        15 => "DATA_LOSS",
+        16 => "UNAUTHENTICATED",
+        _ => "status code unknown",
+    }
+}
+
+/// The error for a failed connect(2), with a hint for the usual causes.
+pub(crate) fn connect_error(socket: &Path, e: &std::io::Error) -> String {
+    let hint = match e.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+            " (is the runtime running?)"
+        }
+        std::io::ErrorKind::PermissionDenied => " (the runtime's socket is usually root's only)",
+        _ => "",
+    };
+    format!(
+        "cannot connect to {}: {}{hint}",
+        socket.display(),
+        os_error(e)
+    )
+}
+
+fn timeout_error(socket: &Path) -> String {
+    format!(
+        "{}: no answer within {} s",
+        socket.display(),
+        TIMEOUT.as_secs()
+    )
+}
+
+fn h2_error(socket: &Path, e: &h2::Error) -> String {
+    let why = match e.get_io() {
+        Some(io) => os_error(io),
+        None => e.to_string(),
+    };
+    format!(
+        "{}: no gRPC answer ({}; is this a containerd or CRI socket?)",
+        socket.display(),
+        one_line(&why)
+    )
+}
+
+/// An io::Error without the " (os error N)" suffix.
+fn os_error(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(n) => text
+            .strip_suffix(&format!(" (os error {n})"))
+            .map(str::to_owned)
+            .unwrap_or(text),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_unframed_or_refused() {
+        assert_eq!(
+            unframe(Bytes::from_static(b"\0\0\0\0\x02ab")).unwrap(),
+            Bytes::from_static(b"ab")
+        );
+        assert_eq!(unframe(Bytes::from_static(b"\0\0\0\0\0")).unwrap().len(), 0);
+        for bad in [
+            &b""[..],
+            b"\0\0\0",
+            b"\x01\0\0\0\x01a",
+            b"\0\0\0\0\x03ab",
+            b"\0\0\0\0\x01ab",
+        ] {
+            assert!(unframe(Bytes::copy_from_slice(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn grpc_messages_are_decoded_to_one_line() {
+        assert_eq!(
+            percent_decode(b"container %22x%22: not found%0Anext"),
+            "container \"x\": not found\nnext"
+        );
+        assert_eq!(percent_decode(b"100%"), "100%");
+        assert_eq!(percent_decode(b"%zz"), "%zz");
+        assert_eq!(one_line("a\nb\tc"), "a b c");
+        assert_eq!(code_name(NOT_FOUND), "NOT_FOUND");
+    }
+
+    #[test]
+    fn connect_errors_name_the_socket_and_the_cause() {
+        let e = std::io::Error::from_raw_os_error(libc::EACCES);
+        let text = connect_error(Path::new("/run/x.sock"), &e);
+        assert_eq!(
+            text,
+            "cannot connect to /run/x.sock: Permission denied (the runtime's socket is usually root's only)"
+        );
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert!(connect_error(Path::new("/x"), &e).ends_with("(is the runtime running?)"));
+    }
+}
