@@ -305,6 +305,14 @@ fn engine_garbage_errors_and_sandboxed_runtimes_fail_in_one_line() {
     assert_one_line_failure(&against(&not_json), "unexpected JSON");
     let internal = FakeEngine::json("500 Internal Server Error", r#"{"message":"boom!"}"#);
     assert_one_line_failure(&against(&internal), "docker://x: boom!");
+    // A hostile engine's message cannot add lines or terminal escapes.
+    let hostile = FakeEngine::json(
+        "500 Internal Server Error",
+        r#"{"message":"boom\nfake line\u001b[2J"}"#,
+    );
+    let out = against(&hostile);
+    assert_one_line_failure(&out, "docker://x: boom fake line");
+    assert!(!out.stderr.contains(&0x1b), "{out:?}");
     let gvisor = FakeEngine::json(
         "200 OK",
         r#"{"Id":"abc","State":{"Running":true,"Pid":4242},"HostConfig":{"Runtime":"runsc"}}"#,

@@ -173,7 +173,7 @@ impl Error {
 
 /// An OS error as util-linux prints it: `No such process`, without Rust's
 /// ` (os error 3)` suffix.
-fn os(e: &io::Error) -> String {
+pub(crate) fn os(e: &io::Error) -> String {
     let text = e.to_string();
     match e.raw_os_error() {
         Some(n) => text

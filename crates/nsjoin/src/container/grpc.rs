@@ -66,13 +66,14 @@ impl Client {
     pub(crate) fn connect(socket: &Path) -> Result<Client, String> {
         let stream = std::os::unix::net::UnixStream::connect(socket)
             .map_err(|e| connect_error(socket, &e))?;
-        let io_error = |e: std::io::Error| format!("{}: {}", socket.display(), os_error(&e));
+        let io_error =
+            |e: std::io::Error| format!("{}: {}", socket.display(), crate::error::os(&e));
         stream.set_nonblocking(true).map_err(io_error)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
             .build()
-            .map_err(|e| format!("cannot start the gRPC client: {}", os_error(&e)))?;
+            .map_err(|e| format!("cannot start the gRPC client: {}", crate::error::os(&e)))?;
         let send = rt.block_on(async {
             let stream = tokio::net::UnixStream::from_std(stream).map_err(io_error)?;
             let handshake = h2::client::Builder::new()
@@ -215,7 +216,7 @@ fn status_of(headers: &http::HeaderMap) -> Option<Result<(), CallError>> {
                 .unwrap_or_else(|| code_name(code).to_owned());
             Err(CallError::Status {
                 code,
-                message: one_line(&message),
+                message: super::one_line(&message),
             })
         }
         None => Err(CallError::Other(format!(
@@ -267,19 +268,6 @@ fn percent_decode(raw: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `text` on one line, and not endless.
-pub(crate) fn one_line(text: &str) -> String {
-    let mut line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(500)
-        .collect();
-    if text.chars().count() > 500 {
-        line.push('…');
-    }
-    line.trim().to_owned()
-}
-
 /// The canonical name of a gRPC status code.
 pub(crate) fn code_name(code: u32) -> &'static str {
     match code {
@@ -316,7 +304,7 @@ pub(crate) fn connect_error(socket: &Path, e: &std::io::Error) -> String {
     format!(
         "cannot connect to {}: {}{hint}",
         socket.display(),
-        os_error(e)
+        crate::error::os(e)
     )
 }
 
@@ -330,26 +318,14 @@ fn timeout_error(socket: &Path) -> String {
 
 fn h2_error(socket: &Path, e: &h2::Error) -> String {
     let why = match e.get_io() {
-        Some(io) => os_error(io),
+        Some(io) => crate::error::os(io),
         None => e.to_string(),
     };
     format!(
         "{}: no gRPC answer ({}; is this a containerd or CRI socket?)",
         socket.display(),
-        one_line(&why)
+        super::one_line(&why)
     )
-}
-
-/// An io::Error without the " (os error N)" suffix.
-fn os_error(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(n) => text
-            .strip_suffix(&format!(" (os error {n})"))
-            .map(str::to_owned)
-            .unwrap_or(text),
-        None => text,
-    }
 }
 
 #[cfg(test)]
@@ -382,7 +358,7 @@ mod tests {
         );
         assert_eq!(percent_decode(b"100%"), "100%");
         assert_eq!(percent_decode(b"%zz"), "%zz");
-        assert_eq!(one_line("a\nb\tc"), "a b c");
+        assert_eq!(crate::container::one_line("a\nb\tc"), "a b c");
         assert_eq!(code_name(NOT_FOUND), "NOT_FOUND");
     }
 

@@ -41,10 +41,10 @@ pub(crate) fn get(socket: &Path, path: &str) -> Result<Response, String> {
         format!(
             "cannot connect to {}: {}{hint}",
             socket.display(),
-            os_error(&e)
+            crate::error::os(&e)
         )
     })?;
-    let io_error = |e: std::io::Error| format!("{}: {}", socket.display(), os_error(&e));
+    let io_error = |e: std::io::Error| format!("{}: {}", socket.display(), crate::error::os(&e));
     stream.set_read_timeout(Some(TIMEOUT)).map_err(io_error)?;
     stream.set_write_timeout(Some(TIMEOUT)).map_err(io_error)?;
     let request = format!(
@@ -143,17 +143,6 @@ pub(crate) fn encode_segment(s: &str) -> String {
         }
     }
     out
-}
-
-fn os_error(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(n) => text
-            .strip_suffix(&format!(" (os error {n})"))
-            .map(str::to_owned)
-            .unwrap_or(text),
-        None => text,
-    }
 }
 
 #[cfg(test)]

@@ -178,9 +178,10 @@ pub fn resolve(r: &ContainerRef) -> Result<Container> {
         Engine::CriO | Engine::Cri => cri::resolve(r),
         other => Err(format!("{other} targets are not supported yet")),
     };
+    // What an engine says reaches the user's terminal: one line, no escapes.
     let container = found.map_err(|why| Error::Container {
         target: r.to_string(),
-        why,
+        why: one_line(&why),
     })?;
     if container.pid <= 0 {
         return Err(Error::Container {
@@ -189,6 +190,20 @@ pub fn resolve(r: &ContainerRef) -> Result<Container> {
         });
     }
     Ok(container)
+}
+
+/// `text` on one line, without control characters (an engine's message must not
+/// move the cursor or colour the user's terminal), and not endless.
+pub(crate) fn one_line(text: &str) -> String {
+    let mut line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(500)
+        .collect();
+    if text.chars().count() > 500 {
+        line.push('…');
+    }
+    line.trim().to_owned()
 }
 
 /// Splits `KEY=VALUE` strings into pairs, dropping entries without `=`.
