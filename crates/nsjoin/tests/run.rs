@@ -571,24 +571,19 @@ fn run_in_10000_sequential_calls_leak_no_fds_or_threads() {
     let want = sb.ns_ino("uts");
     let threads_before = std::fs::read_dir("/proc/self/task").unwrap().count();
     let fds_before = fd_count();
-    let started = Instant::now();
     for i in 0..10_000 {
         let uts = nsjoin::run_in(&target, Kind::Uts.into(), || thread_ns_ino("uts"))
             .unwrap_or_else(|e| panic!("iteration {i}: {e}"));
         assert_eq!(uts, want, "iteration {i}");
     }
-    let took = started.elapsed();
     assert_eq!(fd_count(), fds_before);
-    // Joined threads may take a moment to leave /proc/self/task.
-    let deadline = Instant::now() + Duration::from_secs(2);
+    // Joined threads may take a moment to leave /proc/self/task (a hang guard,
+    // not a timing: speed is measured by the benchmarks).
+    let deadline = Instant::now() + Duration::from_secs(10);
     while std::fs::read_dir("/proc/self/task").unwrap().count() > threads_before {
         assert!(Instant::now() < deadline, "threads left behind");
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(
-        took < Duration::from_secs(10),
-        "10,000 run_in calls took {took:?}"
-    );
 }
 
 // ---------------------------------------------------------------------------
