@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 bash scripts/docker.sh
+bash scripts/podman.sh
+bash scripts/lxc-nspawn.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+bash scripts/python-test.sh

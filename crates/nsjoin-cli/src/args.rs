@@ -3,15 +3,18 @@
 //! clap holds the definition (help, man page and completions come from it), but it
 //! cannot read getopt's optional arguments (`-n/path` attached, `-nu` meaning
 //! "net from the file `u`"), its abbreviated long options (`--tar`), or stop at the
-//! first non-option. So [`normalize`] first rewrites argv by getopt's rules, using
-//! the clap definition as its option table, into a form clap reads unambiguously:
-//! every option as `--long` or `--long=value`, then `--`, then the program.
+//! first non-option. So [`normalize`] first rewrites argv by getopt's rules
+//! ([`crate::getopt`] in `+` mode, with the clap definition as its option table)
+//! into a form clap reads unambiguously: every option as `--long` or
+//! `--long=value`, then `--`, then the program. nsenter's own check, `--target`
+//! given only once, is made there too.
 
 use std::ffi::OsString;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use clap::{ArgAction, CommandFactory, Parser};
+
+use crate::getopt::{self, Item};
 
 /// Run a program with namespaces of other processes.
 ///
@@ -141,160 +144,29 @@ pub struct Opts {
 #[derive(Debug, PartialEq, Eq)]
 pub struct UsageError(pub String);
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Takes {
-    Nothing,
-    Value,
-    OptionalValue,
-}
-
-struct OptSpec {
-    long: String,
-    short: Option<char>,
-    takes: Takes,
-}
-
-fn option_table(cmd: &clap::Command) -> Vec<OptSpec> {
-    cmd.get_arguments()
-        .filter_map(|arg| {
-            let long = arg.get_long()?.to_owned();
-            let takes = match arg.get_action() {
-                ArgAction::Set | ArgAction::Append => {
-                    if arg.get_num_args().is_some_and(|n| n.min_values() == 0) {
-                        Takes::OptionalValue
-                    } else {
-                        Takes::Value
-                    }
-                }
-                _ => Takes::Nothing,
-            };
-            Some(OptSpec {
-                long,
-                short: arg.get_short(),
-                takes,
-            })
-        })
-        .collect()
-}
-
-fn with_value(long: &str, value: Option<&[u8]>) -> OsString {
-    let mut out = format!("--{long}").into_bytes();
-    if let Some(v) = value {
-        out.push(b'=');
-        out.extend_from_slice(v);
-    }
-    OsString::from_vec(out)
-}
-
 /// Rewrites argv by getopt_long's rules (`+` mode: options end at the first
 /// non-option or at `--`) into `--long[=value]... -- program...`.
 pub fn normalize(cmd: &clap::Command, args: &[OsString]) -> Result<Vec<OsString>, UsageError> {
-    let table = option_table(cmd);
+    let table = getopt::option_table(cmd);
     let mut out = vec![args.first().cloned().unwrap_or_else(|| "nsjoin".into())];
+    let mut program = Vec::new();
     let mut targets = 0;
-    let mut i = 1;
-    while i < args.len() {
-        let arg = args[i].as_bytes();
-        if arg == b"--" {
-            i += 1;
-            break;
-        }
-        if let Some(body) = arg.strip_prefix(b"--") {
-            let (name, value) = match body.iter().position(|&b| b == b'=') {
-                Some(eq) => (&body[..eq], Some(&body[eq + 1..])),
-                None => (body, None),
-            };
-            let name_str = String::from_utf8_lossy(name);
-            let spec = find_long(&table, &name_str, arg)?;
-            match spec.takes {
-                Takes::Nothing if value.is_some() => {
-                    return Err(UsageError(format!(
-                        "option '--{}' doesn't allow an argument",
-                        spec.long
-                    )))
-                }
-                Takes::Nothing | Takes::OptionalValue => out.push(with_value(&spec.long, value)),
-                Takes::Value => {
-                    let value = match value {
-                        Some(v) => v.to_vec(),
-                        None => {
-                            i += 1;
-                            args.get(i).map(|v| v.as_bytes().to_vec()).ok_or_else(|| {
-                                UsageError(format!("option '--{}' requires an argument", spec.long))
-                            })?
-                        }
-                    };
-                    out.push(with_value(&spec.long, Some(&value)));
-                }
-            }
-            targets += usize::from(spec.long == "target");
-        } else if arg.len() > 1 && arg[0] == b'-' {
-            let mut j = 1;
-            while j < arg.len() {
-                let c = arg[j] as char;
-                let spec = table
-                    .iter()
-                    .find(|s| s.short == Some(c))
-                    .ok_or_else(|| UsageError(format!("invalid option -- '{c}'")))?;
+    for item in getopt::getopt(&table, args, false) {
+        match item {
+            Item::Opt(spec, value) => {
                 targets += usize::from(spec.long == "target");
-                let rest = &arg[j + 1..];
-                match spec.takes {
-                    Takes::Nothing => {
-                        out.push(with_value(&spec.long, None));
-                        j += 1;
-                        continue;
-                    }
-                    Takes::OptionalValue => {
-                        out.push(with_value(&spec.long, (!rest.is_empty()).then_some(rest)));
-                    }
-                    Takes::Value if !rest.is_empty() => {
-                        out.push(with_value(&spec.long, Some(rest)))
-                    }
-                    Takes::Value => {
-                        i += 1;
-                        let value = args.get(i).ok_or_else(|| {
-                            UsageError(format!("option requires an argument -- '{c}'"))
-                        })?;
-                        out.push(with_value(&spec.long, Some(value.as_bytes())));
-                    }
-                }
-                break;
+                out.push(getopt::long_arg(&spec.long, value.as_deref()));
             }
-        } else {
-            break;
+            Item::Operand(arg) => program.push(arg),
+            Item::Error(e) => return Err(UsageError(e)),
         }
-        i += 1;
     }
     if targets > 1 {
         return Err(UsageError("option --target may be given only once".into()));
     }
     out.push("--".into());
-    out.extend(args[i.min(args.len())..].iter().cloned());
+    out.extend(program);
     Ok(out)
-}
-
-fn find_long<'a>(table: &'a [OptSpec], name: &str, arg: &[u8]) -> Result<&'a OptSpec, UsageError> {
-    if let Some(exact) = table.iter().find(|s| s.long == name) {
-        return Ok(exact);
-    }
-    let matches: Vec<_> = table
-        .iter()
-        .filter(|s| !name.is_empty() && s.long.starts_with(name))
-        .collect();
-    match matches.as_slice() {
-        [one] => Ok(one),
-        [] => Err(UsageError(format!(
-            "unrecognized option '{}'",
-            String::from_utf8_lossy(arg)
-        ))),
-        many => Err(UsageError(format!(
-            "option '--{name}' is ambiguous; possibilities: {}",
-            many.iter()
-                .map(|s| format!("'--{}'", s.long))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ))),
-    }
 }
 
 /// What parsing the command line led to.
@@ -320,17 +192,9 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                 Ok(Parsed::Print(e.render().to_string()))
             }
-            _ => Err(UsageError(first_line(&e.render().to_string()))),
+            _ => Err(UsageError(getopt::clap_error(&e))),
         },
     }
-}
-
-fn first_line(text: &str) -> String {
-    text.lines()
-        .next()
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ")
-        .to_owned()
 }
 
 #[cfg(test)]

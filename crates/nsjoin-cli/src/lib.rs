@@ -1,5 +1,7 @@
 //! The `nsjoin` command: argument mapping over the nsjoin library.
 //!
+//! * [`getopt`]: glibc getopt_long's reading of argv, over a clap definition (for
+//!   both commands).
 //! * [`args`]: nsenter's command line, parsed by getopt's rules into clap.
 //! * [`enter`]: what the options mean, in nsenter's order.
 //! * [`supervise`]: waiting for a program forked into a pid namespace.
@@ -12,6 +14,7 @@
 
 pub mod args;
 pub mod enter;
+pub mod getopt;
 pub mod nsls;
 pub mod nsls_args;
 pub mod supervise;

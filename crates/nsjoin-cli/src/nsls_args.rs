@@ -1,17 +1,19 @@
 //! `nsls`'s command line: util-linux lsns' options, read by getopt_long's rules.
 //!
 //! As in [`crate::args`], clap holds the definition (help text, option table) and
-//! reads a normalized argv. The rewrite walks argv as GNU getopt_long does
-//! (options and operands may be mixed, `--` ends options, long options may be
-//! abbreviated, `-T` takes its value only attached) and performs, in argv order,
-//! the checks lsns makes while it reads options, so that the first error reported
-//! is lsns' first error: mutually exclusive options, `-t` and `-T` values, `-p`'s
-//! number, and `-H`/`-h`/`-V` that end parsing where they stand.
+//! reads a normalized argv. [`crate::getopt`] walks argv as GNU getopt_long does,
+//! permuting (options and operands may be mixed, `--` ends options, long options
+//! may be abbreviated, `-T` takes its value only attached), and [`parse`] makes,
+//! in argv order, the checks lsns makes while it reads options, so that the first
+//! error reported is lsns' first error: mutually exclusive options, `-t` and `-T`
+//! values, `-p`'s number, and `-H`/`-h`/`-V` that end parsing where they stand.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 
 use clap::{ArgAction, CommandFactory, Parser};
 use nsjoin::Kind;
+
+use crate::getopt::{self, Item, OptSpec};
 
 /// List system namespaces.
 ///
@@ -146,45 +148,6 @@ pub struct Config {
     pub namespace: Option<u64>,
 }
 
-/// Takes-an-argument, as in getopt's option table.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Takes {
-    Nothing,
-    Value,
-    OptionalValue,
-}
-
-struct OptSpec {
-    long: String,
-    short: Option<char>,
-    takes: Takes,
-}
-
-fn option_table() -> Vec<OptSpec> {
-    let mut cmd = NslsOpts::command();
-    cmd.build();
-    cmd.get_arguments()
-        .filter_map(|arg| {
-            let long = arg.get_long()?.to_owned();
-            let takes = match arg.get_action() {
-                ArgAction::Set | ArgAction::Append => {
-                    if arg.get_num_args().is_some_and(|n| n.min_values() == 0) {
-                        Takes::OptionalValue
-                    } else {
-                        Takes::Value
-                    }
-                }
-                _ => Takes::Nothing,
-            };
-            Some(OptSpec {
-                long,
-                short: arg.get_short(),
-                takes,
-            })
-        })
-        .collect()
-}
-
 /// lsns' `excl[]` as err_exclusive_options() walks it: groups in ASCII order, each
 /// scanned only while its members sort at or below the option. (lsns lists
 /// `{'l','T'}` out of ASCII order, so `-l` and `-T` are never refused together.)
@@ -193,7 +156,7 @@ const EXCLUSIVE: [&[char]; 3] = [&['J', 'r'], &['P', 'p'], &['l', 'T']];
 struct Exclusive([Option<char>; 3]);
 
 impl Exclusive {
-    fn check(&mut self, c: char) -> Result<(), UsageError> {
+    fn check(&mut self, c: char, table: &[OptSpec]) -> Result<(), UsageError> {
         for (e, group) in EXCLUSIVE.iter().enumerate() {
             if group[0] > c {
                 break;
@@ -208,7 +171,6 @@ impl Exclusive {
                 match self.0[e] {
                     None => self.0[e] = Some(c),
                     Some(seen) if seen != c => {
-                        let table = option_table();
                         let names: Vec<String> = group
                             .iter()
                             .map(|o| match table.iter().find(|s| s.short == Some(*o)) {
@@ -273,217 +235,61 @@ fn tree_value(v: &str) -> Result<Tree, UsageError> {
     }
 }
 
-/// One option as getopt returned it: its long name and value.
-type Event = (String, Option<String>);
-
-/// What getopt_long("JlPp:o:nruhVt:T::WH") returns, with permutation: the
-/// options up to the first bad one, the operands, and the error getopt would
-/// report when it reached the bad one (lsns acts on the options before it first).
-struct Getopt {
-    events: Vec<Event>,
-    operands: Vec<String>,
-    error: Option<UsageError>,
-}
-
-fn getopt(args: &[OsString], table: &[OptSpec]) -> Getopt {
-    let mut events = Vec::new();
-    let mut operands = Vec::new();
-    let error = walk(args, table, &mut events, &mut operands).err();
-    Getopt {
-        events,
-        operands,
-        error,
-    }
-}
-
-fn walk(
-    args: &[OsString],
-    table: &[OptSpec],
-    events: &mut Vec<Event>,
-    operands: &mut Vec<String>,
-) -> Result<(), UsageError> {
-    let mut i = 1;
-    while i < args.len() {
-        let arg = args[i].to_string_lossy().into_owned();
-        if arg == "--" {
-            operands.extend(
-                args[i + 1..]
-                    .iter()
-                    .map(|a| a.to_string_lossy().into_owned()),
-            );
-            break;
-        }
-        if let Some(body) = arg.strip_prefix("--") {
-            let (name, value) = match body.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_owned())),
-                None => (body, None),
-            };
-            let spec = match table.iter().find(|s| s.long == name) {
-                Some(exact) => exact,
-                None => {
-                    let matches: Vec<&OptSpec> = table
-                        .iter()
-                        .filter(|s| !name.is_empty() && s.long.starts_with(name))
-                        .collect();
-                    match matches.as_slice() {
-                        [one] => *one,
-                        [] => {
-                            return Err(UsageError::Getopt(format!(
-                                "unrecognized option '--{body}'"
-                            )))
-                        }
-                        many => {
-                            let list: Vec<String> =
-                                many.iter().map(|s| format!(" '--{}'", s.long)).collect();
-                            return Err(UsageError::Getopt(format!(
-                                "option '--{body}' is ambiguous; possibilities:{}",
-                                list.concat()
-                            )));
-                        }
-                    }
-                }
-            };
-            let value = match spec.takes {
-                Takes::Nothing if value.is_some() => {
-                    return Err(UsageError::Getopt(format!(
-                        "option '--{}' doesn't allow an argument",
-                        spec.long
-                    )))
-                }
-                Takes::Nothing | Takes::OptionalValue => value,
-                Takes::Value => match value {
-                    Some(v) => Some(v),
-                    None => {
-                        i += 1;
-                        Some(
-                            args.get(i)
-                                .ok_or_else(|| {
-                                    UsageError::Getopt(format!(
-                                        "option '--{}' requires an argument",
-                                        spec.long
-                                    ))
-                                })?
-                                .to_string_lossy()
-                                .into_owned(),
-                        )
-                    }
-                },
-            };
-            events.push((spec.long.clone(), value));
-        } else if arg.len() > 1 && arg.starts_with('-') {
-            let chars: Vec<char> = arg.chars().collect();
-            let mut j = 1;
-            while j < chars.len() {
-                let c = chars[j];
-                let spec = table
-                    .iter()
-                    .find(|s| s.short == Some(c))
-                    .ok_or_else(|| UsageError::Getopt(format!("invalid option -- '{c}'")))?;
-                let rest: String = chars[j + 1..].iter().collect();
-                match spec.takes {
-                    Takes::Nothing => {
-                        events.push((spec.long.clone(), None));
-                        j += 1;
-                        continue;
-                    }
-                    Takes::OptionalValue => {
-                        events.push((spec.long.clone(), (!rest.is_empty()).then_some(rest)));
-                    }
-                    Takes::Value if !rest.is_empty() => {
-                        events.push((spec.long.clone(), Some(rest)));
-                    }
-                    Takes::Value => {
-                        i += 1;
-                        let v = args.get(i).ok_or_else(|| {
-                            UsageError::Getopt(format!("option requires an argument -- '{c}'"))
-                        })?;
-                        events.push((spec.long.clone(), Some(v.to_string_lossy().into_owned())));
-                    }
-                }
-                break;
-            }
-        } else {
-            operands.push(arg);
-        }
-        i += 1;
-    }
-    Ok(())
-}
-
-/// Parses argv as lsns would.
+/// Parses argv as lsns would: getopt_long("JlPp:o:nruhVt:T::WH") with
+/// permutation, each option acted on as getopt returns it.
 pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
-    let table = option_table();
-    let Getopt {
-        events,
-        operands,
-        error,
-    } = getopt(args, &table);
+    let mut cmd = NslsOpts::command();
+    cmd.build();
+    let table = getopt::option_table(&cmd);
+    // As text (invalid UTF-8 as U+FFFD): the values are Strings, and a bad short
+    // option is named as the character typed.
+    let args: Vec<OsString> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned().into())
+        .collect();
     let mut excl = Exclusive([None; 3]);
     let (mut raw, mut json) = (false, false);
     let mut normalized: Vec<OsString> = vec!["nsls".into()];
-    for (long, value) in &events {
-        let short = table
-            .iter()
-            .find(|s| &s.long == long)
-            .and_then(|s| s.short)
-            .unwrap_or('\0');
-        excl.check(short)?;
-        match long.as_str() {
+    let mut operands = Vec::new();
+    for item in getopt::getopt(&table, &args, true) {
+        let (spec, value) = match item {
+            Item::Opt(spec, value) => (spec, value),
+            Item::Operand(arg) => {
+                operands.push(arg);
+                continue;
+            }
+            Item::Error(e) => return Err(UsageError::Getopt(e)),
+        };
+        excl.check(spec.short.unwrap_or('\0'), &table)?;
+        let text = value.as_deref().map(OsStr::to_string_lossy);
+        let v = text.as_deref().unwrap_or_default();
+        match spec.long.as_str() {
             "json" => json = true,
             "raw" => raw = true,
-            "type" => {
-                let v = value.as_deref().unwrap_or_default();
-                // lsns' names only: no "mount" alias.
-                if !Kind::ALL.iter().any(|k| k.name() == v) {
-                    return Err(UsageError::Message(format!("unknown namespace type: {v}")));
-                }
+            // lsns' names only: no "mount" alias.
+            "type" if !Kind::ALL.iter().any(|k| k.name() == v) => {
+                return Err(UsageError::Message(format!("unknown namespace type: {v}")));
             }
-            "task" => {
-                let v = value.as_deref().unwrap_or_default();
-                if parse_s32(v).is_none() {
-                    return Err(UsageError::Message(format!("invalid PID argument: '{v}'")));
-                }
+            "task" if parse_s32(v).is_none() => {
+                return Err(UsageError::Message(format!("invalid PID argument: '{v}'")));
             }
-            "tree" => {
-                if let Some(v) = value {
-                    tree_value(v)?;
-                }
+            "tree" if text.is_some() => {
+                tree_value(v)?;
             }
             "list-columns" => return Ok(Parsed::ListColumns { raw, json }),
-            "help" | "version" => {
-                let mut cmd = NslsOpts::command();
-                let text = if long == "help" {
-                    cmd.render_help().to_string()
-                } else {
-                    format!("nsls from nsjoin {}\n", env!("CARGO_PKG_VERSION"))
-                };
-                return Ok(Parsed::Print(text));
+            "help" => return Ok(Parsed::Print(cmd.render_help().to_string())),
+            "version" => {
+                let version = format!("nsls from nsjoin {}\n", env!("CARGO_PKG_VERSION"));
+                return Ok(Parsed::Print(version));
             }
             _ => {}
         }
-        let mut arg = format!("--{long}");
-        if let Some(v) = value {
-            arg.push('=');
-            arg.push_str(v);
-        }
-        normalized.push(arg.into());
-    }
-    if let Some(error) = error {
-        return Err(error);
+        normalized.push(getopt::long_arg(&spec.long, value.as_deref()));
     }
     normalized.push("--".into());
-    normalized.extend(operands.iter().map(OsString::from));
-    let opts = NslsOpts::try_parse_from(&normalized).map_err(|e| {
-        UsageError::Getopt(
-            e.render()
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ")
-                .to_owned(),
-        )
-    })?;
+    normalized.extend(operands);
+    let opts = NslsOpts::try_parse_from(&normalized)
+        .map_err(|e| UsageError::Getopt(getopt::clap_error(&e)))?;
     let kinds = opts
         .types
         .iter()

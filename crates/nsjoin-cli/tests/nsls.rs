@@ -202,6 +202,9 @@ fn json_has_lsns_keys_and_types() {
     let shape = |v: &Value| -> BTreeSet<String> {
         rows(v)
             .iter()
+            // Namespaces no process holds (a netns file another test is making
+            // or left behind) are listed by nsls only: compare the rest.
+            .filter(|r| r["nprocs"].as_u64() != Some(0))
             .flat_map(|r| {
                 r.as_object()
                     .unwrap()

@@ -25,6 +25,8 @@ pub(crate) mod cri;
 pub(crate) mod docker;
 pub(crate) mod grpc;
 pub(crate) mod http;
+pub(crate) mod lxc;
+pub(crate) mod nspawn;
 
 /// A container engine nsjoin can ask for a container's init process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -176,7 +178,8 @@ pub fn resolve(r: &ContainerRef) -> Result<Container> {
         Engine::Docker | Engine::Podman => docker::resolve(r),
         Engine::Containerd => containerd::resolve(r),
         Engine::CriO | Engine::Cri => cri::resolve(r),
-        other => Err(format!("{other} targets are not supported yet")),
+        Engine::Lxc => lxc::resolve(r),
+        Engine::Nspawn => nspawn::resolve(r),
     };
     // What an engine says reaches the user's terminal: one line, no escapes.
     let container = found.map_err(|why| Error::Container {

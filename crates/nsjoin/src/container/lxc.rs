@@ -1,0 +1,259 @@
+//! LXC: the command socket of the container's monitor (`lxc-start`), asked
+//! `LXC_CMD_GET_INIT_PID` as LXC's own tools ask it (LXC's `src/lxc/commands.c`).
+//!
+//! The monitor listens on an abstract unix socket named `LXCPATH/NAME/command`
+//! (no trailing NUL), or, when that does not fit in `sun_path` with LXC's two
+//! bytes of margin, `lxc/HASH/command` where HASH is the 64-bit FNV-1a of
+//! `LXCPATH/NAME` in 16 hex digits. A request is `struct lxc_cmd_req { int cmd;
+//! int datalen; const void *data; }` sent with SCM_CREDENTIALS; the answer is
+//! `struct lxc_cmd_rsp { int ret; int datalen; void *data; }`, the init PID
+//! carried in `data` itself. The socket exists only while the container runs.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{ErrorKind, IoSlice, Read};
+use std::mem::{size_of, MaybeUninit};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::net::{SocketAddr, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, UCred};
+
+use super::{Container, ContainerRef, Engine};
+
+/// `LXC_CMD_GET_INIT_PID` in LXC's `lxc_cmd_t`; its value has not changed since
+/// the command socket was introduced.
+const LXC_CMD_GET_INIT_PID: i32 = 4;
+/// `int` + `int` + a pointer, as the C structs are laid out on this platform.
+const MESSAGE_LEN: usize = 2 * size_of::<i32>() + size_of::<usize>();
+/// `sizeof(sun_path)`.
+const SUN_PATH_LEN: usize = 108;
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
+    resolve_in(&lxc_path(), &r.name)
+}
+
+/// Resolves container `name` of the LXC path `lxcpath`.
+pub(crate) fn resolve_in(lxcpath: &Path, name: &str) -> Result<Container, String> {
+    let socket = socket_name(lxcpath.as_os_str(), name);
+    let shown = format!("@{}", String::from_utf8_lossy(&socket));
+    let addr = SocketAddr::from_abstract_name(&socket)
+        .map_err(|e| format!("cannot make the socket address {shown}: {e}"))?;
+    let mut stream = match UnixStream::connect_addr(&addr) {
+        Ok(stream) => stream,
+        // Nothing listens: the container is stopped, or there is none by that name.
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+            let config = lxcpath.join(name).join("config");
+            return Err(if config.exists() {
+                "container is not running".to_owned()
+            } else {
+                format!(
+                    "no such container in lxcpath {} (LXC_PATH selects another)",
+                    lxcpath.display()
+                )
+            });
+        }
+        Err(e) => return Err(format!("cannot connect to {shown}: {}", os_error(&e))),
+    };
+    let io_error = |e: std::io::Error| format!("{shown}: {}", os_error(&e));
+    stream.set_read_timeout(Some(TIMEOUT)).map_err(io_error)?;
+    stream.set_write_timeout(Some(TIMEOUT)).map_err(io_error)?;
+
+    // The monitor refuses a peer whose credentials are not its own or root's;
+    // send them as LXC's clients do.
+    let request = request(LXC_CMD_GET_INIT_PID);
+    let creds = UCred {
+        pid: rustix::process::getpid(),
+        uid: rustix::process::getuid(),
+        gid: rustix::process::getgid(),
+    };
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    control.push(SendAncillaryMessage::ScmCredentials(creds));
+    let sent = rustix::net::sendmsg(
+        &stream,
+        &[IoSlice::new(&request)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )
+    .map_err(|e| io_error(e.into()))?;
+    if sent != request.len() {
+        return Err(format!("{shown}: short write of the request"));
+    }
+
+    let mut response = [0u8; MESSAGE_LEN];
+    let mut got = 0;
+    while got < response.len() {
+        match stream.read(&mut response[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error(e)),
+        }
+    }
+    if got == 0 {
+        return Err("the container stopped before its monitor answered".to_owned());
+    }
+    if got < response.len() {
+        return Err(format!(
+            "{shown}: the monitor answered {got} bytes, not {MESSAGE_LEN}"
+        ));
+    }
+    let pid = parse_response(&response)?;
+    Ok(Container {
+        engine: Engine::Lxc,
+        id: name.to_owned(),
+        name: name.to_owned(),
+        pid,
+        env: None,
+    })
+}
+
+/// A request without data: `{ cmd, datalen = 0, data = NULL }`.
+fn request(cmd: i32) -> [u8; MESSAGE_LEN] {
+    let mut out = [0u8; MESSAGE_LEN];
+    out[..4].copy_from_slice(&cmd.to_ne_bytes());
+    out
+}
+
+/// The init PID from a `GET_INIT_PID` answer.
+pub(crate) fn parse_response(rsp: &[u8; MESSAGE_LEN]) -> Result<i32, String> {
+    let ret = i32::from_ne_bytes(rsp[0..4].try_into().unwrap_or_default());
+    if ret < 0 {
+        let e = std::io::Error::from_raw_os_error(-ret);
+        return Err(format!("the container's monitor refused: {}", os_error(&e)));
+    }
+    let mut data = [0u8; size_of::<usize>()];
+    data.copy_from_slice(&rsp[8..]);
+    // PID_TO_PTR: the pid_t widened to a pointer, sign included.
+    let value = isize::from_ne_bytes(data);
+    match i32::try_from(value) {
+        Ok(pid) if pid > 0 => Ok(pid),
+        Ok(_) => Err("container is not running (its monitor has no init process)".to_owned()),
+        Err(_) => Err(format!("the monitor reported an impossible PID {value}")),
+    }
+}
+
+/// The abstract socket name (without the leading NUL) of container `name`'s
+/// monitor in `lxcpath`.
+pub(crate) fn socket_name(lxcpath: &OsStr, name: &str) -> Vec<u8> {
+    let mut path = lxcpath.as_bytes().to_vec();
+    path.push(b'/');
+    path.extend_from_slice(name.as_bytes());
+    let plain_len = path.len() + b"/command".len();
+    // LXC formats into sun_path minus the leading NUL and a terminating one.
+    if plain_len < SUN_PATH_LEN - 2 {
+        path.extend_from_slice(b"/command");
+        return path;
+    }
+    format!("lxc/{:016x}/command", fnv1a_64(&path)).into_bytes()
+}
+
+/// 64-bit FNV-1a.
+fn fnv1a_64(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The lxcpath: `LXC_PATH`, else `lxc.lxcpath` from /etc/lxc/lxc.conf or
+/// /var/lib/lxc for root, `~/.local/share/lxc` for other users (LXC's defaults).
+fn lxc_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("LXC_PATH").filter(|p| !p.is_empty()) {
+        return path.into();
+    }
+    if rustix::process::geteuid().is_root() {
+        let configured = std::fs::read("/etc/lxc/lxc.conf")
+            .ok()
+            .and_then(|conf| config_lxcpath(&conf));
+        return configured.unwrap_or_else(|| PathBuf::from("/var/lib/lxc"));
+    }
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    Path::new(&home).join(".local/share/lxc")
+}
+
+/// `lxc.lxcpath = DIR` from a system lxc.conf.
+fn config_lxcpath(conf: &[u8]) -> Option<PathBuf> {
+    conf.split(|&b| b == b'\n').rev().find_map(|line| {
+        let (key, value) = line.split_at(line.iter().position(|&b| b == b'=')?);
+        (key.trim_ascii() == b"lxc.lxcpath")
+            .then(|| value[1..].trim_ascii())
+            .filter(|v| !v.is_empty())
+            .map(|v| PathBuf::from(OsString::from_vec(v.to_vec())))
+    })
+}
+
+fn os_error(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(n) => text
+            .strip_suffix(&format!(" (os error {n})"))
+            .map(str::to_owned)
+            .unwrap_or(text),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_names_are_lxcs() {
+        // Seen in /proc/net/unix while `lxc-start -P /tmp/lxcp -n nsjt` ran.
+        assert_eq!(
+            socket_name(OsStr::new("/tmp/lxcp"), "nsjt"),
+            b"/tmp/lxcp/nsjt/command"
+        );
+        // 105 bytes still fit; 106 are hashed.
+        let dir = format!("/{}", "d".repeat(90));
+        let fits = socket_name(OsStr::new(&dir), "n2345");
+        assert_eq!(fits.len(), 105);
+        let hashed = socket_name(OsStr::new(&dir), "n23456");
+        assert_eq!(
+            hashed,
+            format!(
+                "lxc/{:016x}/command",
+                fnv1a_64(format!("{dir}/n23456").as_bytes())
+            )
+            .as_bytes()
+        );
+        // FNV-1a 64 reference values.
+        assert_eq!(fnv1a_64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a_64(b"a"), 0xaf63dc4c8601ec8c);
+    }
+
+    #[test]
+    fn answers_are_checked() {
+        // A real answer (x86_64) of an LXC 5.0.2 monitor to GET_INIT_PID: ret 0,
+        // datalen 0, data = the init PID, 13580.
+        let recorded: [u8; MESSAGE_LEN] = [0, 0, 0, 0, 0, 0, 0, 0, 0x0c, 0x35, 0, 0, 0, 0, 0, 0];
+        if cfg!(all(target_endian = "little", target_pointer_width = "64")) {
+            assert_eq!(parse_response(&recorded), Ok(13580));
+        }
+        let mut refused = [0u8; MESSAGE_LEN];
+        refused[..4].copy_from_slice(&(-libc::EPERM).to_ne_bytes());
+        assert!(parse_response(&refused)
+            .unwrap_err()
+            .contains("Operation not permitted"));
+        let mut none = [0u8; MESSAGE_LEN];
+        none[8..].copy_from_slice(&(-1isize).to_ne_bytes());
+        assert!(parse_response(&none).unwrap_err().contains("not running"));
+        assert_eq!(
+            &request(LXC_CMD_GET_INIT_PID)[..],
+            &[&4i32.to_ne_bytes()[..], &[0u8; MESSAGE_LEN - 4][..]].concat()[..]
+        );
+    }
+
+    #[test]
+    fn lxcpath_from_lxc_conf() {
+        assert_eq!(
+            config_lxcpath(b"# x\nlxc.lxcpath = /srv/lxc \nlxc.bdev.lvm.vg = v\n"),
+            Some(PathBuf::from("/srv/lxc"))
+        );
+        assert_eq!(config_lxcpath(b"lxc.lxcpathx = /a\n"), None);
+        assert_eq!(config_lxcpath(b""), None);
+    }
+}
