@@ -11,66 +11,23 @@
 //! | id | what one iteration does |
 //! |---|---|
 //! | `raw_setns_pair/net` | setns into the target's net fd and back into ours, both opened in advance: the floor |
-//! | `guard_cycle_preopened/net` | `Handles::enter` + `Guard::leave`, the target opened once |
+//! | `guard_cycle_preopened/net` | `Handles::enter_from` + `Guard::leave`: the target opened and the way back saved (`Home`) once |
+//! | `guard_cycle_saving/net` | `Handles::enter` + `Guard::leave`, the target opened once, the way back opened each time |
 //! | `guard_cycle_oneshot/net` | `Target::open` + enter + leave + close (`with Namespace(pid, 'net')`) |
 //! | `run_in/net` | `nsjoin::run_in`: open, a closure on a thread of its own, join |
 //! | `spawn_true/all` | `/bin/true` inside net, uts, ipc, mnt and pid (`Spawn`, pre-opened handles), waited for |
 
-use std::io::{BufRead, BufReader};
 use std::os::fd::{AsFd, OwnedFd};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::Sandbox;
 use criterion::Criterion;
 use nsjoin::{Kind, KindSet, Spawn, Target};
 use rustix::fs::{Mode, OFlags};
 use rustix::thread::move_into_link_name_space;
-
-/// A `sleep` in fresh uts, net, ipc, pid, mnt and cgroup namespaces; killed on drop.
-struct Sandbox {
-    holder: Child,
-    pid: i32,
-}
-
-impl Sandbox {
-    fn start() -> Sandbox {
-        let mut holder = Command::new("setpriv")
-            .args(["--pdeathsig", "KILL", "--", "unshare"])
-            .args(["--uts", "--net", "--ipc", "--pid", "--mount", "--cgroup"])
-            .args(["--fork", "--kill-child", "/bin/sh", "-c"])
-            .arg("echo ready; exec sleep 100000")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("cannot run setpriv/unshare (util-linux)");
-        let mut line = String::new();
-        BufReader::new(holder.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("reading from the sandbox");
-        assert_eq!(line.trim(), "ready", "the sandbox did not start");
-        // setpriv execs unshare, so the holder's child is the sandboxed shell/sleep.
-        let pid = child_of(holder.id() as i32).expect("sandbox process not found");
-        Sandbox { holder, pid }
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
-    }
-}
-
-fn child_of(pid: i32) -> Option<i32> {
-    for _ in 0..200 {
-        if let Ok(list) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
-            if let Some(first) = list.split_whitespace().next() {
-                return first.parse().ok();
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    None
-}
 
 fn open_ns(path: &str) -> OwnedFd {
     rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
@@ -91,8 +48,21 @@ fn benches(c: &mut Criterion, sandbox: &Sandbox) {
         })
     });
 
+    // The target opened once and the way back saved once (`Home`).
     let handles = target.open(net).expect("open the sandbox's net namespace");
+    let home = nsjoin::Home::save(net).expect("save this thread's net namespace");
     c.bench_function("guard_cycle_preopened/net", |b| {
+        b.iter(|| {
+            handles
+                .enter_from(&home, net)
+                .expect("enter")
+                .leave()
+                .expect("leave")
+        })
+    });
+
+    // The target opened once; each guard opens /proc/thread-self/ns/net.
+    c.bench_function("guard_cycle_saving/net", |b| {
         b.iter(|| handles.enter(net).expect("enter").leave().expect("leave"))
     });
 
@@ -126,7 +96,7 @@ fn main() {
         return;
     }
     let mut c = Criterion::default().configure_from_args();
-    let sandbox = Sandbox::start();
+    let sandbox = Sandbox::new();
     benches(&mut c, &sandbox);
     drop(sandbox);
     c.final_summary();

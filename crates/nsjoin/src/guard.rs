@@ -1,8 +1,10 @@
 //! Enter on the calling thread and come back: the context manager done right.
 
+use std::cell::Cell;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, OwnedFd};
+use std::rc::Rc;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::thread::move_into_link_name_space;
@@ -68,11 +70,80 @@ pub fn enter(target: &Target, kinds: KindSet) -> Result<Guard> {
 #[derive(Debug)]
 #[must_use = "dropping the guard leaves the namespaces at once"]
 pub struct Guard {
+    /// The way back, opened for this guard.
     saved: [Option<OwnedFd>; 8],
+    /// The way back for the other kinds, saved once by a [`Home`].
+    home: Option<Rc<[Option<OwnedFd>; 8]>>,
     entered: KindSet,
     root: Option<OwnedFd>,
     cwd: Option<OwnedFd>,
     _not_send: PhantomData<*const ()>,
+}
+
+thread_local! {
+    /// How many guards are inside each kind on this thread. A [`Home`] is only
+    /// where the thread is while none is.
+    static INSIDE: Cell<[u32; 8]> = const { Cell::new([0; 8]) };
+}
+
+fn count_inside(kind: Kind, delta: i32) {
+    INSIDE.with(|inside| {
+        let mut counts = inside.get();
+        counts[kind as usize] = counts[kind as usize].saturating_add_signed(delta);
+        inside.set(counts);
+    });
+}
+
+/// The calling thread's own namespaces of some kinds, opened once so that many
+/// guards can come back to them without opening anything: for hot loops that
+/// enter and leave thousands of times ([`Handles::enter_from`]).
+///
+/// A `Home` is `!Send`: it describes the thread that saved it. It stays true as
+/// long as that thread changes namespaces only through nsjoin's guards (which
+/// it tracks: while another guard is inside a kind, `enter_from` saves that
+/// kind afresh, as [`Handles::enter`] does). A thread that calls setns(2) or
+/// unshare(2) by other means after saving must save a new `Home`.
+///
+/// ```
+/// use nsjoin::{Home, Kind, NsId, Target};
+/// # if rustix::process::geteuid().as_raw() != 0 { return; } // entering needs CAP_SYS_ADMIN
+/// let me = Target::pid(std::process::id() as i32).open(Kind::Uts.into()).unwrap();
+/// let home = Home::save(Kind::Uts.into()).unwrap();
+/// for _ in 0..1000 {
+///     let guard = me.enter_from(&home, Kind::Uts.into()).unwrap();
+///     guard.leave().unwrap();
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Home {
+    saved: Rc<[Option<OwnedFd>; 8]>,
+    kinds: KindSet,
+}
+
+impl Home {
+    /// Opens the calling thread's namespaces of `kinds` (user excepted: a guard
+    /// never enters one).
+    pub fn save(kinds: KindSet) -> Result<Home> {
+        if kinds.contains(Kind::User) {
+            return Err(Error::NeedsOtherApi {
+                kind: Kind::User,
+                why: USER_IS_ONE_WAY,
+            });
+        }
+        let mut saved: [Option<OwnedFd>; 8] = Default::default();
+        for kind in kinds.iter() {
+            saved[kind as usize] = Some(save_current(kind)?);
+        }
+        Ok(Home {
+            saved: Rc::new(saved),
+            kinds,
+        })
+    }
+
+    /// The kinds saved.
+    pub fn kinds(&self) -> KindSet {
+        self.kinds
+    }
 }
 
 impl Handles {
@@ -97,28 +168,55 @@ impl Handles {
     /// guard.leave().unwrap();
     /// ```
     pub fn enter(&self, kinds: KindSet) -> Result<Guard> {
+        self.enter_saving(kinds, None)
+    }
+
+    /// Like [`Handles::enter`], with the way back taken from `home` instead of
+    /// opened each time (see [`Home`] for when that is valid). Kinds `home` did
+    /// not save, or that another guard on this thread is inside, are saved
+    /// afresh.
+    pub fn enter_from(&self, home: &Home, kinds: KindSet) -> Result<Guard> {
+        self.enter_saving(kinds, Some(home))
+    }
+
+    fn enter_saving(&self, kinds: KindSet, home: Option<&Home>) -> Result<Guard> {
         let plan = self.plan_for_thread(kinds, KindSet::from(Kind::User), USER_IS_ONE_WAY)?;
+        let inside = INSIDE.with(Cell::get);
+        let from_home = home.map_or(KindSet::EMPTY, |h| {
+            h.kinds
+                .intersection(plan.kinds())
+                .iter()
+                .filter(|k| inside[*k as usize] == 0)
+                .collect()
+        });
         let mut guard = Guard {
             saved: Default::default(),
+            home: home
+                .filter(|_| !from_home.is_empty())
+                .map(|h| Rc::clone(&h.saved)),
             entered: KindSet::EMPTY,
             root: None,
             cwd: None,
             _not_send: PhantomData,
         };
-        for kind in plan.kinds().iter() {
+        for kind in plan.kinds().difference(from_home).iter() {
             guard.saved[kind as usize] = Some(save_current(kind)?);
         }
         if plan.kinds().contains(Kind::Mnt) {
             guard.root = Some(open_dir("/")?);
             guard.cwd = Some(open_dir(".")?);
         }
-        match plan::enter(&self.fds(), plan) {
-            Ok(()) => {
-                guard.entered = plan.kinds();
-                Ok(guard)
-            }
+        let result = plan::enter(&self.fds(), plan);
+        guard.entered = match &result {
+            Ok(()) => plan.kinds(),
+            Err(failed) => failed.done,
+        };
+        for kind in guard.entered.iter() {
+            count_inside(kind, 1);
+        }
+        match result {
+            Ok(()) => Ok(guard),
             Err(failed) => {
-                guard.entered = failed.done;
                 guard.leave()?;
                 Err(enter_error(failed))
             }
@@ -196,7 +294,10 @@ impl Guard {
                 continue;
             }
             match self.restore_kind(kind) {
-                Ok(()) => self.entered.remove(kind),
+                Ok(()) => {
+                    self.entered.remove(kind);
+                    count_inside(kind, -1);
+                }
                 Err(source) => {
                     first_error.get_or_insert(Error::Restore { kind, source });
                 }
@@ -208,6 +309,7 @@ impl Guard {
     fn restore_kind(&self, kind: Kind) -> io::Result<()> {
         let saved = self.saved[kind as usize]
             .as_ref()
+            .or_else(|| self.home.as_ref()?[kind as usize].as_ref())
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
         move_into_link_name_space(saved.as_fd(), None)?;
         if kind == Kind::Mnt {

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use rustix::fs::{Mode, OFlags};
 
@@ -248,7 +249,10 @@ pub struct Handles {
     pub(crate) label: String,
     pub(crate) pid: Option<i32>,
     pub(crate) pidfd: Option<OwnedFd>,
-    pub(crate) proc_dir: Option<File>,
+    /// `/proc/PID`, opened when first needed (environ, cgroup, root, cwd).
+    pub(crate) proc_dir: OnceLock<File>,
+    /// Where to open it from, for a process target.
+    pub(crate) proc_path: Option<PathBuf>,
     pub(crate) ns: [Option<Namespace>; 8],
     pub(crate) container: Option<crate::container::Container>,
 }
@@ -268,7 +272,8 @@ impl Handles {
             container: None,
             pid: None,
             pidfd: None,
-            proc_dir: None,
+            proc_dir: OnceLock::new(),
+            proc_path: None,
             ns: Default::default(),
         }
     }
@@ -355,7 +360,7 @@ impl Handles {
         if let Some(pidfd) = &self.pidfd {
             return crate::target::pidfd_alive(pidfd);
         }
-        match &self.proc_dir {
+        match self.proc_dir.get() {
             Some(dir) => rustix::fs::statat(dir, "stat", rustix::fs::AtFlags::empty()).is_ok(),
             None => true,
         }
@@ -371,7 +376,25 @@ impl Handles {
         &self.label
     }
 
+    /// `/proc/PID` of a process target, opened on first use. Opened late, it is
+    /// checked against the pidfd: if the process has exited since the target was
+    /// opened, the directory might be a new process's, and the answer is
+    /// [`Error::TargetExited`].
     pub(crate) fn proc_dir(&self, what: &'static str) -> Result<&File> {
-        self.proc_dir.as_ref().ok_or(Error::NeedsProcess { what })
+        if let Some(dir) = self.proc_dir.get() {
+            return Ok(dir);
+        }
+        let path = self
+            .proc_path
+            .as_ref()
+            .ok_or(Error::NeedsProcess { what })?;
+        let dir = crate::target::open_proc_dir(path)?;
+        if !self.is_alive() {
+            return Err(Error::TargetExited {
+                pid: self.pid.unwrap_or(0),
+            });
+        }
+        let _ = self.proc_dir.set(File::from(dir));
+        self.proc_dir.get().ok_or(Error::NeedsProcess { what })
     }
 }

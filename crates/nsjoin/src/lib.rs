@@ -46,7 +46,7 @@ mod sys;
 mod target;
 
 pub use error::{Error, Result};
-pub use guard::{enter, unshare_thread_fs, Guard};
+pub use guard::{enter, unshare_thread_fs, Guard, Home};
 pub use handles::{Handles, Namespace, NsId};
 pub use kind::{Kind, KindSet};
 pub use list::{

@@ -53,6 +53,25 @@ pub(crate) fn socket_net_namespace(sock: impl AsFd) -> io::Result<OwnedFd> {
     ns_get_fd(sock, SIOCGSKNS)
 }
 
+/// `ioctl(pidfd, PIDFD_GET_<KIND>_NAMESPACE)` (Linux 6.11): an fd on the namespace
+/// of `kind` of the process behind `pidfd`, without going through `/proc`. Older
+/// kernels answer ENOTTY.
+pub(crate) fn pidfd_get_namespace(pidfd: impl AsFd, kind: crate::Kind) -> io::Result<OwnedFd> {
+    use crate::Kind;
+    // _IO(PIDFS_IOCTL_MAGIC = 0xFF, n) from <linux/pidfd.h>.
+    let n: libc::c_ulong = match kind {
+        Kind::Cgroup => 1,
+        Kind::Ipc => 2,
+        Kind::Mnt => 3,
+        Kind::Net => 4,
+        Kind::Pid => 5,
+        Kind::Time => 7,
+        Kind::User => 9,
+        Kind::Uts => 10,
+    };
+    ns_get_fd(pidfd, 0xff00 | n)
+}
+
 /// `unshare(CLONE_FS)`: gives the calling thread its own root, cwd and umask, which
 /// setns(2) requires before it will change the thread's mount namespace.
 pub(crate) fn unshare_fs() -> io::Result<()> {

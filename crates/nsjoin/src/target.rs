@@ -213,19 +213,22 @@ fn open_process(pid: i32, proc: &Path, pidfd: Option<OwnedFd>, kinds: KindSet) -
             io::Error::from_raw_os_error(libc::ESRCH),
         ));
     }
-    let dir = rustix::fs::open(
-        &dir_path,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| Error::open(&dir_path, e))?;
-    let fs = rustix::fs::fstatfs(&dir).map_err(|e| Error::open(&dir_path, e))?;
-    if !crate::handles::fs_is(&fs, PROC_SUPER_MAGIC) {
-        return Err(Error::sys(
-            format!("{} is not on a proc filesystem", dir_path.display()),
-            io::Error::from_raw_os_error(libc::EINVAL),
-        ));
+    let through_pidfd = match &pidfd {
+        Some(pidfd) => open_through_pidfd(pidfd, pid, &dir_path, kinds)?,
+        None => None,
+    };
+    if let Some(ns) = through_pidfd {
+        return Ok(Handles {
+            label: format!("process {pid}"),
+            container: None,
+            pid: Some(pid),
+            pidfd,
+            proc_dir: Default::default(),
+            proc_path: Some(dir_path),
+            ns,
+        });
     }
+    let dir = open_proc_dir(&dir_path)?;
     let mut ns: [Option<Namespace>; 8] = Default::default();
     for kind in kinds.iter() {
         let rel = format!("ns/{}", kind.name());
@@ -253,14 +256,70 @@ fn open_process(pid: i32, proc: &Path, pidfd: Option<OwnedFd>, kinds: KindSet) -
             return Err(Error::TargetExited { pid });
         }
     }
+    let proc_dir = std::sync::OnceLock::new();
+    let _ = proc_dir.set(File::from(dir));
     Ok(Handles {
         label: format!("process {pid}"),
         container: None,
         pid: Some(pid),
         pidfd,
-        proc_dir: Some(File::from(dir)),
+        proc_dir,
+        proc_path: Some(dir_path),
         ns,
     })
+}
+
+/// Opens the namespaces through the pidfd itself (`PIDFD_GET_*_NAMESPACE`, Linux
+/// 6.11): no path to walk, and the pidfd pins the process, so there is nothing
+/// to re-check. `None` where the kernel lacks the ioctls: then `/proc` is used.
+fn open_through_pidfd(
+    pidfd: &OwnedFd,
+    pid: i32,
+    dir_path: &Path,
+    kinds: KindSet,
+) -> Result<Option<[Option<Namespace>; 8]>> {
+    // With nothing to open, nothing has shown that the process still runs.
+    if kinds.is_empty() && !pidfd_alive(pidfd) {
+        return Err(Error::TargetExited { pid });
+    }
+    let mut ns: [Option<Namespace>; 8] = Default::default();
+    for kind in kinds.iter() {
+        let path = dir_path.join("ns").join(kind.name());
+        match crate::sys::pidfd_get_namespace(pidfd, kind) {
+            Ok(fd) => ns[kind as usize] = Some(Namespace::checked(fd, path, Some(kind))?),
+            Err(e) => {
+                return match e.raw_os_error() {
+                    Some(libc::ENOTTY | libc::EINVAL) => Ok(None),
+                    // Exited, or a zombie whose namespaces are gone.
+                    Some(libc::ESRCH) => Err(Error::TargetExited { pid }),
+                    // The kernel has no such kind of namespace.
+                    Some(libc::EOPNOTSUPP) if !kind.is_supported() => {
+                        Err(Error::KindUnsupported(kind))
+                    }
+                    _ => Err(Error::open(path, e)),
+                };
+            }
+        }
+    }
+    Ok(Some(ns))
+}
+
+/// Opens `/proc/PID` as a directory fd and checks that it is on procfs.
+pub(crate) fn open_proc_dir(dir_path: &Path) -> Result<OwnedFd> {
+    let dir = rustix::fs::open(
+        dir_path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::open(dir_path, e))?;
+    let fs = rustix::fs::fstatfs(&dir).map_err(|e| Error::open(dir_path, e))?;
+    if !crate::handles::fs_is(&fs, PROC_SUPER_MAGIC) {
+        return Err(Error::sys(
+            format!("{} is not on a proc filesystem", dir_path.display()),
+            io::Error::from_raw_os_error(libc::EINVAL),
+        ));
+    }
+    Ok(dir)
 }
 
 fn file_handles(namespace: Namespace, kinds: KindSet) -> Result<Handles> {
@@ -280,7 +339,8 @@ fn file_handles(namespace: Namespace, kinds: KindSet) -> Result<Handles> {
         container: None,
         pid: None,
         pidfd: None,
-        proc_dir: None,
+        proc_dir: Default::default(),
+        proc_path: None,
         ns,
     })
 }

@@ -771,3 +771,88 @@ fn guard_enters_the_opened_namespaces_even_after_the_target_moved() {
         }
     });
 }
+
+// ---------------------------------------------------------------------------
+// Home: the way back saved once.
+
+#[test]
+fn guards_from_a_home_enter_and_come_back_without_opening_anything() {
+    if !common::root_or_skip("guards_from_a_home_enter_and_come_back_without_opening_anything") {
+        return;
+    }
+    let _lock = exclusive();
+    let sandbox = Sandbox::new();
+    let kinds = kinds(&[Kind::Net, Kind::Uts]);
+    let handles = Target::pid(sandbox.pid).open(kinds).unwrap();
+    on_thread(|| {
+        let before = view(&[Kind::Net, Kind::Uts]);
+        let home = nsjoin::Home::save(kinds).unwrap();
+        assert_eq!(home.kinds(), kinds);
+        let fds = common::fd_count();
+        for _ in 0..200 {
+            let guard = handles.enter_from(&home, kinds).unwrap();
+            assert_eq!(guard.entered(), kinds);
+            // The guard holds no fd of its own: the way back is the home's.
+            assert_eq!(common::fd_count(), fds);
+            assert_eq!(
+                view(&[Kind::Net, Kind::Uts]),
+                sandbox_view(&sandbox, &[Kind::Net, Kind::Uts])
+            );
+            guard.leave().unwrap();
+            assert_eq!(view(&[Kind::Net, Kind::Uts]), before);
+        }
+        assert_eq!(common::fd_count(), fds);
+    });
+}
+
+#[test]
+fn a_home_inside_another_guard_comes_back_to_that_guard_not_home() {
+    if !common::root_or_skip("a_home_inside_another_guard_comes_back_to_that_guard_not_home") {
+        return;
+    }
+    let _lock = shared();
+    let a = Sandbox::new();
+    let b = Sandbox::new();
+    let a_net = Target::pid(a.pid).open(Kind::Net.into()).unwrap();
+    let b_net = Target::pid(b.pid)
+        .open(kinds(&[Kind::Net, Kind::Uts]))
+        .unwrap();
+    on_thread(|| {
+        let before = view(&THREAD_KINDS);
+        let home = nsjoin::Home::save(kinds(&[Kind::Net, Kind::Uts])).unwrap();
+        let outer = a_net.enter(Kind::Net.into()).unwrap();
+        // net: the thread is in a's, not home's, so it is saved afresh; uts: home.
+        let inner = b_net
+            .enter_from(&home, kinds(&[Kind::Net, Kind::Uts]))
+            .unwrap();
+        assert_eq!(thread_ns_ino("net"), b.ns_ino("net"));
+        drop(inner);
+        assert_eq!(
+            thread_ns_ino("net"),
+            a.ns_ino("net"),
+            "inner went home, not back to a"
+        );
+        assert_eq!(thread_hostname(), before.hostname);
+        drop(outer);
+        assert_eq!(view(&THREAD_KINDS), before);
+        // Not inside anything any more: the home serves net again.
+        let again = b_net.enter_from(&home, Kind::Net.into()).unwrap();
+        again.leave().unwrap();
+        assert_eq!(view(&THREAD_KINDS), before);
+    });
+}
+
+#[test]
+fn a_home_never_saves_a_user_namespace() {
+    let err = nsjoin::Home::save(kinds(&[Kind::Net, Kind::User])).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NeedsOtherApi {
+                kind: Kind::User,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

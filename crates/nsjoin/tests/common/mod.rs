@@ -36,13 +36,16 @@ impl Sandbox {
             String::new()
         };
         let script = format!("{set_hostname}{setup}\necho ready; exec sleep 100000");
-        let mut holder = Command::new("unshare")
+        // setpriv --pdeathsig: the sandbox dies with the test process even if
+        // that is killed before its destructors run.
+        let mut holder = Command::new("setpriv")
+            .args(["--pdeathsig", "KILL", "--", "unshare"])
             .args(flags)
             .args(["--fork", "--kill-child", "/bin/sh", "-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("cannot run unshare (util-linux)");
+            .expect("cannot run setpriv/unshare (util-linux)");
         let mut line = String::new();
         BufReader::new(holder.stdout.take().unwrap())
             .read_line(&mut line)
