@@ -307,6 +307,8 @@ fn run_inner(opts: Opts) -> Result<std::convert::Infallible, Failure> {
     }
     let signals = supervise::Signals::catch()
         .map_err(|e| own(format!("cannot set up signal handling: {e}")))?;
+    // Beyond nsenter: if nsjoin is killed, the program does not run on.
+    spawn.die_with_parent(true);
     let child = spawn.spawn(cmd)?;
     debug!(pid = child.id(), "program started in the pid namespace");
     let error = supervise::wait(child, signals);

@@ -1095,6 +1095,41 @@ fn sigterm_to_nsjoin_reaches_the_program_and_ends_nsjoin_by_it() {
     assert!(!running, "the program was still running after nsjoin ended");
 }
 
+#[test]
+fn sigkill_to_nsjoin_leaves_no_program_running() {
+    if !common::root_or_skip("sigkill_to_nsjoin_leaves_no_program_running") {
+        return;
+    }
+    // SIGKILL cannot be forwarded: the program dies with nsjoin instead
+    // (PR_SET_PDEATHSIG), where nsenter's would keep running.
+    let sb = Sandbox::new();
+    let mut child = Command::new(NSJOIN)
+        .args(["-t", &sb.pid.to_string(), "-p", "-n", "sleep", "30"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let tool = child.id() as i32;
+    let program = wait_for_descendant(tool, "sleep");
+    signal(tool, Signal::KILL).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(9), "nsjoin ended with {status:?}");
+    let gone = || matches!(proc_state(program), None | Some('Z') | Some('X'));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !gone() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    let running = !gone();
+    if running {
+        let _ = signal(program, Signal::KILL);
+    }
+    assert!(
+        !running,
+        "the program was still running after nsjoin was killed"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // util-linux 2.41 behaviour that the machine's nsenter (2.38) lacks: nsjoin alone
 // ---------------------------------------------------------------------------

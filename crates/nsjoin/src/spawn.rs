@@ -69,6 +69,7 @@ pub struct Spawn<'a> {
     target_env: bool,
     join_cgroup: bool,
     keep_caps: bool,
+    die_with_parent: bool,
 }
 
 impl<'a> Spawn<'a> {
@@ -85,6 +86,7 @@ impl<'a> Spawn<'a> {
             target_env: false,
             join_cgroup: false,
             keep_caps: false,
+            die_with_parent: false,
         }
     }
 
@@ -142,6 +144,15 @@ impl<'a> Spawn<'a> {
     /// Moves the program into the target's cgroup (cgroup v2) before entering.
     pub fn join_cgroup(&mut self, yes: bool) -> &mut Self {
         self.join_cgroup = yes;
+        self
+    }
+
+    /// Kills the program (SIGKILL) if the thread that spawned it dies first
+    /// (`PR_SET_PDEATHSIG`), so that no program is left running inside when its
+    /// supervisor is killed. The kernel tracks the spawning *thread*: spawn from a
+    /// thread that lives as long as the program should.
+    pub fn die_with_parent(&mut self, yes: bool) -> &mut Self {
+        self.die_with_parent = yes;
         self
     }
 
@@ -269,6 +280,17 @@ impl<'a> Spawn<'a> {
             gid: self.gid.map(Gid::from_raw),
             uid: self.uid.map(Uid::from_raw),
             keep_caps: self.keep_caps,
+            parent: if self.die_with_parent {
+                Some(
+                    rustix::process::pidfd_open(
+                        rustix::process::getpid(),
+                        rustix::process::PidfdFlags::empty(),
+                    )
+                    .map_err(|e| Error::sys("cannot open a pidfd on this process", e))?,
+                )
+            } else {
+                None
+            },
             cap_last: cap_last_cap(),
             report: report_write,
         };
@@ -456,6 +478,9 @@ struct ChildPlan {
     gid: Option<Gid>,
     uid: Option<Uid>,
     keep_caps: bool,
+    /// With [`Spawn::die_with_parent`]: a pidfd on the process that must outlive
+    /// the program (a pidfd, because from inside a pid namespace getppid says 0).
+    parent: Option<OwnedFd>,
     cap_last: u32,
     report: OwnedFd,
 }
@@ -474,6 +499,7 @@ enum Step {
     Gid,
     Uid,
     Caps,
+    DeathSignal,
 }
 
 impl ChildPlan {
@@ -538,6 +564,14 @@ impl ChildPlan {
                         Errno::from_io_error(&e).unwrap_or(Errno::AGAIN),
                     ))
                 }
+            }
+        }
+        if let Some(parent) = &self.parent {
+            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+                .map_err(|e| self.fail(Step::DeathSignal, 0, e))?;
+            // The parent may have died before the signal was armed.
+            if !crate::target::pidfd_alive(parent) {
+                sys::exit_now(1);
             }
         }
         if let Some(groups) = &self.groups {
@@ -640,6 +674,7 @@ impl Report {
             s if s == Step::Groups as u32 => "setgroups failed",
             s if s == Step::Gid as u32 => "setgid failed",
             s if s == Step::Uid as u32 => "setuid failed",
+            s if s == Step::DeathSignal as u32 => "cannot set the parent-death signal",
             _ => "cannot keep capabilities",
         };
         Some(Error::sys(what, source))
