@@ -34,6 +34,9 @@
 
 pub mod container;
 mod error;
+/// Entry points for the fuzz targets; not a stable API.
+#[doc(hidden)]
+pub mod fuzz;
 mod guard;
 mod handles;
 mod kind;

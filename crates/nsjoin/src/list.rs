@@ -263,7 +263,7 @@ fn list_pids(proc_dir: &OwnedFd) -> Result<Vec<i32>> {
     Ok(pids)
 }
 
-fn parse_num(name: &[u8]) -> Option<i32> {
+pub(crate) fn parse_num(name: &[u8]) -> Option<i32> {
     if name.is_empty() || name.len() > 10 || !name.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -320,7 +320,7 @@ fn scan_process(
 
 /// Splits a namespace link's text, `KIND:[INODE]`, as readlink(2) shows nsfs files
 /// (and `socket:[INODE]` for sockets). Real files read as absolute paths.
-fn parse_ns_link(link: &[u8]) -> Option<(&[u8], u64)> {
+pub(crate) fn parse_ns_link(link: &[u8]) -> Option<(&[u8], u64)> {
     let open = link.iter().position(|&b| b == b'[')?;
     if open == 0 || link[open - 1] != b':' || link.last() != Some(&b']') {
         return None;
@@ -788,7 +788,7 @@ impl NetnsIds {
 }
 
 /// An nsfs bind mount from mountinfo.
-struct NsfsMount {
+pub(crate) struct NsfsMount {
     kind: String,
     ino: u64,
     target: PathBuf,
@@ -803,7 +803,7 @@ fn read_nsfs_mounts() -> Vec<NsfsMount> {
 
 /// The nsfs entries of a mountinfo text: `ID PARENT MAJ:MIN ROOT TARGET ... - nsfs ...`
 /// where ROOT is `KIND:[INODE]`.
-fn parse_nsfs_mounts(text: &[u8]) -> Vec<NsfsMount> {
+pub(crate) fn parse_nsfs_mounts(text: &[u8]) -> Vec<NsfsMount> {
     let mut out = Vec::new();
     for line in text.split(|&b| b == b'\n') {
         let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
@@ -1043,7 +1043,14 @@ fn unescape_systemd(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1] == b'x' {
-            if let Ok(v) = u8::from_str_radix(&s[i + 2..i + 4], 16) {
+            // Bytes, not `&s[..]`: a multi-byte character after `\x` is no escape
+            // (and slicing the str inside it would panic).
+            let hex = &b[i + 2..i + 4];
+            if let Some(v) = std::str::from_utf8(hex)
+                .ok()
+                .filter(|_| hex.iter().all(u8::is_ascii_hexdigit))
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(v);
                 i += 4;
                 continue;

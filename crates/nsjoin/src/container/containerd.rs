@@ -43,22 +43,22 @@ struct GetContainerRequest {
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
-struct GetContainerResponse {
+pub(crate) struct GetContainerResponse {
     #[prost(message, optional, tag = "1")]
-    container: Option<ContainerInfo>,
+    pub(crate) container: Option<ContainerInfo>,
 }
 
 /// containerd.services.containers.v1.Container
 #[derive(Clone, PartialEq, prost::Message)]
-struct ContainerInfo {
+pub(crate) struct ContainerInfo {
     #[prost(string, tag = "1")]
     id: String,
     #[prost(map = "string, string", tag = "2")]
-    labels: HashMap<String, String>,
+    pub(crate) labels: HashMap<String, String>,
     #[prost(message, optional, tag = "4")]
     runtime: Option<Runtime>,
     #[prost(message, optional, tag = "5")]
-    spec: Option<Any>,
+    pub(crate) spec: Option<Any>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -69,7 +69,7 @@ struct Runtime {
 
 /// google.protobuf.Any
 #[derive(Clone, PartialEq, prost::Message)]
-struct Any {
+pub(crate) struct Any {
     #[prost(string, tag = "1")]
     type_url: String,
     #[prost(bytes = "vec", tag = "2")]
@@ -85,9 +85,9 @@ struct GetRequest {
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
-struct GetResponse {
+pub(crate) struct GetResponse {
     #[prost(message, optional, tag = "1")]
-    process: Option<Process>,
+    pub(crate) process: Option<Process>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -97,14 +97,14 @@ struct ListTasksRequest {
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
-struct ListTasksResponse {
+pub(crate) struct ListTasksResponse {
     #[prost(message, repeated, tag = "1")]
-    tasks: Vec<Process>,
+    pub(crate) tasks: Vec<Process>,
 }
 
 /// containerd.v1.types.Process
 #[derive(Clone, PartialEq, prost::Message)]
-struct Process {
+pub(crate) struct Process {
     #[prost(string, tag = "1")]
     container_id: String,
     #[prost(string, tag = "2")]
@@ -278,7 +278,7 @@ fn running_task(
 }
 
 /// Refuses a task whose process cannot be entered (not started, or gone).
-fn check_process(process: &Process) -> Result<(), String> {
+pub(crate) fn check_process(process: &Process) -> Result<(), String> {
     let status = STATUS_NAMES
         .get(process.status as usize)
         .copied()
@@ -295,7 +295,7 @@ fn check_process(process: &Process) -> Result<(), String> {
 }
 
 /// A human name from the labels the usual clients set; containerd itself has none.
-fn name_of(labels: &HashMap<String, String>) -> String {
+pub(crate) fn name_of(labels: &HashMap<String, String>) -> String {
     ["io.kubernetes.container.name", "nerdctl/name"]
         .iter()
         .find_map(|key| labels.get(*key))
@@ -304,7 +304,9 @@ fn name_of(labels: &HashMap<String, String>) -> String {
 }
 
 /// The environment of the container's process, from its OCI spec (JSON in an Any).
-fn spec_env(spec: Option<&Any>) -> Option<Vec<(std::ffi::OsString, std::ffi::OsString)>> {
+pub(crate) fn spec_env(
+    spec: Option<&Any>,
+) -> Option<Vec<(std::ffi::OsString, std::ffi::OsString)>> {
     let spec: Spec = serde_json::from_slice(&spec?.value).ok()?;
     let env = spec.process?.env;
     Some(env_pairs(env.iter().map(String::as_str)))

@@ -48,7 +48,7 @@ struct ContainerStatusRequest {
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
-struct ContainerStatusResponse {
+pub(crate) struct ContainerStatusResponse {
     #[prost(message, optional, tag = "1")]
     status: Option<ContainerStatus>,
     #[prost(map = "string, string", tag = "2")]
@@ -192,7 +192,10 @@ fn container_status(client: &mut Client, engine: Engine, id: &str) -> Result<Con
 }
 
 /// Turns a verbose ContainerStatus answer into a [`Container`].
-fn parse_status(engine: Engine, answer: ContainerStatusResponse) -> Result<Container, String> {
+pub(crate) fn parse_status(
+    engine: Engine,
+    answer: ContainerStatusResponse,
+) -> Result<Container, String> {
     let status = answer
         .status
         .ok_or("the runtime answered ContainerStatus without a status")?;

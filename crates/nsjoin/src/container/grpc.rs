@@ -246,7 +246,7 @@ pub(crate) fn unframe(mut data: Bytes) -> Result<Bytes, String> {
 }
 
 /// Decodes `%XX` escapes, as grpc-message uses them.
-fn percent_decode(raw: &[u8]) -> String {
+pub(crate) fn percent_decode(raw: &[u8]) -> String {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {

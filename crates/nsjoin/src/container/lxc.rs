@@ -26,7 +26,7 @@ use super::{Container, ContainerRef, Engine};
 /// the command socket was introduced.
 const LXC_CMD_GET_INIT_PID: i32 = 4;
 /// `int` + `int` + a pointer, as the C structs are laid out on this platform.
-const MESSAGE_LEN: usize = 2 * size_of::<i32>() + size_of::<usize>();
+pub(crate) const MESSAGE_LEN: usize = 2 * size_of::<i32>() + size_of::<usize>();
 /// `sizeof(sun_path)`.
 const SUN_PATH_LEN: usize = 108;
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -122,7 +122,7 @@ fn request(cmd: i32) -> [u8; MESSAGE_LEN] {
 pub(crate) fn parse_response(rsp: &[u8; MESSAGE_LEN]) -> Result<i32, String> {
     let ret = i32::from_ne_bytes(rsp[0..4].try_into().unwrap_or_default());
     if ret < 0 {
-        let e = std::io::Error::from_raw_os_error(-ret);
+        let e = std::io::Error::from_raw_os_error(ret.saturating_neg());
         return Err(format!("the container's monitor refused: {}", os_error(&e)));
     }
     let mut data = [0u8; size_of::<usize>()];
