@@ -1067,32 +1067,46 @@ fn sigterm_to_nsjoin_reaches_the_program_and_ends_nsjoin_by_it() {
         return;
     }
     // nsenter does not forward signals (its forked program keeps running);
-    // nsjoin does, and then ends by the same signal.
+    // nsjoin forwards TERM, INT, HUP and QUIT, then ends by the same signal.
     let sb = Sandbox::new();
-    let mut child = Command::new(NSJOIN)
-        .args(["-t", &sb.pid.to_string(), "-p", "sleep", "30"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let tool = child.id() as i32;
-    let program = wait_for_descendant(tool, "sleep");
-    signal(tool, Signal::TERM).unwrap();
-    let status = wait_or_kill(&mut child, program, 10, "nsjoin after SIGTERM");
-    // Gone: reaped, or at least dead (left to the namespace's init, a `sleep`
-    // that never reaps).
-    let gone = || matches!(proc_state(program), None | Some('Z') | Some('X'));
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !gone() && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(10));
+    for (sig, number) in [
+        (Signal::TERM, 15),
+        (Signal::INT, 2),
+        (Signal::HUP, 1),
+        (Signal::QUIT, 3),
+    ] {
+        let mut child = Command::new(NSJOIN)
+            .args(["-t", &sb.pid.to_string(), "-p", "sleep", "30"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let tool = child.id() as i32;
+        let program = wait_for_descendant(tool, "sleep");
+        signal(tool, sig).unwrap();
+        let status = wait_or_kill(&mut child, program, 10, "nsjoin after the signal");
+        // Gone: reaped, or at least dead (left to the namespace's init, a `sleep`
+        // that never reaps).
+        let gone = || matches!(proc_state(program), None | Some('Z') | Some('X'));
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !gone() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let running = !gone();
+        if running {
+            let _ = signal(program, Signal::KILL);
+        }
+        assert_eq!(
+            status.signal(),
+            Some(number),
+            "{sig:?}: nsjoin ended with {status:?}"
+        );
+        assert!(
+            !running,
+            "{sig:?}: the program was still running after nsjoin ended"
+        );
     }
-    let running = !gone();
-    if running {
-        let _ = signal(program, Signal::KILL);
-    }
-    assert_eq!(status.signal(), Some(15), "nsjoin ended with {status:?}");
-    assert!(!running, "the program was still running after nsjoin ended");
 }
 
 #[test]
