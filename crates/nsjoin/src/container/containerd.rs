@@ -14,10 +14,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use super::grpc::{self, CallError, Client};
-use super::{env_pairs, Container, ContainerRef, Engine};
+use super::{Container, ContainerRef, Engine};
 
 /// Searched, in this order, when neither the spec nor CONTAINERD_NAMESPACE names one.
 pub(crate) const NAMESPACES: [&str; 3] = ["k8s.io", "moby", "default"];
@@ -124,19 +122,6 @@ const STATUS_NAMES: [&str; 6] = [
 const RUNNING: i32 = 2;
 const PAUSED: i32 = 4;
 const PAUSING: i32 = 5;
-
-/// The part of the OCI runtime spec (the container's `spec`) nsjoin reads.
-#[derive(Deserialize)]
-struct Spec {
-    #[serde(default)]
-    process: Option<SpecProcess>,
-}
-
-#[derive(Deserialize)]
-struct SpecProcess {
-    #[serde(default)]
-    env: Vec<String>,
-}
 
 pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
     let socket = socket_path()?;
@@ -307,9 +292,9 @@ pub(crate) fn name_of(labels: &HashMap<String, String>) -> String {
 pub(crate) fn spec_env(
     spec: Option<&Any>,
 ) -> Option<Vec<(std::ffi::OsString, std::ffi::OsString)>> {
-    let spec: Spec = serde_json::from_slice(&spec?.value).ok()?;
-    let env = spec.process?.env;
-    Some(env_pairs(env.iter().map(String::as_str)))
+    serde_json::from_slice::<super::OciSpec>(&spec?.value)
+        .ok()?
+        .env()
 }
 
 /// CONTAINERD_ADDRESS, else the first of [`SOCKETS`] that is there.

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::grpc::{self, CallError, Client};
-use super::{env_pairs, Container, ContainerRef, Engine};
+use super::{Container, ContainerRef, Engine};
 
 /// CRI-O's socket.
 pub(crate) const CRIO_SOCKET: &str = "/var/run/crio/crio.sock";
@@ -87,19 +87,7 @@ struct Info {
     #[serde(default, rename = "runtimeType")]
     runtime_type: Option<String>,
     #[serde(default, rename = "runtimeSpec")]
-    runtime_spec: Option<Spec>,
-}
-
-#[derive(Deserialize)]
-struct Spec {
-    #[serde(default)]
-    process: Option<SpecProcess>,
-}
-
-#[derive(Deserialize)]
-struct SpecProcess {
-    #[serde(default)]
-    env: Vec<String>,
+    runtime_spec: Option<super::OciSpec>,
 }
 
 pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
@@ -233,10 +221,7 @@ pub(crate) fn parse_status(
         id: status.id,
         name: status.metadata.map(|m| m.name).unwrap_or_default(),
         pid,
-        env: info
-            .runtime_spec
-            .and_then(|s| s.process)
-            .map(|p| env_pairs(p.env.iter().map(String::as_str))),
+        env: info.runtime_spec.and_then(|s| s.env()),
     })
 }
 

@@ -209,6 +209,28 @@ pub(crate) fn one_line(text: &str) -> String {
     line.trim().to_owned()
 }
 
+/// The part of an OCI runtime spec nsjoin reads (containerd's container spec, a
+/// CRI runtime's verbose `runtimeSpec`): the process's environment.
+#[derive(serde::Deserialize)]
+pub(crate) struct OciSpec {
+    #[serde(default)]
+    process: Option<OciProcess>,
+}
+
+#[derive(serde::Deserialize)]
+struct OciProcess {
+    #[serde(default)]
+    env: Vec<String>,
+}
+
+impl OciSpec {
+    /// The environment as pairs, if the spec has a process.
+    pub(crate) fn env(self) -> Option<Vec<(OsString, OsString)>> {
+        self.process
+            .map(|p| env_pairs(p.env.iter().map(String::as_str)))
+    }
+}
+
 /// Splits `KEY=VALUE` strings into pairs, dropping entries without `=`.
 pub(crate) fn env_pairs<'a>(vars: impl IntoIterator<Item = &'a str>) -> Vec<(OsString, OsString)> {
     vars.into_iter()
