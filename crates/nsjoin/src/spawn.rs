@@ -291,7 +291,7 @@ impl<'a> Spawn<'a> {
             } else {
                 None
             },
-            cap_last: cap_last_cap(),
+            cap_last: if self.keep_caps { cap_last_cap() } else { 0 },
             report: report_write,
         };
         Ok((child_plan, report_read))
