@@ -227,7 +227,7 @@ fn run_inner(opts: Opts) -> Result<std::convert::Infallible, Failure> {
     // Which kinds will really be entered: --all skips a user namespace we are
     // already in; asking for it by name gets the kernel's answer, as in nsenter.
     for ns in handles.iter() {
-        debug!(kind = %ns.kind(), ns = %ns.id(), path = %ns.path().display(), "opened");
+        debug!(kind = %ns.kind(), ns = %ns.id(), path = %ns.path().display(), via = %ns.source(), "opened");
     }
     let plan = handles.plan(kinds)?;
     if explicit_user && plan.skipped().contains(Kind::User) {

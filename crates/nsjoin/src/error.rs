@@ -32,12 +32,25 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// The target process ended (or its PID was reused) while its namespaces were
-    /// being opened; nothing of it was kept.
-    #[error("process {pid} exited while its namespaces were being opened")]
+    /// The target process ended (or its PID was reused) after nsjoin had got hold of
+    /// it: while its namespaces were being opened (nothing of it was kept), or before a
+    /// later read of its `/proc` directory. A process that was already gone when the
+    /// call began is [`Error::Open`] with ESRCH instead; [`Error::is_target_gone`]
+    /// answers for both.
+    #[error("{target} exited while its namespaces were being opened")]
     TargetExited {
-        /// The PID that was asked for.
-        pid: i32,
+        /// The target, as given (`process 42`, `pidfd target`, `docker://redis`).
+        target: String,
+    },
+
+    /// A file the target controls is larger than any real one can be; it was not
+    /// read (its size is the target's to choose, and so would be our memory use).
+    #[error("{path} is larger than {limit} bytes; refusing to read it")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The bound.
+        limit: usize,
     },
 
     /// The file is not a namespace file (not on nsfs).
@@ -147,12 +160,26 @@ impl Error {
             | Error::Exec { source, .. }
             | Error::Sys { source, .. } => source.raw_os_error(),
             Error::TargetExited { .. } => Some(libc::ESRCH),
+            Error::TooLarge { .. } => Some(libc::E2BIG),
             Error::NotNamespace { .. } | Error::WrongKind { .. } | Error::NotProvided { .. } => {
                 Some(libc::EINVAL)
             }
             Error::KindUnsupported(_) => Some(libc::ENOSYS),
             Error::NeedsOtherApi { .. } => Some(libc::EINVAL),
             Error::UnknownKind(_) | Error::NeedsProcess { .. } | Error::Container { .. } => None,
+        }
+    }
+
+    /// Whether this error says that the target process no longer exists, however
+    /// the timing fell: gone before the call ([`Error::Open`] of `/proc/PID` with
+    /// ESRCH), exited while it was being opened or later ([`Error::TargetExited`]).
+    pub fn is_target_gone(&self) -> bool {
+        match self {
+            Error::TargetExited { .. } => true,
+            Error::Open { source, .. } | Error::Sys { source, .. } => {
+                source.raw_os_error() == Some(libc::ESRCH)
+            }
+            _ => false,
         }
     }
 

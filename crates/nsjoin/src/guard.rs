@@ -1,6 +1,6 @@
 //! Enter on the calling thread and come back: the context manager done right.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, OwnedFd};
@@ -9,9 +9,8 @@ use std::rc::Rc;
 use rustix::fs::{Mode, OFlags};
 use rustix::thread::move_into_link_name_space;
 
-use crate::handles::thread_self_path;
-use crate::plan::{self, Failed};
-use crate::{sys, Error, Handles, Kind, KindSet, Result, Target};
+use crate::plan::{self, Failed, Plan};
+use crate::{procfs, sys, Error, Handles, Kind, KindSet, Result, Target};
 
 const USER_IS_ONE_WAY: &str =
     "the kernel allows it only in a single-threaded process and it cannot be left again; \
@@ -22,6 +21,10 @@ const MNT_SHARED_FS: &str =
     "this thread shares its root and working directory with other threads, so setns(2) \
      refuses (EINVAL); use nsjoin::run_in, which enters on a thread of its own, or call \
      nsjoin::unshare_thread_fs on this thread first";
+
+const ONE_THREAD_ONLY: &str =
+    "the kernel allows it only in a single-threaded process, and this one has several \
+     threads; nothing was entered. Use nsjoin::Spawn to run a program inside";
 
 const TIME_THREADS: &str =
     "the kernel allows it only in a single-threaded process (setns gives EUSERS); use \
@@ -53,12 +56,28 @@ pub fn enter(target: &Target, kinds: KindSet) -> Result<Guard> {
 
 /// The calling thread's stay in some namespaces. Dropping it (or calling
 /// [`Guard::leave`]) puts the thread back where it was, kind by kind in reverse
-/// order, from handles on the thread's own namespaces (`/proc/thread-self/ns`)
-/// opened before entering; after a mount namespace also the root and working
-/// directory.
+/// order; after a mount namespace also the root and working directory.
 ///
 /// It is `!Send`: namespaces belong to a thread, so the guard must be dropped on
 /// the thread that made it.
+///
+/// # The way back
+/// Each thread keeps a stack of its live guards per kind. A guard that starts while
+/// no other guard is inside a kind goes back to the thread's *own* namespace of that
+/// kind, which nsjoin takes once per thread, the first time it enters that kind there
+/// (through a pidfd of the thread on Linux 6.11, else `/proc/thread-self/ns` under a
+/// pinned `/proc`), and reuses after: entering and leaving then open nothing. A guard
+/// that starts inside another goes back to where that one put the thread. A thread
+/// that changes its own namespaces by other means (setns(2), unshare(2)) while no
+/// guard is inside must call [`forget_thread_home`] afterwards.
+///
+/// # Leaving out of order
+/// Guards may be left in any order, and the thread always ends where it started.
+/// Leaving the innermost guard of a kind moves the thread back. Leaving one that is
+/// not the innermost does not move the thread (the guards entered after it are still
+/// live, and the thread stays where the innermost put it); its way back is handed to
+/// the guard entered right after it, so that the thread goes where this one would
+/// have taken it when that guard leaves. [`Guard::leave`] returns `Ok` in both cases.
 ///
 /// # If going back fails
 /// The thread must not run on in a foreign namespace without anyone knowing.
@@ -70,39 +89,65 @@ pub fn enter(target: &Target, kinds: KindSet) -> Result<Guard> {
 #[derive(Debug)]
 #[must_use = "dropping the guard leaves the namespaces at once"]
 pub struct Guard {
-    /// The way back, opened for this guard.
-    saved: [Option<OwnedFd>; 8],
-    /// The way back for the other kinds, saved once by a [`Home`].
-    home: Option<Rc<[Option<OwnedFd>; 8]>>,
+    /// This guard's frames on the thread's stacks.
+    id: u64,
     entered: KindSet,
-    root: Option<OwnedFd>,
-    cwd: Option<OwnedFd>,
     _not_send: PhantomData<*const ()>,
 }
 
-thread_local! {
-    /// How many guards are inside each kind on this thread. A [`Home`] is only
-    /// where the thread is while none is.
-    static INSIDE: Cell<[u32; 8]> = const { Cell::new([0; 8]) };
+/// One guard's stay in one kind: where to go when it leaves.
+#[derive(Debug)]
+struct Frame {
+    guard: u64,
+    back: Rc<OwnedFd>,
+    /// Root and working directory to put back after a mount namespace.
+    dirs: Option<Rc<(OwnedFd, OwnedFd)>>,
 }
 
-fn count_inside(kind: Kind, delta: i32) {
-    INSIDE.with(|inside| {
-        let mut counts = inside.get();
-        counts[kind as usize] = counts[kind as usize].saturating_add_signed(delta);
-        inside.set(counts);
+/// What nsjoin knows of the calling thread's namespaces.
+struct ThreadState {
+    /// The thread's own namespace of each kind, taken the first time a guard
+    /// entered that kind here with no other guard inside it.
+    home: [Option<Rc<OwnedFd>>; 8],
+    /// The live guards inside each kind, innermost last.
+    stacks: [Vec<Frame>; 8],
+    next_id: u64,
+}
+
+thread_local! {
+    static THREAD: RefCell<ThreadState> = const {
+        RefCell::new(ThreadState {
+            home: [const { None }; 8],
+            stacks: [const { Vec::new() }; 8],
+            next_id: 0,
+        })
+    };
+}
+
+/// Forgets the namespaces nsjoin took as the calling thread's own (see [`Guard`]),
+/// so that the next guard takes them afresh. Call it after the thread changed its
+/// namespaces by other means than nsjoin (setns(2), unshare(2)).
+pub fn forget_thread_home() {
+    let _ = THREAD.try_with(|t| t.borrow_mut().home = [const { None }; 8]);
+}
+
+pub(crate) fn forget_home_of(kinds: KindSet) {
+    let _ = THREAD.try_with(|t| {
+        let mut t = t.borrow_mut();
+        for kind in kinds.iter() {
+            t.home[kind as usize] = None;
+        }
     });
 }
 
-/// The calling thread's own namespaces of some kinds, opened once so that many
-/// guards can come back to them without opening anything: for hot loops that
-/// enter and leave thousands of times ([`Handles::enter_from`]).
+/// The calling thread's own namespaces of some kinds, opened once, for guards to
+/// come back to ([`Handles::enter_from`]). Plain [`Handles::enter`] keeps such a home
+/// for every thread already; an explicit one says where "home" is, whatever the
+/// thread did before.
 ///
-/// A `Home` is `!Send`: it describes the thread that saved it. It stays true as
-/// long as that thread changes namespaces only through nsjoin's guards (which
-/// it tracks: while another guard is inside a kind, `enter_from` saves that
-/// kind afresh, as [`Handles::enter`] does). A thread that calls setns(2) or
-/// unshare(2) by other means after saving must save a new `Home`.
+/// A `Home` is `!Send`: it describes the thread that saved it. Kinds that another
+/// guard on this thread is inside when `enter_from` is called are saved afresh, as
+/// [`Handles::enter`] does.
 ///
 /// ```
 /// use nsjoin::{Home, Kind, NsId, Target};
@@ -116,7 +161,7 @@ fn count_inside(kind: Kind, delta: i32) {
 /// ```
 #[derive(Debug)]
 pub struct Home {
-    saved: Rc<[Option<OwnedFd>; 8]>,
+    saved: [Option<Rc<OwnedFd>>; 8],
     kinds: KindSet,
 }
 
@@ -130,14 +175,11 @@ impl Home {
                 why: USER_IS_ONE_WAY,
             });
         }
-        let mut saved: [Option<OwnedFd>; 8] = Default::default();
+        let mut saved: [Option<Rc<OwnedFd>>; 8] = Default::default();
         for kind in kinds.iter() {
-            saved[kind as usize] = Some(save_current(kind)?);
+            saved[kind as usize] = Some(Rc::new(save_current(kind)?));
         }
-        Ok(Home {
-            saved: Rc::new(saved),
-            kinds,
-        })
+        Ok(Home { saved, kinds })
     }
 
     /// The kinds saved.
@@ -157,7 +199,7 @@ impl Handles {
     /// single-threaded program, or on a thread that has its own filesystem context
     /// ([`unshare_thread_fs`]); elsewhere setns refuses it and the error points to
     /// [`Handles::run`]. If one kind fails, the kinds already entered are left
-    /// again before the error is returned.
+    /// again before the error is returned. See [`Guard`] for the way back.
     ///
     /// ```
     /// use nsjoin::{Kind, NsId, Target};
@@ -171,49 +213,64 @@ impl Handles {
         self.enter_saving(kinds, None)
     }
 
-    /// Like [`Handles::enter`], with the way back taken from `home` instead of
-    /// opened each time (see [`Home`] for when that is valid). Kinds `home` did
-    /// not save, or that another guard on this thread is inside, are saved
-    /// afresh.
+    /// Like [`Handles::enter`], with the way back taken from `home` for the kinds it
+    /// saved and no other guard on this thread is inside.
     pub fn enter_from(&self, home: &Home, kinds: KindSet) -> Result<Guard> {
         self.enter_saving(kinds, Some(home))
     }
 
     fn enter_saving(&self, kinds: KindSet, home: Option<&Home>) -> Result<Guard> {
         let plan = self.plan_for_thread(kinds, KindSet::from(Kind::User), USER_IS_ONE_WAY)?;
-        let inside = INSIDE.with(Cell::get);
-        let from_home = home.map_or(KindSet::EMPTY, |h| {
-            h.kinds
-                .intersection(plan.kinds())
-                .iter()
-                .filter(|k| inside[*k as usize] == 0)
-                .collect()
-        });
-        let mut guard = Guard {
-            saved: Default::default(),
-            home: home
-                .filter(|_| !from_home.is_empty())
-                .map(|h| Rc::clone(&h.saved)),
-            entered: KindSet::EMPTY,
-            root: None,
-            cwd: None,
-            _not_send: PhantomData,
+        // Every way back is in hand before anything is entered.
+        let mut backs: [Option<Rc<OwnedFd>>; 8] = Default::default();
+        let id = THREAD.with_borrow_mut(|t| -> Result<u64> {
+            for kind in plan.kinds().iter() {
+                let k = kind as usize;
+                let back = match (
+                    t.stacks[k].is_empty(),
+                    home.and_then(|h| h.saved[k].as_ref()),
+                ) {
+                    (true, Some(saved)) => Rc::clone(saved),
+                    (true, None) => match &t.home[k] {
+                        Some(own) => Rc::clone(own),
+                        None => Rc::clone(t.home[k].insert(Rc::new(save_current(kind)?))),
+                    },
+                    (false, _) => Rc::new(save_current(kind)?),
+                };
+                backs[k] = Some(back);
+            }
+            t.next_id += 1;
+            Ok(t.next_id)
+        })?;
+        let dirs = if plan.kinds().contains(Kind::Mnt) {
+            Some(Rc::new((open_dir("/")?, open_dir(".")?)))
+        } else {
+            None
         };
-        for kind in plan.kinds().difference(from_home).iter() {
-            guard.saved[kind as usize] = Some(save_current(kind)?);
-        }
-        if plan.kinds().contains(Kind::Mnt) {
-            guard.root = Some(open_dir("/")?);
-            guard.cwd = Some(open_dir(".")?);
-        }
         let result = plan::enter(&self.fds(), plan);
-        guard.entered = match &result {
+        let entered = match &result {
             Ok(()) => plan.kinds(),
             Err(failed) => failed.done,
         };
-        for kind in guard.entered.iter() {
-            count_inside(kind, 1);
-        }
+        THREAD.with_borrow_mut(|t| {
+            for kind in entered.iter() {
+                let k = kind as usize;
+                t.stacks[k].push(Frame {
+                    guard: id,
+                    back: backs[k].take().expect("a way back for every planned kind"),
+                    dirs: if kind == Kind::Mnt {
+                        dirs.clone()
+                    } else {
+                        None
+                    },
+                });
+            }
+        });
+        let guard = Guard {
+            id,
+            entered,
+            _not_send: PhantomData,
+        };
         match result {
             Ok(()) => Ok(guard),
             Err(failed) => {
@@ -221,6 +278,69 @@ impl Handles {
                 Err(enter_error(failed))
             }
         }
+    }
+}
+
+impl Handles {
+    /// Moves the calling thread into the namespaces of `kinds`, for good: nothing
+    /// restores them later. This is what a single-threaded program does before it
+    /// execs (the `nsjoin` command does it); it is the only in-process way to enter
+    /// user and time namespaces, which the kernel allows only while the process has
+    /// one thread. A multithreaded program wants [`Handles::enter`],
+    /// [`Handles::run`] or [`crate::Spawn`] instead.
+    ///
+    /// All or nothing: user or time in a multithreaded process is refused before
+    /// anything is entered ([`Error::NeedsOtherApi`]), and if a kind fails after
+    /// others were entered, those are left again before the error is returned
+    /// (except a user namespace, which cannot be left: the kernel lets a process
+    /// only into descendants of its own; if going back then fails, the error is
+    /// [`Error::Restore`] naming where the thread still is).
+    pub fn enter_permanently(&self, kinds: KindSet) -> Result<Plan> {
+        let plan = self.plan(kinds)?;
+        let one_way = plan
+            .kinds()
+            .intersection(KindSet::from([Kind::User, Kind::Time]));
+        if let Some(kind) = one_way.iter().next() {
+            if procfs::thread_count()? > 1 {
+                return Err(Error::NeedsOtherApi {
+                    kind,
+                    why: ONE_THREAD_ONLY,
+                });
+            }
+        }
+        let mut back: [Option<OwnedFd>; 8] = Default::default();
+        for kind in plan.kinds().iter().filter(|k| *k != Kind::User) {
+            back[kind as usize] = Some(save_current(kind)?);
+        }
+        let dirs = if plan.kinds().contains(Kind::Mnt) {
+            Some(Rc::new((open_dir("/")?, open_dir(".")?)))
+        } else {
+            None
+        };
+        let Err(failed) = plan::enter(&self.fds(), plan) else {
+            forget_home_of(plan.kinds());
+            return Ok(plan);
+        };
+        for kind in Kind::ENTER_ORDER.into_iter().rev() {
+            let Some(fd) = back[kind as usize]
+                .take()
+                .filter(|_| failed.done.contains(kind))
+            else {
+                continue;
+            };
+            let frame = Frame {
+                guard: 0,
+                back: Rc::new(fd),
+                dirs: if kind == Kind::Mnt {
+                    dirs.clone()
+                } else {
+                    None
+                },
+            };
+            restore_kind(&frame).map_err(|source| Error::Restore { kind, source })?;
+        }
+        // As nsenter says it: the command prints this error as it is.
+        Err(failed.into_error())
     }
 }
 
@@ -245,19 +365,9 @@ fn enter_error(failed: Failed) -> Error {
 }
 
 /// Opens the thread's own namespace of `kind`, to go back to. For pid that is
-/// `pid_for_children` (what setns changes), which is missing only between an
-/// unshare(CLONE_NEWPID) and the first child; then `pid` is what it will be.
+/// `pid_for_children` (what setns changes).
 fn save_current(kind: Kind) -> Result<OwnedFd> {
-    let open = |path: &std::path::Path| {
-        rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| Error::open(path, e))
-    };
-    if kind == Kind::Pid {
-        if let Ok(fd) = open("/proc/thread-self/ns/pid_for_children".as_ref()) {
-            return Ok(fd);
-        }
-    }
-    open(&thread_self_path(kind))
+    procfs::thread_namespace(kind, true).map(|(fd, _, _)| fd)
 }
 
 fn open_dir(path: &str) -> Result<OwnedFd> {
@@ -286,43 +396,47 @@ impl Guard {
 
     /// Goes back kind by kind, in the reverse of the entering order, and keeps
     /// going after a failure so that as much as possible is restored; the first
-    /// error is returned. `entered` keeps what could not be restored.
+    /// error is returned. Every frame of this guard is gone afterwards.
     fn restore(&mut self) -> Result<()> {
         let mut first_error = None;
         for kind in Kind::ENTER_ORDER.into_iter().rev() {
             if !self.entered.contains(kind) {
                 continue;
             }
-            match self.restore_kind(kind) {
-                Ok(()) => {
-                    self.entered.remove(kind);
-                    count_inside(kind, -1);
-                }
-                Err(source) => {
+            self.entered.remove(kind);
+            let id = self.id;
+            // The thread's state is gone only while the thread itself is ending.
+            let _ = THREAD.try_with(|t| {
+                let stack = &mut t.borrow_mut().stacks[kind as usize];
+                let Some(at) = stack.iter().rposition(|f| f.guard == id) else {
+                    return;
+                };
+                let frame = stack.remove(at);
+                if let Some(next) = stack.get_mut(at) {
+                    // Not the innermost: the thread stays where the guards after
+                    // this one put it; the next one goes where this one would have.
+                    next.back = frame.back;
+                    next.dirs = frame.dirs;
+                } else if let Err(source) = restore_kind(&frame) {
                     first_error.get_or_insert(Error::Restore { kind, source });
                 }
-            }
+            });
         }
         first_error.map_or(Ok(()), Err)
     }
+}
 
-    fn restore_kind(&self, kind: Kind) -> io::Result<()> {
-        let saved = self.saved[kind as usize]
-            .as_ref()
-            .or_else(|| self.home.as_ref()?[kind as usize].as_ref())
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
-        move_into_link_name_space(saved.as_fd(), None)?;
-        if kind == Kind::Mnt {
-            // setns put root and cwd at the namespace's root; put back the
-            // thread's own (which may have been a chroot).
-            if let (Some(root), Some(cwd)) = (&self.root, &self.cwd) {
-                rustix::process::fchdir(root)?;
-                rustix::process::chroot(".")?;
-                rustix::process::fchdir(cwd)?;
-            }
-        }
-        Ok(())
+fn restore_kind(frame: &Frame) -> io::Result<()> {
+    move_into_link_name_space(frame.back.as_fd(), None)?;
+    if let Some(dirs) = &frame.dirs {
+        // setns put root and cwd at the namespace's root; put back the thread's
+        // own (which may have been a chroot).
+        let (root, cwd) = &**dirs;
+        rustix::process::fchdir(root)?;
+        rustix::process::chroot(".")?;
+        rustix::process::fchdir(cwd)?;
     }
+    Ok(())
 }
 
 impl Drop for Guard {

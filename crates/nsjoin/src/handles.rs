@@ -3,13 +3,12 @@
 use std::fmt;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use rustix::fs::{Mode, OFlags};
 
-use crate::{sys, Error, Kind, KindSet, Result};
+use crate::{procfs, sys, Error, Kind, KindSet, Result};
 
 const NSFS_MAGIC: i64 = 0x6e73_6673;
 
@@ -26,20 +25,19 @@ pub struct NsId {
 
 impl NsId {
     /// The id of the namespace of `kind` the calling thread is in
-    /// (`stat /proc/thread-self/ns/KIND`).
+    /// (what `stat /proc/thread-self/ns/KIND` shows).
     ///
     /// ```
     /// use nsjoin::{Kind, NsId};
     /// let here = NsId::current(Kind::Net).unwrap();
     /// assert_eq!(here, NsId::current(Kind::Net).unwrap());
     /// ```
+    ///
+    /// It does not depend on the thread's view of `/proc`: it also works on a thread
+    /// inside a container's mount namespace (see [`Namespace::current`]).
     pub fn current(kind: Kind) -> Result<NsId> {
-        let path = thread_self_path(kind);
-        let meta = std::fs::metadata(&path).map_err(|e| Error::open(&path, e))?;
-        Ok(NsId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-        })
+        let (fd, _, path) = procfs::thread_namespace(kind, false)?;
+        NsId::of(&fd, &path)
     }
 
     fn of(fd: impl AsFd, path: &Path) -> Result<NsId> {
@@ -58,15 +56,36 @@ impl fmt::Display for NsId {
     }
 }
 
-/// Whether a statfs result is of the filesystem with this magic number
-/// (`f_type`'s integer type differs between architectures).
-#[allow(clippy::unnecessary_cast)]
-pub(crate) fn fs_is(fs: &rustix::fs::StatFs, magic: i64) -> bool {
-    fs.f_type as i64 == magic
+/// How a namespace was opened: which kernel interface produced its fd. `nsjoin -v`
+/// prints it; tests assert it, so that no path can stop working unnoticed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Source {
+    /// `ioctl(pidfd, PIDFD_GET_<KIND>_NAMESPACE)` on the target's pidfd, or on a pidfd
+    /// of the calling thread for its own namespaces (Linux 6.11).
+    Pidfd,
+    /// `/proc/PID/ns/KIND` (or `/proc/thread-self/ns/KIND`) under a pinned `/proc`:
+    /// kernels before 6.11, another proc mount, or `NSJOIN_FORCE_PROC=1`.
+    Proc,
+    /// A namespace file opened by path (`/run/netns/NAME`, a bind mount).
+    File,
+    /// An fd the caller handed over.
+    Fd,
+    /// Asked of another namespace or of a socket (`NS_GET_USERNS`, `NS_GET_PARENT`,
+    /// `SIOCGSKNS`).
+    Ioctl,
 }
 
-pub(crate) fn thread_self_path(kind: Kind) -> PathBuf {
-    PathBuf::from(format!("/proc/thread-self/ns/{}", kind.name()))
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::Pidfd => "pidfd",
+            Source::Proc => "proc",
+            Source::File => "file",
+            Source::Fd => "fd",
+            Source::Ioctl => "ioctl",
+        })
+    }
 }
 
 /// One open namespace: an O_CLOEXEC fd whose kind was checked with `NS_GET_NSTYPE`.
@@ -76,6 +95,7 @@ pub struct Namespace {
     id: NsId,
     fd: OwnedFd,
     path: PathBuf,
+    source: Source,
 }
 
 impl Namespace {
@@ -95,17 +115,20 @@ impl Namespace {
         let o_path = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| Error::open(path, e))?;
         let fs = rustix::fs::fstatfs(&o_path).map_err(|e| Error::open(path, e))?;
-        if !fs_is(&fs, NSFS_MAGIC) {
+        if !procfs::fs_is(&fs, NSFS_MAGIC) {
             return Err(Error::NotNamespace { path: path.into() });
         }
-        // Reopen the very inode checked above for reading (setns refuses O_PATH fds).
-        let reopen = PathBuf::from(format!(
-            "/proc/self/fd/{}",
-            std::os::fd::AsRawFd::as_raw_fd(&o_path)
-        ));
-        let fd = rustix::fs::open(&reopen, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| Error::open(path, e))?;
-        Namespace::checked(fd, path.into(), None)
+        // Reopen the very inode checked above for reading (setns refuses O_PATH fds),
+        // through the pinned /proc rather than the thread's view of it.
+        let reopen = format!("self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&o_path));
+        let fd = rustix::fs::openat(
+            procfs::proc_root()?,
+            reopen,
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::open(path, e))?;
+        Namespace::checked(fd, path.into(), None, Source::File)
     }
 
     /// Like [`Namespace::open`], and also refuses a namespace of another kind.
@@ -118,21 +141,33 @@ impl Namespace {
     /// Takes an already-open fd (for example one received over a socket) and checks
     /// that it refers to a namespace.
     pub fn from_fd(fd: OwnedFd) -> Result<Namespace> {
-        let path = PathBuf::from(format!("fd {}", std::os::fd::AsRawFd::as_raw_fd(&fd)));
-        Namespace::checked(fd, path, None)
+        let name = std::os::fd::AsRawFd::as_raw_fd(&fd);
+        Namespace::from_fd_named(fd, name)
     }
 
-    /// The namespace of `kind` the calling thread is in now.
+    /// [`Namespace::from_fd`] for a duplicate of the caller's fd `name`: messages
+    /// name the caller's fd, not the duplicate.
+    pub(crate) fn from_fd_named(fd: OwnedFd, name: i32) -> Result<Namespace> {
+        Namespace::checked(fd, PathBuf::from(format!("fd {name}")), None, Source::Fd)
+    }
+
+    /// The namespace of `kind` the calling thread is in now. Taken through a pidfd of
+    /// the thread (Linux 6.11), else `/proc/thread-self/ns/KIND` under the `/proc`
+    /// pinned at first use: never through the thread's current view of `/proc`, so it
+    /// also works on a thread inside a container's mount namespace.
     pub fn current(kind: Kind) -> Result<Namespace> {
-        let path = thread_self_path(kind);
-        let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| Error::open(&path, e))?;
-        Namespace::checked(fd, path, Some(kind))
+        let (fd, source, path) = procfs::thread_namespace(kind, false)?;
+        Namespace::checked(fd, path, Some(kind), source)
     }
 
     /// Builds a namespace from an fd, asking the kernel its kind; if `expected` is
     /// given, a namespace of another kind is refused.
-    pub(crate) fn checked(fd: OwnedFd, path: PathBuf, expected: Option<Kind>) -> Result<Namespace> {
+    pub(crate) fn checked(
+        fd: OwnedFd,
+        path: PathBuf,
+        expected: Option<Kind>,
+        source: Source,
+    ) -> Result<Namespace> {
         let kind = match sys::ns_get_nstype(&fd) {
             Ok(flag) => {
                 Kind::from_clone_flag(flag).ok_or(Error::NotNamespace { path: path.clone() })?
@@ -146,7 +181,13 @@ impl Namespace {
             Err(e) => return Err(Error::open(path, e)),
         };
         let id = NsId::of(&fd, &path)?;
-        let ns = Namespace { kind, id, fd, path };
+        let ns = Namespace {
+            kind,
+            id,
+            fd,
+            path,
+            source,
+        };
         if let Some(expected) = expected {
             ns.expect_kind(expected)?;
         }
@@ -179,6 +220,11 @@ impl Namespace {
         &self.path
     }
 
+    /// Which kernel interface produced it.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
     /// Whether the calling thread is already in this namespace.
     pub fn is_current(&self) -> Result<bool> {
         Ok(NsId::current(self.kind)? == self.id)
@@ -196,6 +242,7 @@ impl Namespace {
             fd,
             format!("owner of {}", self.path.display()).into(),
             Some(Kind::User),
+            Source::Ioctl,
         )
     }
 
@@ -211,6 +258,7 @@ impl Namespace {
             fd,
             format!("parent of {}", self.path.display()).into(),
             Some(self.kind),
+            Source::Ioctl,
         )
     }
 
@@ -224,6 +272,7 @@ impl Namespace {
                 .try_clone()
                 .map_err(|e| Error::sys("cannot duplicate a namespace fd", e))?,
             path: self.path.clone(),
+            source: self.source,
         })
     }
 }
@@ -278,6 +327,30 @@ impl Handles {
         }
     }
 
+    /// A process target's handles.
+    pub(crate) fn process(
+        label: String,
+        pid: i32,
+        pidfd: Option<OwnedFd>,
+        proc_dir: Option<File>,
+        proc_path: PathBuf,
+        ns: [Option<Namespace>; 8],
+    ) -> Handles {
+        let dir = OnceLock::new();
+        if let Some(proc_dir) = proc_dir {
+            let _ = dir.set(proc_dir);
+        }
+        Handles {
+            label,
+            container: None,
+            pid: Some(pid),
+            pidfd,
+            proc_dir: dir,
+            proc_path: Some(proc_path),
+            ns,
+        }
+    }
+
     /// Adds a namespace, replacing (and returning) any of the same kind. This is
     /// how a process target's namespaces are mixed with files
     /// (`nsenter -t PID --net=/run/netns/x`).
@@ -324,6 +397,7 @@ impl Handles {
             net,
             format!("net namespace of fd {fd} of {}", self.label).into(),
             Some(Kind::Net),
+            Source::Ioctl,
         )
     }
 
@@ -354,14 +428,15 @@ impl Handles {
     }
 
     /// Whether the target process is still running (always true for a namespace
-    /// file, which stays valid while it is open). Without a pidfd this checks that
-    /// `/proc/PID` still belongs to the process that was opened.
+    /// file, which stays valid while it is open). A zombie (exited, not yet reaped)
+    /// is not running: through its pidfd, or without one through the state in the
+    /// `/proc/PID` directory that was opened with the target.
     pub fn is_alive(&self) -> bool {
         if let Some(pidfd) = &self.pidfd {
-            return crate::target::pidfd_alive(pidfd);
+            return procfs::pidfd_alive(pidfd);
         }
         match self.proc_dir.get() {
-            Some(dir) => rustix::fs::statat(dir, "stat", rustix::fs::AtFlags::empty()).is_ok(),
+            Some(dir) => procfs::dir_alive(dir),
             None => true,
         }
     }
@@ -376,22 +451,24 @@ impl Handles {
         &self.label
     }
 
-    /// `/proc/PID` of a process target, opened on first use. Opened late, it is
-    /// checked against the pidfd: if the process has exited since the target was
-    /// opened, the directory might be a new process's, and the answer is
-    /// [`Error::TargetExited`].
+    /// `/proc/PID` of a process target. A target opened through `/proc` had it
+    /// opened with its namespaces; one opened through its pidfd gets it here, on first
+    /// use, from the `/proc` pinned for this process (never the calling thread's
+    /// current view, which may be a container's), and checked against the pidfd: if
+    /// the process has exited since the target was opened, the directory might be a
+    /// new process's, and the answer is [`Error::TargetExited`].
     pub(crate) fn proc_dir(&self, what: &'static str) -> Result<&File> {
         if let Some(dir) = self.proc_dir.get() {
             return Ok(dir);
         }
-        let path = self
-            .proc_path
-            .as_ref()
-            .ok_or(Error::NeedsProcess { what })?;
-        let dir = crate::target::open_proc_dir(path)?;
+        let (Some(pid), Some(proc)) = (self.pid, self.proc_path.as_deref()) else {
+            return Err(Error::NeedsProcess { what });
+        };
+        let proc_root = proc.parent().unwrap_or(Path::new("/proc"));
+        let dir = procfs::open_pid_dir(proc_root, pid)?;
         if !self.is_alive() {
             return Err(Error::TargetExited {
-                pid: self.pid.unwrap_or(0),
+                target: self.label.clone(),
             });
         }
         let _ = self.proc_dir.set(File::from(dir));

@@ -42,6 +42,7 @@ mod handles;
 mod kind;
 pub mod list;
 mod plan;
+mod procfs;
 mod run;
 mod spawn;
 #[allow(unsafe_code)]
@@ -49,15 +50,16 @@ mod sys;
 mod target;
 
 pub use error::{Error, Result};
-pub use guard::{enter, unshare_thread_fs, Guard, Home};
-pub use handles::{Handles, Namespace, NsId};
+pub use guard::{enter, forget_thread_home, unshare_thread_fs, Guard, Home};
+pub use handles::{Handles, Namespace, NsId, Source};
 pub use kind::{Kind, KindSet};
 pub use list::{
     CgroupPaths, ContainerId, ContainerResolver, FdRef, Listing, NetnsId, NsInfo, ProcInfo, Scan,
 };
 pub use plan::Plan;
+pub use procfs::FORCE_PROC_ENV;
 pub use run::run_in;
-pub use spawn::{Child, Dir, Spawn};
+pub use spawn::{Child, Dir, Spawn, ENVIRON_LIMIT};
 pub use target::Target;
 
 /// The README's examples, compiled as doc tests so that they stay true.

@@ -84,18 +84,6 @@ impl Handles {
         Ok(plan)
     }
 
-    /// Moves the calling thread into the namespaces of `kinds`, for good: nothing is
-    /// saved and nothing restores. This is what a single-threaded program does
-    /// before it execs (the `nsjoin` command does it); it is the only in-process
-    /// way to enter user and time namespaces, which the kernel allows only while
-    /// the process has one thread. A multithreaded program wants [`Handles::enter`],
-    /// [`Handles::run`] or [`crate::Spawn`] instead.
-    pub fn enter_permanently(&self, kinds: KindSet) -> Result<Plan> {
-        let plan = self.plan(kinds)?;
-        enter(&self.fds(), plan).map_err(Failed::into_error)?;
-        Ok(plan)
-    }
-
     pub(crate) fn fds(&self) -> Fds<'_> {
         let mut ns = [None; 8];
         for n in self.iter() {

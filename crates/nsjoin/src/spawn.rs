@@ -329,16 +329,28 @@ fn dup_fds(handles: &Handles) -> Result<[Option<OwnedFd>; 8]> {
     Ok(out)
 }
 
+/// The most a `/proc/PID/environ` is read: execve(2) takes at most three quarters of
+/// the kernel's 8 MiB default stack limit for arguments and environment together
+/// (fs/exec.c: `_STK_LIM / 4 * 3`), so an environment a process got by exec'ing fits.
+/// One that is larger was pointed elsewhere with `prctl(PR_SET_MM)`, and could be
+/// any size the target likes.
+pub const ENVIRON_LIMIT: usize = 6 << 20;
+
+/// The most a `/proc/PID/cgroup` is read: one line per hierarchy (a dozen on cgroup
+/// v1 hosts), each a path of at most PATH_MAX (4 KiB).
+const CGROUP_LIMIT: usize = 64 << 10;
+
 impl Handles {
     /// The target's environment, as pairs: a container's as its engine reports
     /// it, otherwise the process's `/proc/PID/environ`; entries without `=` are
-    /// dropped.
+    /// dropped. A `/proc/PID/environ` larger than [`ENVIRON_LIMIT`] is refused
+    /// ([`Error::TooLarge`]) without being read.
     pub fn environ(&self) -> Result<Vec<(OsString, OsString)>> {
         if let Some(env) = self.container.as_ref().and_then(|c| c.env.clone()) {
             return Ok(env);
         }
         let dir = self.proc_dir("the target's environment")?;
-        let data = read_proc_file(self, dir, "environ")?;
+        let data = read_proc_file(self, dir, "environ", ENVIRON_LIMIT)?;
         Ok(parse_environ(&data))
     }
 }
@@ -359,21 +371,18 @@ pub(crate) fn parse_environ(data: &[u8]) -> Vec<(OsString, OsString)> {
         .collect()
 }
 
-fn read_proc_file(handles: &Handles, dir: &File, name: &str) -> Result<Vec<u8>> {
-    let path = || PathBuf::from(format!("/proc/{}/{name}", handles.pid.unwrap_or(0)));
-    let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::open(path(), e))?;
-    let mut data = Vec::new();
-    File::from(fd)
-        .read_to_end(&mut data)
-        .map_err(|e| Error::open(path(), e))?;
-    Ok(data)
+fn read_proc_file(handles: &Handles, dir: &File, name: &str, limit: usize) -> Result<Vec<u8>> {
+    let shown = handles
+        .proc_path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("/proc/{}", handles.pid.unwrap_or(0))));
+    crate::procfs::read_file(dir, &shown, name, limit)
 }
 
 /// Opens `cgroup.procs` of the target's cgroup v2 group for writing.
 fn open_target_cgroup(handles: &Handles) -> Result<OwnedFd> {
     let dir = handles.proc_dir("joining the target's cgroup")?;
-    let data = read_proc_file(handles, dir, "cgroup")?;
+    let data = read_proc_file(handles, dir, "cgroup", CGROUP_LIMIT)?;
     let text = String::from_utf8_lossy(&data);
     let group = text
         .lines()
@@ -404,7 +413,7 @@ fn cgroup2_mount() -> Option<PathBuf> {
     ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
         .into_iter()
         .find(|p| {
-            rustix::fs::statfs(*p).is_ok_and(|fs| crate::handles::fs_is(&fs, CGROUP2_SUPER_MAGIC))
+            rustix::fs::statfs(*p).is_ok_and(|fs| crate::procfs::fs_is(&fs, CGROUP2_SUPER_MAGIC))
         })
         .map(PathBuf::from)
 }
@@ -570,7 +579,7 @@ impl ChildPlan {
             rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
                 .map_err(|e| self.fail(Step::DeathSignal, 0, e))?;
             // The parent may have died before the signal was armed.
-            if !crate::target::pidfd_alive(parent) {
+            if !crate::procfs::pidfd_alive(parent) {
                 sys::exit_now(1);
             }
         }

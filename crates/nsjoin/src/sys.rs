@@ -20,18 +20,22 @@ fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-/// `ioctl(fd, NS_GET_NSTYPE)`: the `CLONE_NEW*` flag of the namespace `fd` refers to.
-/// See ioctl_ns(2).
+/// `ioctl(fd, NS_GET_NSTYPE, 0)`: the `CLONE_NEW*` flag of the namespace `fd` refers
+/// to. See ioctl_ns(2).
 pub(crate) fn ns_get_nstype(fd: impl AsFd) -> io::Result<i32> {
-    // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd, which is valid
-    // for the duration of the call because it is borrowed.
-    cvt(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), NS_GET_NSTYPE) })
+    // SAFETY: NS_GET_NSTYPE takes an unused argument, passed as 0 (ioctl is variadic:
+    // leaving it out would hand the kernel whatever is in that register), and only
+    // reads the fd, which is valid for the duration of the call because it is borrowed.
+    cvt(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), NS_GET_NSTYPE, 0 as libc::c_ulong) })
 }
 
+/// An ioctl that takes an argument which must be 0 and returns a new fd.
 fn ns_get_fd(fd: impl AsFd, request: libc::c_ulong) -> io::Result<OwnedFd> {
-    // SAFETY: NS_GET_USERNS/NS_GET_PARENT take no argument and return a new fd
-    // (opened O_CLOEXEC by the kernel) or -1; the input fd is borrowed and valid.
-    let new = cvt(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), request) })?;
+    // SAFETY: NS_GET_USERNS/NS_GET_PARENT/SIOCGSKNS/PIDFD_GET_*_NAMESPACE take an
+    // argument that must be 0 (the pidfd ones answer EINVAL otherwise), passed
+    // explicitly; they return a new fd (opened O_CLOEXEC by the kernel) or -1. The
+    // input fd is borrowed and valid.
+    let new = cvt(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), request, 0 as libc::c_ulong) })?;
     // SAFETY: `new` is a fresh fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
@@ -53,10 +57,18 @@ pub(crate) fn socket_net_namespace(sock: impl AsFd) -> io::Result<OwnedFd> {
     ns_get_fd(sock, SIOCGSKNS)
 }
 
-/// `ioctl(pidfd, PIDFD_GET_<KIND>_NAMESPACE)` (Linux 6.11): an fd on the namespace
-/// of `kind` of the process behind `pidfd`, without going through `/proc`. Older
-/// kernels answer ENOTTY.
-pub(crate) fn pidfd_get_namespace(pidfd: impl AsFd, kind: crate::Kind) -> io::Result<OwnedFd> {
+/// `ioctl(pidfd, PIDFD_GET_<KIND>_NAMESPACE, 0)` (Linux 6.11): an fd on the namespace
+/// of `kind` of the process (or thread) behind `pidfd`, without going through `/proc`.
+/// With `for_children`, pid means `PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE`. Older
+/// kernels answer ENOTTY (see `procfs::pidfd_namespace` for the other answers).
+///
+/// # References
+/// - [`ioctl_pidfd(2)`](https://man7.org/linux/man-pages/man2/ioctl_pidfd.2.html)
+pub(crate) fn pidfd_get_namespace(
+    pidfd: impl AsFd,
+    kind: crate::Kind,
+    for_children: bool,
+) -> io::Result<OwnedFd> {
     use crate::Kind;
     // _IO(PIDFS_IOCTL_MAGIC = 0xFF, n) from <linux/pidfd.h>.
     let n: libc::c_ulong = match kind {
@@ -64,6 +76,7 @@ pub(crate) fn pidfd_get_namespace(pidfd: impl AsFd, kind: crate::Kind) -> io::Re
         Kind::Ipc => 2,
         Kind::Mnt => 3,
         Kind::Net => 4,
+        Kind::Pid if for_children => 6,
         Kind::Pid => 5,
         Kind::Time => 7,
         Kind::User => 9,

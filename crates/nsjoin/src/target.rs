@@ -2,17 +2,13 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
-use rustix::process::{Pid, PidfdFlags};
 
 use crate::container::{self, ContainerRef};
-use crate::{Error, Handles, KindSet, Namespace, Result};
-
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+use crate::{procfs, Error, Handles, KindSet, Namespace, Result, Source};
 
 /// A target whose namespaces are to be entered.
 ///
@@ -108,33 +104,37 @@ impl Target {
     pub fn open(&self, kinds: KindSet) -> Result<Handles> {
         match self {
             Target::Pid { pid, proc } => {
+                // A pidfd names a process of this process's pid namespace, which
+                // another proc mount need not show.
                 let pidfd = if proc == Path::new("/proc") {
-                    open_pidfd(*pid, proc)?
+                    procfs::open_pidfd(*pid)?
                 } else {
                     None
                 };
-                open_process(*pid, proc, pidfd, kinds)
+                open_process(*pid, proc, pidfd, kinds, format!("process {pid}"))
             }
             Target::Pidfd(fd) => {
                 let pidfd = fd
                     .try_clone()
                     .map_err(|e| Error::sys("cannot duplicate the pidfd", e))?;
-                let pid = pidfd_pid(&pidfd)?;
-                open_process(pid, Path::new("/proc"), Some(pidfd), kinds)
+                let pid = procfs::pidfd_pid(&pidfd)?;
+                let label = format!("process {pid}");
+                open_process(pid, Path::new("/proc"), Some(pidfd), kinds, label)
             }
             Target::Path(path) => file_handles(Namespace::open(path)?, kinds),
             Target::Fd(fd) => {
-                let fd = fd
+                let dup = fd
                     .try_clone()
                     .map_err(|e| Error::sys("cannot duplicate the namespace fd", e))?;
-                file_handles(Namespace::from_fd(fd)?, kinds)
+                let ns = Namespace::from_fd_named(dup, fd.as_raw_fd())?;
+                file_handles(ns, kinds)
             }
             Target::Container(spec) => {
                 let container = container::resolve(spec)?;
+                let pidfd = procfs::open_pidfd(container.pid)?;
                 let proc = Path::new("/proc");
-                let pidfd = open_pidfd(container.pid, proc)?;
-                let mut handles = open_process(container.pid, proc, pidfd, kinds)?;
-                handles.label = spec.to_string();
+                let mut handles =
+                    open_process(container.pid, proc, pidfd, kinds, spec.to_string())?;
                 handles.container = Some(container);
                 Ok(handles)
             }
@@ -153,82 +153,41 @@ impl Target {
     }
 }
 
-fn open_pidfd(pid: i32, proc: &Path) -> Result<Option<OwnedFd>> {
-    let Some(raw) = (pid > 0).then(|| Pid::from_raw(pid)).flatten() else {
-        return Err(Error::open(
-            proc.join(pid.to_string()),
-            io::Error::from_raw_os_error(libc::ESRCH),
-        ));
-    };
-    match rustix::process::pidfd_open(raw, PidfdFlags::empty()) {
-        Ok(fd) => Ok(Some(fd)),
-        Err(e) if e == rustix::io::Errno::NOSYS => Ok(None),
-        Err(e) => Err(Error::open(proc.join(pid.to_string()), e)),
-    }
-}
-
-/// Whether the process behind `pidfd` is still running: a pidfd polls readable once
-/// its process has exited.
-pub(crate) fn pidfd_alive(pidfd: &OwnedFd) -> bool {
-    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
-    let zero = rustix::event::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    match rustix::event::poll(&mut fds, Some(&zero)) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(_) => false,
-    }
-}
-
-/// The PID of a pidfd, from `/proc/self/fdinfo` (`Pid:` line; -1 once it has exited).
-fn pidfd_pid(pidfd: &OwnedFd) -> Result<i32> {
-    let path = format!(
-        "/proc/self/fdinfo/{}",
-        std::os::fd::AsRawFd::as_raw_fd(pidfd)
-    );
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::open(&path, e))?;
-    let pid = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Pid:"))
-        .and_then(|v| v.trim().parse::<i32>().ok())
-        .ok_or_else(|| {
-            Error::sys(
-                format!("{path} does not describe a pidfd"),
-                io::Error::from_raw_os_error(libc::EBADF),
-            )
-        })?;
-    if pid <= 0 {
-        return Err(Error::TargetExited { pid });
-    }
-    Ok(pid)
-}
-
-fn open_process(pid: i32, proc: &Path, pidfd: Option<OwnedFd>, kinds: KindSet) -> Result<Handles> {
+/// Opens the namespaces of process `pid`: through its pidfd where the kernel can,
+/// else through `PROC/PID/ns`. `label` names the target in messages.
+fn open_process(
+    pid: i32,
+    proc: &Path,
+    pidfd: Option<OwnedFd>,
+    kinds: KindSet,
+    label: String,
+) -> Result<Handles> {
     let dir_path = proc.join(pid.to_string());
+    let gone_before = || Error::open(&dir_path, io::Error::from_raw_os_error(libc::ESRCH));
     if pid <= 0 {
-        return Err(Error::open(
-            dir_path,
-            io::Error::from_raw_os_error(libc::ESRCH),
-        ));
+        return Err(gone_before());
     }
-    let through_pidfd = match &pidfd {
-        Some(pidfd) => open_through_pidfd(pidfd, pid, &dir_path, kinds)?,
-        None => None,
+    // Pin /proc now, while this thread's view of it is the one the PID belongs to:
+    // later reads of /proc/PID (environ, cgroup, root, cwd) resolve under it. A
+    // failure here only matters to those reads, which report it then.
+    let _ = procfs::proc_root();
+    // pidfd_open succeeds on a zombie: an exited process is gone, not racing.
+    if pidfd.as_ref().is_some_and(|p| !procfs::pidfd_alive(p)) {
+        return Err(gone_before());
+    }
+    if let Some(fd) = &pidfd {
+        if let Some(ns) = open_through_pidfd(fd, &dir_path, kinds, &label)? {
+            return Ok(Handles::process(label, pid, pidfd, None, dir_path, ns));
+        }
+    }
+    let dir = File::from(procfs::open_pid_dir(proc, pid)?);
+    let alive = |dir: &File| match &pidfd {
+        Some(pidfd) => procfs::pidfd_alive(pidfd),
+        None => procfs::dir_alive(dir),
     };
-    if let Some(ns) = through_pidfd {
-        return Ok(Handles {
-            label: format!("process {pid}"),
-            container: None,
-            pid: Some(pid),
-            pidfd,
-            proc_dir: Default::default(),
-            proc_path: Some(dir_path),
-            ns,
-        });
+    if pidfd.is_none() && !alive(&dir) {
+        return Err(gone_before());
     }
-    let dir = open_proc_dir(&dir_path)?;
     let mut ns: [Option<Namespace>; 8] = Default::default();
     for kind in kinds.iter() {
         let rel = format!("ns/{}", kind.name());
@@ -244,54 +203,45 @@ fn open_process(pid: i32, proc: &Path, pidfd: Option<OwnedFd>, kinds: KindSet) -
                 return Err(Error::KindUnsupported(kind))
             }
             // A zombie has no namespaces left: say that it exited, not ENOENT.
-            Err(_) if pidfd.as_ref().is_some_and(|p| !pidfd_alive(p)) => {
-                return Err(Error::TargetExited { pid })
-            }
+            Err(_) if !alive(&dir) => return Err(Error::TargetExited { target: label }),
             Err(e) => return Err(Error::open(path, e)),
         };
-        ns[kind as usize] = Some(Namespace::checked(fd, path, Some(kind))?);
+        ns[kind as usize] = Some(Namespace::checked(fd, path, Some(kind), Source::Proc)?);
     }
-    if let Some(pidfd) = &pidfd {
-        if !pidfd_alive(pidfd) {
-            return Err(Error::TargetExited { pid });
-        }
+    if !alive(&dir) {
+        return Err(Error::TargetExited { target: label });
     }
-    let proc_dir = std::sync::OnceLock::new();
-    let _ = proc_dir.set(File::from(dir));
-    Ok(Handles {
-        label: format!("process {pid}"),
-        container: None,
-        pid: Some(pid),
-        pidfd,
-        proc_dir,
-        proc_path: Some(dir_path),
-        ns,
-    })
+    Ok(Handles::process(label, pid, pidfd, Some(dir), dir_path, ns))
 }
 
 /// Opens the namespaces through the pidfd itself (`PIDFD_GET_*_NAMESPACE`, Linux
 /// 6.11): no path to walk, and the pidfd pins the process, so there is nothing
-/// to re-check. `None` where the kernel lacks the ioctls: then `/proc` is used.
+/// to re-check. `None` where the kernel lacks the ioctls (or `NSJOIN_FORCE_PROC=1`):
+/// then `/proc` is used. Any other failure is an error.
 fn open_through_pidfd(
     pidfd: &OwnedFd,
-    pid: i32,
     dir_path: &Path,
     kinds: KindSet,
+    label: &str,
 ) -> Result<Option<[Option<Namespace>; 8]>> {
-    // With nothing to open, nothing has shown that the process still runs.
-    if kinds.is_empty() && !pidfd_alive(pidfd) {
-        return Err(Error::TargetExited { pid });
+    if !procfs::pidfd_ns_enabled() {
+        return Ok(None);
     }
     let mut ns: [Option<Namespace>; 8] = Default::default();
     for kind in kinds.iter() {
         let path = dir_path.join("ns").join(kind.name());
-        match crate::sys::pidfd_get_namespace(pidfd, kind) {
-            Ok(fd) => ns[kind as usize] = Some(Namespace::checked(fd, path, Some(kind))?),
+        match procfs::pidfd_namespace(pidfd, kind, false) {
+            Ok(Some(fd)) => {
+                ns[kind as usize] = Some(Namespace::checked(fd, path, Some(kind), Source::Pidfd)?)
+            }
+            Ok(None) => return Ok(None),
             Err(e) => {
                 return match e.raw_os_error() {
-                    Some(libc::ENOTTY | libc::EINVAL) => Ok(None),
-                    // Exited, or a zombie whose namespaces are gone.
-                    Some(libc::ESRCH) => Err(Error::TargetExited { pid }),
+                    // Exited (or became a zombie, whose namespaces are gone) after
+                    // the liveness check above.
+                    Some(libc::ESRCH) => Err(Error::TargetExited {
+                        target: label.to_owned(),
+                    }),
                     // The kernel has no such kind of namespace.
                     Some(libc::EOPNOTSUPP) if !kind.is_supported() => {
                         Err(Error::KindUnsupported(kind))
@@ -304,24 +254,6 @@ fn open_through_pidfd(
     Ok(Some(ns))
 }
 
-/// Opens `/proc/PID` as a directory fd and checks that it is on procfs.
-pub(crate) fn open_proc_dir(dir_path: &Path) -> Result<OwnedFd> {
-    let dir = rustix::fs::open(
-        dir_path,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| Error::open(dir_path, e))?;
-    let fs = rustix::fs::fstatfs(&dir).map_err(|e| Error::open(dir_path, e))?;
-    if !crate::handles::fs_is(&fs, PROC_SUPER_MAGIC) {
-        return Err(Error::sys(
-            format!("{} is not on a proc filesystem", dir_path.display()),
-            io::Error::from_raw_os_error(libc::EINVAL),
-        ));
-    }
-    Ok(dir)
-}
-
 fn file_handles(namespace: Namespace, kinds: KindSet) -> Result<Handles> {
     let kind = namespace.kind();
     if let Some(other) = kinds.difference(KindSet::from(kind)).iter().next() {
@@ -331,16 +263,8 @@ fn file_handles(namespace: Namespace, kinds: KindSet) -> Result<Handles> {
             actual: kind,
         });
     }
-    let mut ns: [Option<Namespace>; 8] = Default::default();
-    let label = namespace.path().display().to_string();
-    ns[kind as usize] = Some(namespace);
-    Ok(Handles {
-        label,
-        container: None,
-        pid: None,
-        pidfd: None,
-        proc_dir: Default::default(),
-        proc_path: None,
-        ns,
-    })
+    let mut handles = Handles::new();
+    handles.label = namespace.path().display().to_string();
+    handles.insert(namespace);
+    Ok(handles)
 }

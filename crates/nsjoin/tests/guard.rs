@@ -669,6 +669,7 @@ fn sixteen_threads_hold_guards_on_four_sandboxes_concurrently() {
         .collect();
     let mine = view(&THREAD_KINDS);
     let fds_before = common::fd_count();
+    let threads_before = common::thread_count();
     let start = Barrier::new(THREADS);
     std::thread::scope(|s| {
         for t in 0..THREADS {
@@ -704,6 +705,8 @@ fn sixteen_threads_hold_guards_on_four_sandboxes_concurrently() {
         }
     });
     assert_eq!(view(&THREAD_KINDS), mine);
+    // Each thread's way home (kept per thread) is closed as the thread ends.
+    common::wait_for_threads(threads_before);
     assert_eq!(common::fd_count(), fds_before);
 }
 
@@ -855,4 +858,111 @@ fn a_home_never_saves_a_user_namespace() {
         ),
         "{err:?}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Guards left out of order, and entering for good.
+
+/// Defect: two guards of the same kind, the outer one dropped first, left the
+/// thread in the first target's namespace, and both leave() calls said Ok.
+#[test]
+fn guards_left_out_of_order_end_where_they_started() {
+    if !common::root_or_skip("guards_left_out_of_order_end_where_they_started") {
+        return;
+    }
+    let _lock = shared();
+    let (a, b, c) = (Sandbox::new(), Sandbox::new(), Sandbox::new());
+    let open = |s: &Sandbox| {
+        Target::pid(s.pid)
+            .open(kinds(&[Kind::Net, Kind::Uts]))
+            .unwrap()
+    };
+    let (ha, hb, hc) = (open(&a), open(&b), open(&c));
+    on_thread(|| {
+        let before = view(&THREAD_KINDS);
+        // Outer first: the thread stays in the innermost's namespace until it goes.
+        let outer = ha.enter(Kind::Net.into()).unwrap();
+        let inner = hb.enter(Kind::Net.into()).unwrap();
+        outer.leave().unwrap();
+        assert_eq!(thread_ns_ino("net"), b.ns_ino("net"), "inner still holds");
+        inner.leave().unwrap();
+        assert_eq!(view(&THREAD_KINDS), before, "not home after both left");
+
+        // Three deep, the middle one first, by drop.
+        let one = ha.enter(Kind::Net.into()).unwrap();
+        let two = hb.enter(kinds(&[Kind::Net, Kind::Uts])).unwrap();
+        let three = hc.enter(Kind::Net.into()).unwrap();
+        drop(two);
+        assert_eq!(thread_ns_ino("net"), c.ns_ino("net"));
+        // uts: two was the only guard inside it, so that went home at once.
+        assert_eq!(thread_hostname(), before.hostname);
+        drop(three);
+        // three now goes where two would have: back to one's (a's) namespace.
+        assert_eq!(thread_ns_ino("net"), a.ns_ino("net"));
+        drop(one);
+        assert_eq!(view(&THREAD_KINDS), before);
+    });
+}
+
+/// Defect: enter_permanently, refused on user in a multithreaded process, had
+/// already entered uts and left it so; a later kind failing left earlier ones
+/// entered. All or nothing now.
+#[test]
+fn enter_permanently_is_all_or_nothing() {
+    if !common::root_or_skip("enter_permanently_is_all_or_nothing") {
+        return;
+    }
+    let _lock = shared();
+    let user = Sandbox::with_user();
+    let plain = Sandbox::new();
+    let uh = Target::pid(user.pid)
+        .open(kinds(&[Kind::Uts, Kind::User]))
+        .unwrap();
+    let ph = Target::pid(plain.pid)
+        .open(kinds(&[Kind::Uts, Kind::Net, Kind::Mnt]))
+        .unwrap();
+    on_thread(|| {
+        let before = view(&THREAD_KINDS);
+        // The test binary has many threads: user is refused up front.
+        let err = uh
+            .enter_permanently(kinds(&[Kind::Uts, Kind::User]))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NeedsOtherApi {
+                    kind: Kind::User,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(view(&THREAD_KINDS), before, "something was entered");
+        // mnt fails on a thread that shares its fs context with others (EINVAL),
+        // after uts and net went in: they must be left again.
+        let err = ph
+            .enter_permanently(kinds(&[Kind::Uts, Kind::Net, Kind::Mnt]))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Enter {
+                    kind: Kind::Mnt,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            view(&THREAD_KINDS),
+            before,
+            "entered kinds were not rolled back"
+        );
+        // And a permanent entry that works stays, and is not undone by a guard.
+        ph.enter_permanently(kinds(&[Kind::Uts])).unwrap();
+        assert_eq!(thread_hostname(), plain.hostname);
+        let guard = ph.enter(kinds(&[Kind::Net])).unwrap();
+        guard.leave().unwrap();
+        assert_eq!(thread_hostname(), plain.hostname);
+    });
 }

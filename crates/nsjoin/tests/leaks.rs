@@ -62,18 +62,6 @@ fn children() -> BTreeSet<i32> {
     out
 }
 
-fn thread_count() -> usize {
-    fs::read_dir("/proc/self/task").unwrap().count()
-}
-
-/// Waits for threads that have ended to leave /proc/self/task.
-fn wait_for_threads(n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while thread_count() != n && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn hundred_thousand_guard_cycles_on_sixteen_threads_leak_nothing() {
     if !common::root_or_skip("hundred_thousand_guard_cycles_on_sixteen_threads_leak_nothing") {
@@ -86,7 +74,7 @@ fn hundred_thousand_guard_cycles_on_sixteen_threads_leak_nothing() {
         .iter()
         .map(|s| Target::pid(s.pid).open(kinds).unwrap())
         .collect();
-    let threads_before = thread_count();
+    let threads_before = common::thread_count();
     let tasks_before = all_tasks_ns();
     let fds_before = fd_count();
     let barrier = Barrier::new(THREADS);
@@ -120,7 +108,7 @@ fn hundred_thousand_guard_cycles_on_sixteen_threads_leak_nothing() {
             });
         }
     });
-    wait_for_threads(threads_before);
+    common::wait_for_threads(threads_before);
     assert_eq!(all_tasks_ns(), tasks_before);
     assert_eq!(fd_count(), fds_before);
 }

@@ -108,8 +108,9 @@ fn spawn_at(pid: i32) -> Child {
 /// opens anything — not even when its PID number is reused by a process in other
 /// namespaces. Reuse is forced through `ns_last_pid` (root in the initial pid ns,
 /// other processes may fork in between; it is retried a few times). Whether or not
-/// reuse happened, `Target::Pidfd` must give `TargetExited`; the message printed
-/// says which case was exercised.
+/// reuse happened, `Target::Pidfd` must say the target is gone; the message printed
+/// says which case was exercised. (The process is gone before the call, so the
+/// error is the one [`Error::is_target_gone`] recognises, not `TargetExited`.)
 #[test]
 fn pidfd_of_reaped_process_never_opens_the_namespaces_of_a_new_process() {
     if !common::root_or_skip("pidfd_of_reaped_process_never_opens_the_namespaces_of_a_new_process")
@@ -143,8 +144,8 @@ fn pidfd_of_reaped_process_never_opens_the_namespaces_of_a_new_process() {
         let _ = new.kill();
         let _ = new.wait();
         match result {
-            Err(Error::TargetExited { .. }) => {}
-            Err(e) => panic!("expected TargetExited, got {e:?}"),
+            Err(e) if e.is_target_gone() => {}
+            Err(e) => panic!("expected 'gone', got {e:?}"),
             Ok(h) => panic!(
                 "a dead pidfd opened namespaces (net {}, new process's {new_net})",
                 h.get(Kind::Net).unwrap().id().ino
@@ -200,8 +201,8 @@ fn docker_container_stopped_after_resolution_is_refused_with_a_clear_error() {
     let kinds = KindSet::from(NET_UTS_IPC);
     // The pidfd taken at resolution time: the process it names has exited.
     match Target::Pidfd(early).open(kinds) {
-        Err(Error::TargetExited { .. }) => {}
-        other => panic!("expected TargetExited, got {other:?}"),
+        Err(e) if e.is_target_gone() => {}
+        other => panic!("expected 'gone', got {other:?}"),
     }
     // The resolved PID number: gone (or, if reused, never the container's).
     match Target::pid(resolved.pid).open(kinds) {

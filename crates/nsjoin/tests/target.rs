@@ -191,8 +191,8 @@ fn pidfd_target_opens_the_sandboxes_namespaces() {
 }
 
 #[test]
-fn pidfd_of_a_reaped_process_gives_target_exited() {
-    if !common::root_or_skip("pidfd_of_a_reaped_process_gives_target_exited") {
+fn pidfd_of_a_reaped_process_is_gone_and_says_so() {
+    if !common::root_or_skip("pidfd_of_a_reaped_process_is_gone_and_says_so") {
         return;
     }
     let _lock = shared();
@@ -202,21 +202,25 @@ fn pidfd_of_a_reaped_process_gives_target_exited() {
     let target = Target::Pidfd(fd);
     for kinds in [KindSet::from(Kind::Net), KindSet::EMPTY] {
         match target.open(kinds) {
-            Err(e @ Error::TargetExited { .. }) => {
+            Err(e) => {
+                assert!(e.is_target_gone(), "{e:?}");
                 assert_eq!(e.raw_os_error(), Some(libc::ESRCH));
-                assert!(!e.to_string().contains('\n'));
+                let text = e.to_string();
+                assert!(!text.contains('\n'));
+                // Gone before the call: not "-1", not "while ... being opened".
+                assert_eq!(text, "the pidfd's process has exited: No such process");
             }
-            Err(other) => panic!("expected TargetExited, got {other:?}"),
             Ok(h) => panic!("a reaped process's pidfd opened {:?}", h.kinds()),
         }
     }
 }
 
 /// A process that has exited but is still a zombie has no namespaces any more;
-/// `open` must say that it exited, not report a missing file.
+/// `open` must say that it is gone (it was gone before the call: not "exited while
+/// its namespaces were being opened"), not report a missing file.
 #[test]
-fn exited_unreaped_process_gives_target_exited() {
-    if !common::root_or_skip("exited_unreaped_process_gives_target_exited") {
+fn exited_unreaped_process_is_gone_before_the_call() {
+    if !common::root_or_skip("exited_unreaped_process_is_gone_before_the_call") {
         return;
     }
     let _lock = shared();
@@ -225,20 +229,27 @@ fn exited_unreaped_process_gives_target_exited() {
     let by_pidfd = Target::Pidfd(pidfd(pid)).open(Kind::Net.into());
     let by_pid = Target::pid(pid).open(Kind::Net.into());
     let empty = Target::pid(pid).open(KindSet::EMPTY);
+    // Without a pidfd (another proc mount's path), the zombie is seen in /proc.
+    let by_proc = Target::pid(pid)
+        .with_proc("/proc/self/root/proc")
+        .open(Kind::Net.into());
     child.wait().unwrap();
     let mut wrong = Vec::new();
     for (what, result) in [
         ("pidfd", by_pidfd),
         ("pid", by_pid),
         ("pid, no kinds", empty),
+        ("pid through /proc", by_proc),
     ] {
         match result {
-            Err(Error::TargetExited { pid: p }) if p == pid => {}
+            Err(e) if e.is_target_gone() && !e.to_string().contains("while") => {
+                assert!(e.to_string().contains(&pid.to_string()), "{what}: {e}");
+            }
             Err(other) => wrong.push(format!("{what}: {other}")),
             Ok(h) => wrong.push(format!("{what}: a zombie opened {:?}", h.kinds())),
         }
     }
-    assert!(wrong.is_empty(), "expected TargetExited: {wrong:#?}");
+    assert!(wrong.is_empty(), "expected 'gone': {wrong:#?}");
 }
 
 #[test]
@@ -911,7 +922,10 @@ fn raw_os_error_gives_the_errno_of_each_error() {
     let esrch = Target::pid(0).open(Kind::Net.into()).unwrap_err();
     assert_eq!(esrch.raw_os_error(), Some(libc::ESRCH));
     assert_eq!(
-        Error::TargetExited { pid: 5 }.raw_os_error(),
+        Error::TargetExited {
+            target: "process 5".into()
+        }
+        .raw_os_error(),
         Some(libc::ESRCH)
     );
     assert_eq!(

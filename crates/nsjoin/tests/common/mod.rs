@@ -203,6 +203,21 @@ pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
+/// This process's threads.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Waits (up to 10 s) until only `n` threads are left: threads that have ended
+/// leave /proc/self/task only after their thread-local state (nsjoin keeps each
+/// thread's way home there, as fds) has been dropped.
+pub fn wait_for_threads(n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while thread_count() != n && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Tests in one binary run on parallel threads of one process. Those that look at
 /// process-wide state (the fd table, children, all threads, fd 0, groups) take this
 /// lock exclusively; every other test holds it shared.
