@@ -12,4 +12,8 @@ bash scripts/lxc-nspawn.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# The /proc fallback on purpose: with the pidfd namespace ioctls turned off, the
+# library must do the same through /proc/PID/ns and /proc/thread-self/ns
+# (tests/paths.rs asserts which path each namespace came through).
+NSJOIN_FORCE_PROC=1 cargo test -p nsjoin --test paths --test guard --test target --test races --test run --test leaks
 bash scripts/python-test.sh

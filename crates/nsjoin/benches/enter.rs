@@ -11,8 +11,8 @@
 //! | id | what one iteration does |
 //! |---|---|
 //! | `raw_setns_pair/net` | setns into the target's net fd and back into ours, both opened in advance: the floor |
-//! | `guard_cycle_preopened/net` | `Handles::enter_from` + `Guard::leave`: the target opened and the way back saved (`Home`) once |
-//! | `guard_cycle_saving/net` | `Handles::enter` + `Guard::leave`, the target opened once, the way back opened each time |
+//! | `guard_cycle_preopened/net` | plain `Handles::enter` + `Guard::leave` on handles opened once (the thread's way back is taken once per thread) |
+//! | `guard_cycle_home/net` | `Handles::enter_from` an explicit `Home` + `Guard::leave` |
 //! | `guard_cycle_oneshot/net` | `Target::open` + enter + leave + close (`with Namespace(pid, 'net')`) |
 //! | `run_in/net` | `nsjoin::run_in`: open, a closure on a thread of its own, join |
 //! | `spawn_true/all` | `/bin/true` inside net, uts, ipc, mnt and pid (`Spawn`, pre-opened handles), waited for |
@@ -48,10 +48,15 @@ fn benches(c: &mut Criterion, sandbox: &Sandbox) {
         })
     });
 
-    // The target opened once and the way back saved once (`Home`).
+    // The target opened once; plain enter/leave (the default way back).
     let handles = target.open(net).expect("open the sandbox's net namespace");
-    let home = nsjoin::Home::save(net).expect("save this thread's net namespace");
     c.bench_function("guard_cycle_preopened/net", |b| {
+        b.iter(|| handles.enter(net).expect("enter").leave().expect("leave"))
+    });
+
+    // The same with an explicit Home.
+    let home = nsjoin::Home::save(net).expect("save this thread's net namespace");
+    c.bench_function("guard_cycle_home/net", |b| {
         b.iter(|| {
             handles
                 .enter_from(&home, net)
@@ -59,11 +64,6 @@ fn benches(c: &mut Criterion, sandbox: &Sandbox) {
                 .leave()
                 .expect("leave")
         })
-    });
-
-    // The target opened once; each guard opens /proc/thread-self/ns/net.
-    c.bench_function("guard_cycle_saving/net", |b| {
-        b.iter(|| handles.enter(net).expect("enter").leave().expect("leave"))
     });
 
     c.bench_function("guard_cycle_oneshot/net", |b| {
