@@ -565,3 +565,72 @@ print("execve failed", ctypes.get_errno(), flush=True)
     assert_eq!(String::from_utf8_lossy(&out.stdout), "A=1 B=two\n0\n");
     assert!(out.stderr.is_empty(), "{out:?}");
 }
+
+/// A target can point its environment at any amount of memory it maps
+/// (`prctl(PR_SET_MM_MAP)`, no privilege needed): here 1 GiB of untouched pages.
+/// `-e` must refuse it in one line without reading it: nsjoin runs under a 256 MiB
+/// address-space limit, which reading it all would exceed.
+#[test]
+fn env_flag_refuses_a_target_environ_beyond_execs_bound() {
+    if !common::root_or_skip("env_flag_refuses_a_target_environ_beyond_execs_bound") {
+        return;
+    }
+    let _lock = common::shared();
+    let script = r#"
+import ctypes, mmap, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.sbrk.restype = ctypes.c_void_p
+size = 1 << 30
+buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+buf[0:7] = b"BIG=1\0\0"
+f = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+fld = lambda n: int(f[n - 3])
+names = ("start_code end_code start_data end_data start_brk brk start_stack "
+         "arg_start arg_end env_start env_end auxv").split()
+class Map(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint64) for n in names] + [
+        ("auxv_size", ctypes.c_uint32), ("exe_fd", ctypes.c_uint32)]
+m = Map(fld(26), fld(27), fld(45), fld(46), fld(47), libc.sbrk(0), fld(28),
+        fld(48), fld(49), addr, addr + size, 0, 0, 0xffffffff)
+PR_SET_MM, PR_SET_MM_MAP = 35, 14
+if libc.prctl(PR_SET_MM, PR_SET_MM_MAP, ctypes.byref(m), ctypes.sizeof(m), 0):
+    print("prctl failed", ctypes.get_errno(), flush=True)
+    sys.exit(1)
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+    let mut target = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(target.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(
+        line.trim(),
+        "ready",
+        "the target could not remap its environment"
+    );
+    let pid = target.id().to_string();
+    let limit = (256u64 << 20).to_string();
+    let as_limit = format!("--as={limit}");
+    let args: Vec<String> = [&as_limit, "--", NSJOIN, "-e", "-t", &pid, "-u", "true"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let out = run("prlimit", &args, &[]);
+    drop(target.stdin.take());
+    let _ = target.kill();
+    let _ = target.wait();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        format!("nsjoin: /proc/{pid}/environ is larger than 6291456 bytes; refusing to read it\n")
+    );
+    assert!(out.stdout.is_empty());
+}
