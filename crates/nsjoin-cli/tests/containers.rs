@@ -333,3 +333,37 @@ fn engine_garbage_errors_and_sandboxed_runtimes_fail_in_one_line() {
     );
     assert_one_line_failure(&against(&ghost), "999999");
 }
+
+/// An engine socket (here one `DOCKER_HOST` names) that answers with the PID of
+/// some other host process: nsjoin must not enter it. The process is a sandbox in
+/// its own namespaces, running and ours to see; the engine says it is container
+/// `<64 hex>`'s init, which its cgroup denies. A second answer names a sandbox
+/// that really is in a cgroup named for the ID: that one is believed.
+#[test]
+fn an_engine_naming_a_process_outside_the_container_is_refused() {
+    if !common::root_or_skip("an_engine_naming_a_process_outside_the_container_is_refused") {
+        return;
+    }
+    let _lock = common::shared();
+    let id = "5e".repeat(32);
+    let bystander = common::Sandbox::new();
+    let answer =
+        |pid: i32| format!(r#"{{"Id":"{id}","Name":"/x","State":{{"Running":true,"Pid":{pid}}}}}"#);
+    let liar = FakeEngine::json("200 OK", &answer(bystander.pid));
+    let dir = TempDir::new("liar");
+    let marker = dir.path().join("entered");
+    let script = format!("echo in > {}", marker.display());
+    let out =
+        run(nsjoin(&["-a", "-t", "docker://x", "sh", "-c", &script])
+            .env("DOCKER_HOST", liar.host()));
+    assert_one_line_failure(&out, "not in a cgroup of container");
+    assert!(!marker.exists(), "the program ran");
+
+    let inside = common::CgroupSandbox::new(&id);
+    let honest = FakeEngine::json("200 OK", &answer(inside.sandbox.pid));
+    let out = run(
+        nsjoin(&["-n", "-u", "-t", "docker://x", "hostname"]).env("DOCKER_HOST", honest.host())
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout(&out).trim(), inside.sandbox.hostname);
+}

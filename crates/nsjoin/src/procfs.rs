@@ -96,6 +96,10 @@ pub(crate) fn open_pid_dir(proc: &Path, pid: i32) -> Result<OwnedFd> {
     Ok(dir)
 }
 
+/// The most a `/proc/PID/cgroup` is read: one line per hierarchy (a dozen on cgroup
+/// v1 hosts), each a path of at most PATH_MAX (4 KiB).
+pub(crate) const CGROUP_LIMIT: usize = 64 << 10;
+
 /// Reads the file `name` of a `/proc/PID` directory, refusing it when it is larger
 /// than `limit` bytes (files a target controls, such as `environ`, can be made
 /// arbitrarily large). `shown` is the directory's path, for messages.

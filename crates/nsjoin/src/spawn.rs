@@ -336,9 +336,7 @@ fn dup_fds(handles: &Handles) -> Result<[Option<OwnedFd>; 8]> {
 /// any size the target likes.
 pub const ENVIRON_LIMIT: usize = 6 << 20;
 
-/// The most a `/proc/PID/cgroup` is read: one line per hierarchy (a dozen on cgroup
-/// v1 hosts), each a path of at most PATH_MAX (4 KiB).
-const CGROUP_LIMIT: usize = 64 << 10;
+use crate::procfs::CGROUP_LIMIT;
 
 impl Handles {
     /// The target's environment, as pairs: a container's as its engine reports

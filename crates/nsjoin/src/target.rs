@@ -129,15 +129,20 @@ impl Target {
                 let ns = Namespace::from_fd_named(dup, fd.as_raw_fd())?;
                 file_handles(ns, kinds)
             }
-            Target::Container(spec) => {
-                let container = container::resolve(spec)?;
-                let pidfd = procfs::open_pidfd(container.pid)?;
-                let proc = Path::new("/proc");
-                let mut handles =
-                    open_process(container.pid, proc, pidfd, kinds, spec.to_string())?;
-                handles.container = Some(container);
-                Ok(handles)
-            }
+            Target::Container(spec) => open_container(spec, container::resolve(spec)?, kinds),
+        }
+    }
+
+    /// Opens a container target from an engine's answer already in hand (from
+    /// [`container::resolve`]), with the checks [`Target::open`] makes: the process
+    /// the answer names must belong to that container. Anything but a container
+    /// target is refused.
+    pub fn open_resolved(&self, answer: container::Container, kinds: KindSet) -> Result<Handles> {
+        match self {
+            Target::Container(spec) => open_container(spec, answer, kinds),
+            _ => Err(Error::NeedsProcess {
+                what: "an engine's answer",
+            }),
         }
     }
 
@@ -151,6 +156,96 @@ impl Target {
             Target::Container(spec) => spec.to_string(),
         }
     }
+}
+
+/// Opens the namespaces of the process an engine named, once it is shown to be the
+/// container's: the engine's word alone is not trusted (a socket named by
+/// `DOCKER_HOST` can answer any PID, a Docker-in-Docker engine's PIDs belong to
+/// another pid namespace, and the container's init may exit and its PID be reused
+/// between the answer and now). After the pidfd pins a process:
+///
+/// - engines whose cgroups name the container (Docker, Podman, containerd, CRI):
+///   the process's `/proc/PID/cgroup` must have a component that is the container's
+///   ID (`<id>`, `*-<id>`, `*-<id>.scope`);
+/// - LXC and nspawn, whose cgroups are named by configuration: the engine is asked
+///   a second time, after the pidfd was taken, and must name the same process.
+///
+/// Then the pidfd must still be alive, so the process checked is the one entered.
+fn open_container(
+    spec: &container::ContainerRef,
+    answer: container::Container,
+    kinds: KindSet,
+) -> Result<Handles> {
+    let label = spec.to_string();
+    let refuse = |why: String| Error::Container {
+        target: label.clone(),
+        why,
+    };
+    let pid = answer.pid;
+    let pidfd = match procfs::open_pidfd(pid) {
+        Err(e) if e.is_target_gone() => {
+            return Err(refuse(format!(
+                "the engine's PID {pid} names no process here (an engine in another \
+                 pid namespace, or the container stopped)"
+            )))
+        }
+        other => other?,
+    };
+    let _ = procfs::proc_root();
+    let dir = File::from(procfs::open_pid_dir(Path::new("/proc"), pid)?);
+    match answer.engine {
+        container::Engine::Lxc | container::Engine::Nspawn => {
+            let again = container::resolve(spec)?;
+            if again.pid != pid {
+                return Err(refuse(format!(
+                    "the engine named process {pid}, then process {}: its init changed",
+                    again.pid
+                )));
+            }
+        }
+        _ => {
+            let shown = PathBuf::from(format!("/proc/{pid}"));
+            let text = procfs::read_file(&dir, &shown, "cgroup", procfs::CGROUP_LIMIT)?;
+            if !cgroup_names(&String::from_utf8_lossy(&text), &answer.id) {
+                return Err(refuse(format!(
+                    "the engine named process {pid}, which is not in a cgroup of container \
+                     {}; refusing to enter it",
+                    answer.id
+                )));
+            }
+        }
+    }
+    let alive = match &pidfd {
+        Some(fd) => procfs::pidfd_alive(fd),
+        None => procfs::dir_alive(&dir),
+    };
+    if !alive {
+        return Err(Error::TargetExited { target: label });
+    }
+    let mut handles = open_process(pid, Path::new("/proc"), pidfd, kinds, label)?;
+    if handles.proc_dir.get().is_none() {
+        let _ = handles.proc_dir.set(dir);
+    }
+    handles.container = Some(answer);
+    Ok(handles)
+}
+
+/// Whether a `/proc/PID/cgroup` text puts the process in a cgroup named for the
+/// container `id`: a path component that is `id`, or ends in `-<id>` or
+/// `-<id>.scope` (the cgroupfs and systemd drivers' names).
+pub(crate) fn cgroup_names(cgroup: &str, id: &str) -> bool {
+    if id.is_empty() {
+        return false;
+    }
+    let dashed = format!("-{id}");
+    cgroup
+        .lines()
+        .filter_map(|line| line.splitn(3, ':').nth(2))
+        .flat_map(|path| path.split('/'))
+        .any(|part| {
+            let unit = part.strip_suffix(".scope").unwrap_or(part);
+            part == id || unit.ends_with(&dashed)
+        })
 }
 
 /// Opens the namespaces of process `pid`: through its pidfd where the kernel can,
@@ -267,4 +362,36 @@ fn file_handles(namespace: Namespace, kinds: KindSet) -> Result<Handles> {
     handles.label = namespace.path().display().to_string();
     handles.insert(namespace);
     Ok(handles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cgroup_names;
+
+    #[test]
+    fn a_cgroup_names_a_container_only_by_a_whole_component() {
+        let id = "ab".repeat(32);
+        let v1 = format!("12:pids:/docker/{id}\n11:cpu:/docker/{id}\n");
+        let systemd = format!("0::/system.slice/docker-{id}.scope\n");
+        let cri = format!("0::/kubepods/besteffort/pod1/{id}\n");
+        let short = "0::/default/web\n";
+        for (text, name) in [
+            (&v1, id.as_str()),
+            (&systemd, &id),
+            (&cri, &id),
+            (&short.to_owned(), "web"),
+        ] {
+            assert!(cgroup_names(text, name), "{text}");
+        }
+        // Not a component: a prefix, a longer name, a file-name lookalike, nothing.
+        let other = format!("0::/system.slice/docker-{id}0.scope\n");
+        assert!(!cgroup_names(&other, &id));
+        assert!(!cgroup_names(&format!("0::/x/{id}-extra\n"), &id));
+        assert!(!cgroup_names("0::/user.slice/session-1.scope\n", &id));
+        assert!(!cgroup_names(&v1, ""));
+        assert!(
+            !cgroup_names(&format!("{id}\n"), &id),
+            "a line without a path"
+        );
+    }
 }

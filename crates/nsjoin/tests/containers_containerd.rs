@@ -38,7 +38,7 @@ use nsjoin::container::{self, ContainerRef, Engine};
 use nsjoin::{Kind, KindSet, Target};
 use prost::Message;
 
-use common::{ns_ino, Sandbox, TempDir};
+use common::{ns_ino, TempDir};
 
 // ---------------------------------------------------------------------------
 // Messages (encoded by the in-test server, or sent to the live CRI runtime)
@@ -858,8 +858,11 @@ fn containerd_search_order_and_answers_from_an_encoded_server() {
     if !common::root_or_skip("containerd_search_order_and_answers_from_an_encoded_server") {
         return;
     }
-    let sandbox = Sandbox::new();
     let id = hex_id(7);
+    // The stand-in names the sandbox as the container's init; nsjoin believes that
+    // only of a process in a cgroup named for the container.
+    let boxed = common::CgroupSandbox::new(&id);
+    let sandbox = &boxed.sandbox;
     let server = containerd_with("moby", id.clone(), sandbox.pid as u32);
     let address = format!("unix://{}", server.socket.display());
     let _env = Env::set(&[("CONTAINERD_ADDRESS", &address)]);
@@ -1085,7 +1088,10 @@ fn cri_answers_from_an_encoded_server() {
     if !common::root_or_skip("cri_answers_from_an_encoded_server") {
         return;
     }
-    let sandbox = Sandbox::new();
+    // The stand-in's container is hex_id(5); nsjoin believes it names the sandbox
+    // only when the sandbox is in a cgroup named for it.
+    let boxed = common::CgroupSandbox::new(&hex_id(5));
+    let sandbox = &boxed.sandbox;
     let info = format!(
         r#"{{"sandboxID":"s","pid":{},"runtimeType":"io.containerd.runc.v2","runtimeSpec":{{"process":{{"env":["PATH=/bin","FROM=cri"]}}}}}}"#,
         sandbox.pid

@@ -269,3 +269,87 @@ fn scan_succeeds_while_many_short_lived_processes_come_and_go() {
         assert!(spawned > 0);
     });
 }
+
+/// What this proves: an engine's answer is bound to the container before anything
+/// is entered. The Docker container's init is killed after the engine answered, its
+/// PID is handed to an impostor (a `sleep` in a fresh netns, through `ns_last_pid`),
+/// and then the answer is opened: refused, because the impostor's cgroup does not
+/// name the container. A plain PID target for the same number enters the impostor,
+/// which shows the reuse really happened in that round.
+#[test]
+fn docker_init_replaced_between_answer_and_entry_is_refused() {
+    if !common::root_or_skip("docker_init_replaced_between_answer_and_entry_is_refused") {
+        return;
+    }
+    let _lock = exclusive();
+    let mut reused = false;
+    for _ in 0..5 {
+        let Some(c) =
+            Container::start_or_skip("docker_init_replaced_between_answer_and_entry_is_refused")
+        else {
+            return;
+        };
+        let spec = format!("docker://{}", c.name);
+        let target = Target::container(&spec).unwrap();
+        let Target::Container(cref) = &target else {
+            unreachable!()
+        };
+        let answer = nsjoin::container::resolve(cref).unwrap();
+        let pid = answer.pid;
+        let early = pidfd(pid);
+        let status = common::docker()
+            .args(["kill", &c.name])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "docker kill failed");
+        wait_gone(&early, pid);
+        let mut impostor = spawn_at(pid);
+        let impostor_pid = impostor.id() as i32;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while impostor_pid == pid
+            && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .ok()
+                .as_deref()
+                != Some("sleep\n")
+        {
+            assert!(Instant::now() < deadline, "the impostor did not start");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let result = target.open_resolved(answer, KindSet::from(NET_UTS_IPC));
+        let plain = (impostor_pid == pid).then(|| Target::pid(pid).open(Kind::Net.into()));
+        let impostor_net = common::ns_ino(impostor_pid, "net");
+        let _ = impostor.kill();
+        let _ = impostor.wait();
+        match result {
+            Err(Error::Container { why, .. }) if impostor_pid == pid => {
+                assert!(why.contains("not in a cgroup of container"), "{why}");
+            }
+            Err(e) if impostor_pid != pid => {
+                assert!(
+                    e.is_target_gone() || matches!(e, Error::Container { .. }),
+                    "{e:?}"
+                );
+            }
+            Err(e) => panic!("unexpected error {e:?}"),
+            Ok(h) => panic!(
+                "entered process {pid} (net {}, impostor's {impostor_net})",
+                h.get(Kind::Net).unwrap().id().ino
+            ),
+        }
+        if let Some(plain) = plain {
+            let plain = plain.expect("the impostor is a process like any other");
+            assert_eq!(plain.get(Kind::Net).unwrap().id().ino, impostor_net);
+            reused = true;
+            break;
+        }
+    }
+    eprintln!(
+        "docker_init_replaced_between_answer_and_entry_is_refused: PID reuse {}",
+        if reused {
+            "forced; the impostor was refused"
+        } else {
+            "not achieved; only the dead-init refusal was checked"
+        }
+    );
+}

@@ -101,6 +101,52 @@ impl Drop for Sandbox {
     }
 }
 
+/// A sandbox whose process sits in a cgroup named `nsjt-<id>`, the way container
+/// engines name a container's cgroup (`docker-<id>.scope`, `<parent>/<id>`): what
+/// nsjoin checks before it believes an engine that names this process as container
+/// `id`'s init. The cgroup is made in the first hierarchy mounted under
+/// /sys/fs/cgroup (v2, or a v1 controller) and removed on drop.
+pub struct CgroupSandbox {
+    pub sandbox: Sandbox,
+    dir: PathBuf,
+}
+
+impl CgroupSandbox {
+    pub fn new(id: &str) -> CgroupSandbox {
+        let root = [
+            "/sys/fs/cgroup/cgroup.procs",
+            "/sys/fs/cgroup/pids/cgroup.procs",
+        ]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+        .and_then(Path::parent)
+        .expect("no cgroup hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/pids");
+        let dir = root.join(format!("nsjt-{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let setup = format!("echo 0 > {}/cgroup.procs || exit 1", dir.display());
+        let sandbox = Sandbox::start(&["--uts", "--net", "--ipc", "--pid", "--mount"], &setup);
+        CgroupSandbox { sandbox, dir }
+    }
+}
+
+impl Drop for CgroupSandbox {
+    fn drop(&mut self) {
+        let pid = self.sandbox.pid;
+        let _ = self.sandbox.holder.kill();
+        let _ = self.sandbox.holder.wait();
+        // The sandboxed process dies a moment after its holder.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::remove_dir(&self.dir).is_err() && std::time::Instant::now() < deadline {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            } else {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+}
+
 /// The inode of `/proc/PID/ns/KIND`.
 pub fn ns_ino(pid: i32, kind: &str) -> u64 {
     use std::os::unix::fs::MetadataExt;
