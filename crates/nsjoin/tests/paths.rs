@@ -122,6 +122,11 @@ fn a_targets_proc_files_are_its_own_from_inside_a_containers_mount_namespace() {
     let theirs = Target::pid(target.id() as i32)
         .open(Kind::Net.into())
         .unwrap();
+    // With no namespace asked for, nothing is opened through /proc at open time on
+    // any kernel: the /proc/PID read comes later, inside the container's view.
+    let bare = Target::pid(target.id() as i32)
+        .open(KindSet::EMPTY)
+        .unwrap();
     let inside = Target::pid(box_.pid).open(Kind::Mnt.into()).unwrap();
     let mark = |env: Vec<(std::ffi::OsString, std::ffi::OsString)>| {
         env.into_iter()
@@ -134,8 +139,10 @@ fn a_targets_proc_files_are_its_own_from_inside_a_containers_mount_namespace() {
         // This thread's /proc is the container's now.
         assert!(std::fs::metadata(format!("/proc/{}", target.id())).is_err());
         assert_eq!(mark(theirs.environ().unwrap()).as_deref(), Some(&*marker));
+        assert_eq!(mark(bare.environ().unwrap()).as_deref(), Some(&*marker));
         guard.leave().unwrap();
         assert_eq!(mark(theirs.environ().unwrap()).as_deref(), Some(&*marker));
+        assert_eq!(mark(bare.environ().unwrap()).as_deref(), Some(&*marker));
     });
     let _ = target.kill();
     let _ = target.wait();
