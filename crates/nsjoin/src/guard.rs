@@ -7,10 +7,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
 use rustix::fs::{Mode, OFlags};
-use rustix::thread::move_into_link_name_space;
 
 use crate::plan::{self, Failed, Plan};
-use crate::{procfs, sys, Error, Handles, Kind, KindSet, Result, Target};
+use crate::{procfs, sys, Error, Handles, Kind, KindMap, KindSet, Result, Target};
 
 const USER_IS_ONE_WAY: &str =
     "the kernel allows it only in a single-threaded process and it cannot be left again; \
@@ -99,6 +98,7 @@ pub struct Guard {
 #[derive(Debug)]
 struct Frame {
     guard: u64,
+    kind: Kind,
     back: Rc<OwnedFd>,
     /// Root and working directory to put back after a mount namespace.
     dirs: Option<Rc<(OwnedFd, OwnedFd)>>,
@@ -108,7 +108,7 @@ struct Frame {
 struct ThreadState {
     /// The thread's own namespace of each kind, taken the first time a guard
     /// entered that kind here with no other guard inside it.
-    home: [Option<Rc<OwnedFd>>; 8],
+    home: KindMap<Rc<OwnedFd>>,
     /// The live guards inside each kind, innermost last.
     stacks: [Vec<Frame>; 8],
     next_id: u64,
@@ -117,7 +117,7 @@ struct ThreadState {
 thread_local! {
     static THREAD: RefCell<ThreadState> = const {
         RefCell::new(ThreadState {
-            home: [const { None }; 8],
+            home: KindMap::new(),
             stacks: [const { Vec::new() }; 8],
             next_id: 0,
         })
@@ -128,14 +128,14 @@ thread_local! {
 /// so that the next guard takes them afresh. Call it after the thread changed its
 /// namespaces by other means than nsjoin (setns(2), unshare(2)).
 pub fn forget_thread_home() {
-    let _ = THREAD.try_with(|t| t.borrow_mut().home = [const { None }; 8]);
+    let _ = THREAD.try_with(|t| t.borrow_mut().home = KindMap::new());
 }
 
 pub(crate) fn forget_home_of(kinds: KindSet) {
     let _ = THREAD.try_with(|t| {
         let mut t = t.borrow_mut();
         for kind in kinds.iter() {
-            t.home[kind as usize] = None;
+            t.home.remove(kind);
         }
     });
 }
@@ -161,7 +161,7 @@ pub(crate) fn forget_home_of(kinds: KindSet) {
 /// ```
 #[derive(Debug)]
 pub struct Home {
-    saved: [Option<Rc<OwnedFd>>; 8],
+    saved: KindMap<Rc<OwnedFd>>,
     kinds: KindSet,
 }
 
@@ -175,9 +175,9 @@ impl Home {
                 why: USER_IS_ONE_WAY,
             });
         }
-        let mut saved: [Option<Rc<OwnedFd>>; 8] = Default::default();
+        let mut saved = KindMap::new();
         for kind in kinds.iter() {
-            saved[kind as usize] = Some(Rc::new(save_current(kind)?));
+            saved.insert(kind, Rc::new(save_current(kind)?));
         }
         Ok(Home { saved, kinds })
     }
@@ -222,22 +222,23 @@ impl Handles {
     fn enter_saving(&self, kinds: KindSet, home: Option<&Home>) -> Result<Guard> {
         let plan = self.plan_for_thread(kinds, KindSet::from(Kind::User), USER_IS_ONE_WAY)?;
         // Every way back is in hand before anything is entered.
-        let mut backs: [Option<Rc<OwnedFd>>; 8] = Default::default();
+        let mut backs = KindMap::new();
         let id = THREAD.with_borrow_mut(|t| -> Result<u64> {
             for kind in plan.kinds().iter() {
-                let k = kind as usize;
-                let back = match (
-                    t.stacks[k].is_empty(),
-                    home.and_then(|h| h.saved[k].as_ref()),
-                ) {
-                    (true, Some(saved)) => Rc::clone(saved),
-                    (true, None) => match &t.home[k] {
+                let inside = !t.stacks[kind as usize].is_empty();
+                let back = match (inside, home.and_then(|h| h.saved.get(kind))) {
+                    (false, Some(saved)) => Rc::clone(saved),
+                    (false, None) => match t.home.get(kind) {
                         Some(own) => Rc::clone(own),
-                        None => Rc::clone(t.home[k].insert(Rc::new(save_current(kind)?))),
+                        None => {
+                            let own = Rc::new(save_current(kind)?);
+                            t.home.insert(kind, Rc::clone(&own));
+                            own
+                        }
                     },
-                    (false, _) => Rc::new(save_current(kind)?),
+                    (true, _) => Rc::new(save_current(kind)?),
                 };
-                backs[k] = Some(back);
+                backs.insert(kind, back);
             }
             t.next_id += 1;
             Ok(t.next_id)
@@ -247,17 +248,19 @@ impl Handles {
         } else {
             None
         };
-        let result = plan::enter(&self.fds(), plan);
+        let result = plan::enter(&mut self.fds(), plan);
         let entered = match &result {
             Ok(()) => plan.kinds(),
             Err(failed) => failed.done,
         };
         THREAD.with_borrow_mut(|t| {
             for kind in entered.iter() {
-                let k = kind as usize;
-                t.stacks[k].push(Frame {
+                t.stacks[kind as usize].push(Frame {
                     guard: id,
-                    back: backs[k].take().expect("a way back for every planned kind"),
+                    kind,
+                    back: backs
+                        .remove(kind)
+                        .expect("a way back for every planned kind"),
                     dirs: if kind == Kind::Mnt {
                         dirs.clone()
                     } else {
@@ -308,28 +311,26 @@ impl Handles {
                 });
             }
         }
-        let mut back: [Option<OwnedFd>; 8] = Default::default();
+        let mut back = KindMap::new();
         for kind in plan.kinds().iter().filter(|k| *k != Kind::User) {
-            back[kind as usize] = Some(save_current(kind)?);
+            back.insert(kind, save_current(kind)?);
         }
         let dirs = if plan.kinds().contains(Kind::Mnt) {
             Some(Rc::new((open_dir("/")?, open_dir(".")?)))
         } else {
             None
         };
-        let Err(failed) = plan::enter(&self.fds(), plan) else {
+        let Err(failed) = plan::enter(&mut self.fds(), plan) else {
             forget_home_of(plan.kinds());
             return Ok(plan);
         };
         for kind in Kind::ENTER_ORDER.into_iter().rev() {
-            let Some(fd) = back[kind as usize]
-                .take()
-                .filter(|_| failed.done.contains(kind))
-            else {
+            let Some(fd) = back.remove(kind).filter(|_| failed.done.contains(kind)) else {
                 continue;
             };
             let frame = Frame {
                 guard: 0,
+                kind,
                 back: Rc::new(fd),
                 dirs: if kind == Kind::Mnt {
                     dirs.clone()
@@ -427,7 +428,7 @@ impl Guard {
 }
 
 fn restore_kind(frame: &Frame) -> io::Result<()> {
-    move_into_link_name_space(frame.back.as_fd(), None)?;
+    plan::setns_kind(frame.back.as_fd(), frame.kind)?;
     if let Some(dirs) = &frame.dirs {
         // setns put root and cwd at the namespace's root; put back the thread's
         // own (which may have been a chroot).

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use rustix::fs::{Mode, OFlags};
 
-use crate::{procfs, sys, Error, Kind, KindSet, Result};
+use crate::{procfs, sys, Error, Kind, KindMap, KindSet, Result};
 
 const NSFS_MAGIC: i64 = 0x6e73_6673;
 
@@ -302,7 +302,7 @@ pub struct Handles {
     pub(crate) proc_dir: OnceLock<File>,
     /// Where to open it from, for a process target.
     pub(crate) proc_path: Option<PathBuf>,
-    pub(crate) ns: [Option<Namespace>; 8],
+    pub(crate) ns: KindMap<Namespace>,
     pub(crate) container: Option<crate::container::Container>,
 }
 
@@ -334,7 +334,7 @@ impl Handles {
         pidfd: Option<OwnedFd>,
         proc_dir: Option<File>,
         proc_path: PathBuf,
-        ns: [Option<Namespace>; 8],
+        ns: KindMap<Namespace>,
     ) -> Handles {
         let dir = OnceLock::new();
         if let Some(proc_dir) = proc_dir {
@@ -356,12 +356,12 @@ impl Handles {
     /// (`nsenter -t PID --net=/run/netns/x`).
     pub fn insert(&mut self, ns: Namespace) -> Option<Namespace> {
         let kind = ns.kind();
-        self.ns[kind as usize].replace(ns)
+        self.ns.insert(kind, ns)
     }
 
     /// Removes the namespace of `kind`.
     pub fn remove(&mut self, kind: Kind) -> Option<Namespace> {
-        self.ns[kind as usize].take()
+        self.ns.remove(kind)
     }
 
     /// The user and group owning the target process's `/proc/PID` directory: its
@@ -403,7 +403,7 @@ impl Handles {
 
     /// The namespace of `kind`, if it was opened.
     pub fn get(&self, kind: Kind) -> Option<&Namespace> {
-        self.ns[kind as usize].as_ref()
+        self.ns.get(kind)
     }
 
     /// The kinds that were opened.
@@ -413,7 +413,7 @@ impl Handles {
 
     /// The open namespaces, in alphabetical order of kind.
     pub fn iter(&self) -> impl Iterator<Item = &Namespace> {
-        self.ns.iter().flatten()
+        self.ns.values()
     }
 
     /// The target process's PID, for a process target.

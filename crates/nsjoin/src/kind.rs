@@ -321,3 +321,78 @@ mod tests {
         );
     }
 }
+
+/// At most one value per kind: what a target opened, the ways back a guard holds,
+/// the fds a child enters. Iterates in alphabetical order of kind ([`Kind::ALL`]).
+///
+/// ```
+/// use nsjoin::{Kind, KindMap, KindSet};
+/// let mut fds = KindMap::new();
+/// fds.insert(Kind::Uts, "uts fd");
+/// fds.insert(Kind::Net, "net fd");
+/// assert_eq!(fds.get(Kind::Net), Some(&"net fd"));
+/// assert_eq!(fds.kinds(), KindSet::from([Kind::Net, Kind::Uts]));
+/// assert_eq!(fds.iter().map(|(k, _)| k).collect::<Vec<_>>(), [Kind::Net, Kind::Uts]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KindMap<T>([Option<T>; 8]);
+
+impl<T> KindMap<T> {
+    /// An empty map.
+    pub const fn new() -> KindMap<T> {
+        KindMap([const { None }; 8])
+    }
+
+    /// The value for `kind`.
+    pub fn get(&self, kind: Kind) -> Option<&T> {
+        self.0[kind as usize].as_ref()
+    }
+
+    /// The value for `kind`, to change.
+    pub fn get_mut(&mut self, kind: Kind) -> Option<&mut T> {
+        self.0[kind as usize].as_mut()
+    }
+
+    /// Sets the value for `kind`, returning the one it replaces.
+    pub fn insert(&mut self, kind: Kind, value: T) -> Option<T> {
+        self.0[kind as usize].replace(value)
+    }
+
+    /// Takes the value for `kind` out.
+    pub fn remove(&mut self, kind: Kind) -> Option<T> {
+        self.0[kind as usize].take()
+    }
+
+    /// The kinds that have a value.
+    pub fn kinds(&self) -> KindSet {
+        self.iter().map(|(k, _)| k).collect()
+    }
+
+    /// Each kind with its value, in alphabetical order of kind.
+    pub fn iter(&self) -> impl Iterator<Item = (Kind, &T)> {
+        Kind::ALL
+            .into_iter()
+            .zip(&self.0)
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+    }
+
+    /// The values, in alphabetical order of kind.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.0.iter().flatten()
+    }
+
+    /// A map of the same kinds with each value converted.
+    pub fn map<'a, U>(&'a self, mut f: impl FnMut(Kind, &'a T) -> U) -> KindMap<U> {
+        let mut out = KindMap::new();
+        for (k, v) in self.iter() {
+            out.insert(k, f(k, v));
+        }
+        out
+    }
+}
+
+impl<T> Default for KindMap<T> {
+    fn default() -> KindMap<T> {
+        KindMap::new()
+    }
+}

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use rustix::io::Errno;
 use rustix::thread::move_into_link_name_space;
 
-use crate::{Error, Handles, Kind, KindSet, Result};
+use crate::{Error, Handles, Kind, KindMap, KindSet, Result};
 
 /// The kinds a call will really enter: what was asked for, less what needs no
 /// entering (a user namespace the caller is already in, which setns(2) would refuse
@@ -85,23 +85,49 @@ impl Handles {
     }
 
     pub(crate) fn fds(&self) -> Fds<'_> {
-        let mut ns = [None; 8];
-        for n in self.iter() {
-            ns[n.kind() as usize] = Some(n.as_fd());
-        }
-        Fds { ns }
+        Fds(self.ns.map(|_, n| n.as_fd()))
     }
+}
+
+/// What entering does to the calling thread: one setns(2) per kind. The order, the
+/// two passes and the rollback are written against this, so that they can be
+/// unit-tested without root or namespaces (the tests below); [`Fds`] is the real one.
+pub(crate) trait Setns {
+    /// Moves the calling thread into this caller's namespace of `kind`.
+    fn setns(&mut self, kind: Kind) -> Result<(), Errno>;
 }
 
 /// Borrowed fds to enter, by kind; built before a fork so the child only reads it.
 #[derive(Clone, Copy)]
-pub(crate) struct Fds<'a> {
-    pub ns: [Option<BorrowedFd<'a>>; 8],
+pub(crate) struct Fds<'a>(pub KindMap<BorrowedFd<'a>>);
+
+impl Setns for Fds<'_> {
+    fn setns(&mut self, kind: Kind) -> Result<(), Errno> {
+        let fd = self.0.get(kind).ok_or(Errno::BADF)?;
+        setns_kind(*fd, kind)
+    }
+}
+
+/// `setns(fd, CLONE_NEW<KIND>)`: the kind is passed, as nsenter does, so that the
+/// kernel refuses an fd of another kind too.
+pub(crate) fn setns_kind(fd: BorrowedFd<'_>, kind: Kind) -> Result<(), Errno> {
+    use rustix::thread::LinkNameSpaceType as T;
+    let kind = match kind {
+        Kind::Cgroup => T::ControlGroup,
+        Kind::Ipc => T::InterProcessCommunication,
+        Kind::Mnt => T::Mount,
+        Kind::Net => T::Network,
+        Kind::Pid => T::ProcessID,
+        Kind::Time => T::Time,
+        Kind::User => T::User,
+        Kind::Uts => T::HostNameAndNISDomainName,
+    };
+    move_into_link_name_space(fd, Some(kind))
 }
 
 /// Which kind failed to enter and why, and which kinds had been entered before it.
 /// Plain data, so that it can be produced between fork and exec.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Failed {
     pub kind: Kind,
     pub errno: Errno,
@@ -127,27 +153,110 @@ impl Failed {
 /// that would enter the namespaces the target is in *now*, which differ from the
 /// ones opened, identified and kind-checked if the target has moved since (it may
 /// have exec'd `unshare`). The pidfd's job is the liveness check at open time.
-pub(crate) fn enter(fds: &Fds<'_>, plan: Plan) -> Result<(), Failed> {
+pub(crate) fn enter(to: &mut impl Setns, plan: Plan) -> Result<(), Failed> {
     let kinds = plan.kinds();
     if kinds.is_empty() {
         return Ok(());
     }
     let mut done = KindSet::EMPTY;
     for kind in Kind::ENTER_ORDER {
-        if kind != Kind::User && kinds.contains(kind) && setns(fds, kind).is_ok() {
+        if kind != Kind::User && kinds.contains(kind) && to.setns(kind).is_ok() {
             done.insert(kind);
         }
     }
     for kind in Kind::ENTER_ORDER {
         if kinds.contains(kind) && !done.contains(kind) {
-            setns(fds, kind).map_err(|errno| Failed { kind, errno, done })?;
+            to.setns(kind)
+                .map_err(|errno| Failed { kind, errno, done })?;
             done.insert(kind);
         }
     }
     Ok(())
 }
 
-fn setns(fds: &Fds<'_>, kind: Kind) -> Result<(), Errno> {
-    let fd = fds.ns[kind as usize].ok_or(Errno::BADF)?;
-    move_into_link_name_space(fd, None)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thread that records each setns and refuses some kinds: on the first try
+    /// only (`until_user`: they work once user is entered), or always.
+    struct Recorder {
+        calls: Vec<Kind>,
+        until_user: KindSet,
+        never: KindSet,
+    }
+
+    impl Setns for Recorder {
+        fn setns(&mut self, kind: Kind) -> Result<(), Errno> {
+            self.calls.push(kind);
+            let in_user = self.calls[..self.calls.len() - 1].contains(&Kind::User);
+            if self.never.contains(kind) || (self.until_user.contains(kind) && !in_user) {
+                return Err(Errno::PERM);
+            }
+            Ok(())
+        }
+    }
+
+    fn recorder(until_user: KindSet, never: KindSet) -> Recorder {
+        Recorder {
+            calls: Vec::new(),
+            until_user,
+            never,
+        }
+    }
+
+    fn plan(kinds: &[Kind]) -> Plan {
+        Plan {
+            enter: KindSet::from_iter(kinds.iter().copied()),
+            skipped: KindSet::EMPTY,
+        }
+    }
+
+    #[test]
+    fn a_privileged_caller_enters_user_last_in_nsenters_order() {
+        let mut r = recorder(KindSet::EMPTY, KindSet::EMPTY);
+        let all = plan(&Kind::ALL);
+        enter(&mut r, all).unwrap();
+        let mut want: Vec<Kind> = Kind::ENTER_ORDER
+            .into_iter()
+            .filter(|k| *k != Kind::User)
+            .collect();
+        want.push(Kind::User);
+        assert_eq!(r.calls, want);
+    }
+
+    #[test]
+    fn an_unprivileged_caller_retries_after_user() {
+        // Everything but user needs the user namespace's capabilities.
+        let needs_user = KindSet::ALL.difference(KindSet::from(Kind::User));
+        let mut r = recorder(needs_user, KindSet::EMPTY);
+        enter(&mut r, plan(&[Kind::Net, Kind::User, Kind::Uts])).unwrap();
+        assert_eq!(
+            r.calls,
+            [Kind::Uts, Kind::Net, Kind::User, Kind::Uts, Kind::Net]
+        );
+    }
+
+    #[test]
+    fn a_failure_names_the_kind_and_what_was_entered_before_it() {
+        let mut r = recorder(KindSet::EMPTY, KindSet::from(Kind::Mnt));
+        let failed = enter(&mut r, plan(&[Kind::Net, Kind::Mnt, Kind::Uts])).unwrap_err();
+        assert_eq!(
+            failed,
+            Failed {
+                kind: Kind::Mnt,
+                errno: Errno::PERM,
+                done: KindSet::from([Kind::Net, Kind::Uts]),
+            }
+        );
+        // Mnt was tried in both passes, the others once.
+        assert_eq!(r.calls.iter().filter(|k| **k == Kind::Mnt).count(), 2);
+    }
+
+    #[test]
+    fn nothing_to_enter_calls_nothing() {
+        let mut r = recorder(KindSet::EMPTY, KindSet::ALL);
+        enter(&mut r, plan(&[])).unwrap();
+        assert!(r.calls.is_empty());
+    }
 }

@@ -47,7 +47,7 @@ impl Handles {
             KindSet::from([Kind::User, Kind::Time]),
             NOT_ON_A_THREAD,
         )?;
-        let fds = self.fds();
+        let mut fds = self.fds();
         std::thread::scope(|scope| {
             let thread = std::thread::Builder::new()
                 .name("nsjoin-run".into())
@@ -55,7 +55,7 @@ impl Handles {
                     if plan.kinds().contains(Kind::Mnt) {
                         sys::unshare_fs().map_err(|e| Error::sys("unshare(CLONE_FS)", e))?;
                     }
-                    plan::enter(&fds, plan).map_err(plan::Failed::into_error)?;
+                    plan::enter(&mut fds, plan).map_err(plan::Failed::into_error)?;
                     Ok(f())
                 })
                 .map_err(|e| Error::sys("cannot start a thread", e))?;

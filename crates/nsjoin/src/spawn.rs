@@ -21,7 +21,8 @@ use rustix::io::Errno;
 use rustix::process::{Gid, Pid, Signal, Uid, WaitOptions};
 
 use crate::plan::{self, Fds, Plan};
-use crate::{sys, Error, Handles, Kind, KindSet, Result};
+use crate::procfs::CGROUP_LIMIT;
+use crate::{sys, Error, Handles, Kind, KindMap, KindSet, Result};
 
 /// A directory for [`Spawn::root`] and [`Spawn::cwd`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -317,10 +318,11 @@ impl<'a> Spawn<'a> {
     }
 }
 
-fn dup_fds(handles: &Handles) -> Result<[Option<OwnedFd>; 8]> {
-    let mut out: [Option<OwnedFd>; 8] = Default::default();
+fn dup_fds(handles: &Handles) -> Result<KindMap<OwnedFd>> {
+    let mut out = KindMap::new();
     for ns in handles.iter() {
-        out[ns.kind() as usize] = Some(
+        out.insert(
+            ns.kind(),
             ns.as_fd()
                 .try_clone_to_owned()
                 .map_err(|e| Error::sys("cannot duplicate a namespace fd", e))?,
@@ -335,8 +337,6 @@ fn dup_fds(handles: &Handles) -> Result<[Option<OwnedFd>; 8]> {
 /// One that is larger was pointed elsewhere with `prctl(PR_SET_MM)`, and could be
 /// any size the target likes.
 pub const ENVIRON_LIMIT: usize = 6 << 20;
-
-use crate::procfs::CGROUP_LIMIT;
 
 impl Handles {
     /// The target's environment, as pairs: a container's as its engine reports
@@ -474,7 +474,7 @@ enum DirStep {
 
 /// Everything the child needs, prepared before the fork.
 struct ChildPlan {
-    ns: [Option<OwnedFd>; 8],
+    ns: KindMap<OwnedFd>,
     plan: Plan,
     cgroup_procs: Option<OwnedFd>,
     root: Option<DirStep>,
@@ -520,12 +520,9 @@ impl ChildPlan {
         if let Some(procs) = &self.cgroup_procs {
             rustix::io::write(procs, b"0").map_err(|e| self.fail(Step::Cgroup, 0, e))?;
         }
-        let mut ns = [None; 8];
-        for (slot, fd) in ns.iter_mut().zip(&self.ns) {
-            *slot = fd.as_ref().map(AsFd::as_fd);
-        }
-        let fds = Fds { ns };
-        plan::enter(&fds, self.plan).map_err(|f| self.fail(Step::Enter, f.kind as u32, f.errno))?;
+        let mut fds = Fds(self.ns.map(|_, fd| fd.as_fd()));
+        plan::enter(&mut fds, self.plan)
+            .map_err(|f| self.fail(Step::Enter, f.kind as u32, f.errno))?;
         if let Some(root) = &self.root {
             // util-linux's rule: without a new working directory, keep the one
             // the process has now, even if it lies outside the new root.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{Mode, OFlags};
 
 use crate::container::{self, ContainerRef};
-use crate::{procfs, Error, Handles, KindSet, Namespace, Result, Source};
+use crate::{procfs, Error, Handles, KindMap, KindSet, Namespace, Result, Source};
 
 /// A target whose namespaces are to be entered.
 ///
@@ -283,7 +283,7 @@ fn open_process(
     if pidfd.is_none() && !alive(&dir) {
         return Err(gone_before());
     }
-    let mut ns: [Option<Namespace>; 8] = Default::default();
+    let mut ns = KindMap::new();
     for kind in kinds.iter() {
         let rel = format!("ns/{}", kind.name());
         let path = dir_path.join(&rel);
@@ -301,7 +301,10 @@ fn open_process(
             Err(_) if !alive(&dir) => return Err(Error::TargetExited { target: label }),
             Err(e) => return Err(Error::open(path, e)),
         };
-        ns[kind as usize] = Some(Namespace::checked(fd, path, Some(kind), Source::Proc)?);
+        ns.insert(
+            kind,
+            Namespace::checked(fd, path, Some(kind), Source::Proc)?,
+        );
     }
     if !alive(&dir) {
         return Err(Error::TargetExited { target: label });
@@ -318,16 +321,19 @@ fn open_through_pidfd(
     dir_path: &Path,
     kinds: KindSet,
     label: &str,
-) -> Result<Option<[Option<Namespace>; 8]>> {
+) -> Result<Option<KindMap<Namespace>>> {
     if !procfs::pidfd_ns_enabled() {
         return Ok(None);
     }
-    let mut ns: [Option<Namespace>; 8] = Default::default();
+    let mut ns = KindMap::new();
     for kind in kinds.iter() {
         let path = dir_path.join("ns").join(kind.name());
         match procfs::pidfd_namespace(pidfd, kind, false) {
             Ok(Some(fd)) => {
-                ns[kind as usize] = Some(Namespace::checked(fd, path, Some(kind), Source::Pidfd)?)
+                ns.insert(
+                    kind,
+                    Namespace::checked(fd, path, Some(kind), Source::Pidfd)?,
+                );
             }
             Ok(None) => return Ok(None),
             Err(e) => {
