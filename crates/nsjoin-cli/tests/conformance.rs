@@ -26,7 +26,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Container, NetnsFile, Sandbox, TempDir};
+use common::{Container, NetnsFile, Reachable, Sandbox, TempDir};
 use rustix::process::{kill_process, Pid, Signal};
 
 // ---------------------------------------------------------------------------
@@ -712,15 +712,6 @@ fn setuid_and_setgid_options_match_nsenter() {
     check_all(&cases);
 }
 
-/// A copy of nsjoin that users other than root can run (the build tree may not
-/// be reachable to them).
-fn nsjoin_for_all(dir: &TempDir) -> String {
-    let copy = dir.path().join("nsjoin");
-    fs::copy(NSJOIN, &copy).unwrap();
-    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
-    copy.to_str().unwrap().to_owned()
-}
-
 /// Runs as nobody (uid and gid 65534, no other groups).
 fn nobody() -> Opts {
     Opts::wrapper(&[
@@ -745,8 +736,10 @@ fn unprivileged_caller_in_its_own_user_namespace_matches_nsenter() {
         "echo ready; exec sleep 100000",
     ]);
     let t = target.pid.to_string();
-    let bin = TempDir::new("bin");
-    let ours = nsjoin_for_all(&bin);
+    // The build tree may not be reachable by nobody: a copy that is.
+    let bin = Reachable::new("bin");
+    let ours = bin.copy(NSJOIN);
+    let ours = ours.to_str().unwrap();
     let own = std::process::id().to_string();
     #[rustfmt::skip]
     let cases = [
@@ -762,7 +755,7 @@ fn unprivileged_caller_in_its_own_user_namespace_matches_nsenter() {
         let theirs = run("nsenter", &c.args, &nobody());
         let tool = "nsenter (the case itself is wrong)";
         assert_want(tool, &label, c.want, &theirs, &theirs.stdout);
-        let out = run(&ours, &c.args, &nobody());
+        let out = run(ours, &c.args, &nobody());
         assert_eq!(
             out.status.code(),
             theirs.status.code(),
@@ -1322,8 +1315,10 @@ fn v241_keep_caps_makes_the_user_namespace_caps_ambient() {
         "-c",
         "echo ready; exec sleep 100000",
     ]);
-    let bin = TempDir::new("bin");
-    let ours = nsjoin_for_all(&bin);
+    // The build tree may not be reachable by nobody: a copy that is.
+    let bin = Reachable::new("bin");
+    let ours = bin.copy(NSJOIN);
+    let ours = ours.to_str().unwrap();
     let t = target.pid.to_string();
     let args: Vec<String> = [
         &["-t", &t, "-U", "--preserve-credentials", "--keep-caps"][..],
@@ -1333,7 +1328,7 @@ fn v241_keep_caps_makes_the_user_namespace_caps_ambient() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let out = run(&ours, &args, &nobody());
+    let out = run(ours, &args, &nobody());
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_ne!(caps(&out, "CapPrm"), 0, "{out:?}");
     assert_eq!(caps(&out, "CapAmb"), caps(&out, "CapPrm"), "{out:?}");

@@ -9,13 +9,20 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{docker, Container, TempDir};
+use common::{docker, Container, Reachable, TempDir};
+
+const NSJOIN: &str = env!("CARGO_BIN_EXE_nsjoin");
 
 fn nsjoin(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsjoin"));
+    nsjoin_from(Path::new(NSJOIN), args)
+}
+
+/// Like [`nsjoin`], with this copy of the binary.
+fn nsjoin_from(bin: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
     cmd.args(args).env_remove("DOCKER_HOST");
     cmd
 }
@@ -236,16 +243,15 @@ fn permission_denied_on_the_engine_socket_is_said_so() {
     if !common::root_or_skip("permission_denied_on_the_engine_socket_is_said_so") {
         return;
     }
-    let dir = TempDir::new("perm");
+    // nobody must reach the socket (only to be refused by its mode) and the binary
+    // (the build tree may be under a directory only root may enter): both in a
+    // directory that every user can reach.
+    let dir = Reachable::new("perm");
     let socket = dir.path().join("engine.sock");
     let _listener = UnixListener::bind(&socket).unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
     std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let out = run(nsjoin(&["-n", "-t", "docker://x", "true"])
+    let bin = dir.copy(NSJOIN);
+    let out = run(nsjoin_from(&bin, &["-n", "-t", "docker://x", "true"])
         .env("DOCKER_HOST", format!("unix://{}", socket.display()))
         .uid(65534)
         .gid(65534));

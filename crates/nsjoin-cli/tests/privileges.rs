@@ -9,12 +9,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, TempDir};
+use common::{Reachable, Sandbox, TempDir};
 
 const NSJOIN: &str = env!("CARGO_BIN_EXE_nsjoin");
 const NOBODY: u32 = 65534;
@@ -24,14 +23,6 @@ const O_CLOEXEC: u32 = 0o2000000;
 // ---------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------
-
-/// A copy of nsjoin that nobody can run (the build tree may not be reachable).
-fn nsjoin_for_all(dir: &TempDir) -> String {
-    let copy = dir.path().join("nsjoin");
-    fs::copy(NSJOIN, &copy).unwrap();
-    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
-    copy.to_str().unwrap().to_owned()
-}
 
 /// `cmd` as nobody: uid and gid 65534; std drops the supplementary groups when it
 /// switches uid as root.
@@ -191,8 +182,9 @@ fn unprivileged_user_is_refused_roots_namespaces_in_one_line() {
     }
     let _lock = common::shared();
     let sandbox = Sandbox::new();
-    let bin = TempDir::new("bin");
-    let ours = nsjoin_for_all(&bin);
+    // The build tree may not be reachable by nobody: a copy that is.
+    let bin = Reachable::new("bin");
+    let ours = bin.copy(NSJOIN);
     let t = sandbox.pid.to_string();
     for args in [
         &["-t", &t, "-n", "id", "-u"][..],
@@ -217,8 +209,9 @@ fn unprivileged_user_enters_namespaces_it_owns() {
     }
     let _lock = common::shared();
     let (_holder, pid) = nobodys_own_namespaces();
-    let bin = TempDir::new("bin");
-    let ours = nsjoin_for_all(&bin);
+    // The build tree may not be reachable by nobody: a copy that is.
+    let bin = Reachable::new("bin");
+    let ours = bin.copy(NSJOIN);
     let t = pid.to_string();
     // Like nsenter: without --preserve-credentials the program is forced to 0/0 and
     // supplementary groups dropped, which nobody may not do outside and which the

@@ -284,8 +284,13 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
+        TempDir::new_in(&std::env::temp_dir(), tag)
+    }
+
+    /// A fresh directory under `base`.
+    pub fn new_in(base: &Path, tag: &str) -> TempDir {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
+        let path = base.join(format!(
             "nsjoin-test-{tag}-{}-{}",
             std::process::id(),
             COUNT.fetch_add(1, Ordering::Relaxed)
@@ -303,6 +308,80 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// A fresh directory that every user can reach, for what a test runs as another
+/// user (nobody): the clone, and the build's binaries in its target/, may sit under
+/// a directory only root may enter (`/root/src/nsjoin`, a `mktemp -d`), and such a
+/// user cannot run them from there. The directory (mode 0755) and every directory
+/// above it are searchable by others; it is removed, with what was copied into it,
+/// on drop, also when the test fails.
+pub struct Reachable(TempDir);
+
+impl Reachable {
+    /// Under the system temp dir, or `/tmp` where others cannot reach that.
+    pub fn new(tag: &str) -> Reachable {
+        let base = [std::env::temp_dir(), PathBuf::from("/tmp")]
+            .into_iter()
+            .find_map(|base| base.canonicalize().ok().filter(|b| blocker(b).is_none()))
+            .unwrap_or_else(|| {
+                let base = std::env::temp_dir();
+                panic!(
+                    "no temp dir that other users can reach: {} is not searchable by others",
+                    blocker(&base).unwrap_or(base).display()
+                )
+            });
+        let dir = TempDir::new_in(&base, tag);
+        set_mode(dir.path(), 0o755);
+        if let Some(blocked) = blocker(dir.path()) {
+            panic!("{} is not searchable by others", blocked.display());
+        }
+        Reachable(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    /// A copy of `file` (the nsjoin or nsls binary, a script) in this directory,
+    /// mode 0755, to run from there. `cp` writes it, not this process: a test thread
+    /// that forks meanwhile would hold our write fd until its child execs, and exec
+    /// of the copy would fail with ETXTBSY.
+    pub fn copy(&self, file: impl AsRef<Path>) -> PathBuf {
+        let file = file.as_ref();
+        let copy = self.path().join(file.file_name().expect("a file name"));
+        let status = Command::new("cp")
+            .arg("--")
+            .args([file, &copy])
+            .status()
+            .expect("cannot run cp");
+        assert!(
+            status.success(),
+            "cp {} {} failed",
+            file.display(),
+            copy.display()
+        );
+        set_mode(&copy, 0o755);
+        copy
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("cannot chmod {mode:o} {}: {e}", path.display()));
+}
+
+/// The first directory from `/` down to `dir` (an absolute path) that others may
+/// not search (no `o+x`), if any.
+fn blocker(dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut ancestors: Vec<&Path> = dir.ancestors().collect();
+    ancestors.reverse();
+    ancestors
+        .into_iter()
+        .map(Path::to_path_buf)
+        .find(|d| std::fs::metadata(d).map_or(true, |m| m.permissions().mode() & 0o001 == 0))
 }
 
 /// The Docker client: Debian's, which matches the daemon that scripts/docker.sh
