@@ -492,13 +492,11 @@ struct ChildPlan {
     report: OwnedFd,
 }
 
-/// What the child was doing when it failed; sent up the report pipe.
+/// What the child was doing when it failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
 enum Step {
-    ProgramPid = 1,
     Cgroup,
-    Enter,
+    Enter(Kind),
     Root,
     Cwd,
     Fork,
@@ -507,6 +505,69 @@ enum Step {
     Uid,
     Caps,
     DeathSignal,
+}
+
+/// One message from the child on the report pipe. Each is a fixed 12 bytes written
+/// with one write(2) (atomic: under PIPE_BUF), encoded and decoded here only, with
+/// no allocation on the child's side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Message {
+    /// The program was forked into the target's pid namespace with this PID (as
+    /// the caller sees it).
+    ProgramPid(i32),
+    /// A step failed with this errno; nothing after it ran.
+    Failed { step: Step, errno: i32 },
+}
+
+impl Message {
+    const SIZE: usize = 12;
+
+    /// `[tag, detail, value]` as three native-endian 32-bit words.
+    fn encode(self) -> [u8; Message::SIZE] {
+        let (tag, detail, value): (u32, u32, i32) = match self {
+            Message::ProgramPid(pid) => (0, 0, pid),
+            Message::Failed { step, errno } => {
+                let (tag, detail) = match step {
+                    Step::Cgroup => (1, 0),
+                    Step::Enter(kind) => (2, kind as u32),
+                    Step::Root => (3, 0),
+                    Step::Cwd => (4, 0),
+                    Step::Fork => (5, 0),
+                    Step::Groups => (6, 0),
+                    Step::Gid => (7, 0),
+                    Step::Uid => (8, 0),
+                    Step::Caps => (9, 0),
+                    Step::DeathSignal => (10, 0),
+                };
+                (tag, detail, errno)
+            }
+        };
+        let mut out = [0u8; Message::SIZE];
+        out[..4].copy_from_slice(&tag.to_ne_bytes());
+        out[4..8].copy_from_slice(&detail.to_ne_bytes());
+        out[8..].copy_from_slice(&value.to_ne_bytes());
+        out
+    }
+
+    fn decode(msg: &[u8]) -> Option<Message> {
+        let word = |i: usize| Some(u32::from_ne_bytes(msg.get(i..i + 4)?.try_into().ok()?));
+        let (tag, detail, value) = (word(0)?, word(4)?, word(8)? as i32);
+        let step = match tag {
+            0 => return Some(Message::ProgramPid(value)),
+            1 => Step::Cgroup,
+            2 => Step::Enter(*Kind::ALL.get(detail as usize)?),
+            3 => Step::Root,
+            4 => Step::Cwd,
+            5 => Step::Fork,
+            6 => Step::Groups,
+            7 => Step::Gid,
+            8 => Step::Uid,
+            9 => Step::Caps,
+            10 => Step::DeathSignal,
+            _ => return None,
+        };
+        Some(Message::Failed { step, errno: value })
+    }
 }
 
 impl ChildPlan {
@@ -518,11 +579,10 @@ impl ChildPlan {
         // error only if both fail.
         let groups_dropped = self.clear_groups && rustix::thread::set_thread_groups(&[]).is_ok();
         if let Some(procs) = &self.cgroup_procs {
-            rustix::io::write(procs, b"0").map_err(|e| self.fail(Step::Cgroup, 0, e))?;
+            rustix::io::write(procs, b"0").map_err(|e| self.fail(Step::Cgroup, e))?;
         }
         let mut fds = Fds(self.ns.map(|_, fd| fd.as_fd()));
-        plan::enter(&mut fds, self.plan)
-            .map_err(|f| self.fail(Step::Enter, f.kind as u32, f.errno))?;
+        plan::enter(&mut fds, self.plan).map_err(|f| self.fail(Step::Enter(f.kind), f.errno))?;
         if let Some(root) = &self.root {
             // util-linux's rule: without a new working directory, keep the one
             // the process has now, even if it lies outside the new root.
@@ -533,7 +593,7 @@ impl ChildPlan {
                         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
                         Mode::empty(),
                     )
-                    .map_err(|e| self.fail(Step::Root, 0, e))?,
+                    .map_err(|e| self.fail(Step::Root, e))?,
                 ),
                 Some(_) => None,
             };
@@ -545,63 +605,61 @@ impl ChildPlan {
             }
             .and_then(|()| rustix::process::chdir(c"/"))
             .and_then(|()| keep.map_or(Ok(()), rustix::process::fchdir))
-            .map_err(|e| self.fail(Step::Root, 0, e))?;
+            .map_err(|e| self.fail(Step::Root, e))?;
         }
         if let Some(cwd) = &self.cwd {
             match cwd {
                 DirStep::Fd(fd) => rustix::process::fchdir(fd),
                 DirStep::Path(path) => rustix::process::chdir(path.as_c_str()),
             }
-            .map_err(|e| self.fail(Step::Cwd, 0, e))?;
+            .map_err(|e| self.fail(Step::Cwd, e))?;
         }
         if self.fork_for_pid {
             match sys::fork_sibling() {
                 Ok(Some(pid)) => {
-                    self.send(Step::ProgramPid, pid as u32, 0);
+                    self.send(Message::ProgramPid(pid));
                     sys::exit_now(0);
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    return Err(self.fail(
-                        Step::Fork,
-                        0,
-                        Errno::from_io_error(&e).unwrap_or(Errno::AGAIN),
-                    ))
+                    return Err(
+                        self.fail(Step::Fork, Errno::from_io_error(&e).unwrap_or(Errno::AGAIN))
+                    )
                 }
             }
         }
         if let Some(parent) = &self.parent {
             rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
-                .map_err(|e| self.fail(Step::DeathSignal, 0, e))?;
+                .map_err(|e| self.fail(Step::DeathSignal, e))?;
             // The parent may have died before the signal was armed.
             if !crate::procfs::pidfd_alive(parent) {
                 sys::exit_now(1);
             }
         }
         if let Some(groups) = &self.groups {
-            rustix::thread::set_thread_groups(groups).map_err(|e| self.fail(Step::Groups, 0, e))?;
+            rustix::thread::set_thread_groups(groups).map_err(|e| self.fail(Step::Groups, e))?;
         } else if self.clear_groups {
             match rustix::thread::set_thread_groups(&[]) {
                 Ok(()) => {}
                 Err(_) if groups_dropped => {}
-                Err(e) => return Err(self.fail(Step::Groups, 0, e)),
+                Err(e) => return Err(self.fail(Step::Groups, e)),
             }
         }
         if let Some(gid) = self.gid {
             rustix::thread::set_thread_res_gid(gid, gid, gid)
-                .map_err(|e| self.fail(Step::Gid, 0, e))?;
+                .map_err(|e| self.fail(Step::Gid, e))?;
         }
         if let Some(uid) = self.uid {
             if self.keep_caps {
                 rustix::thread::set_keep_capabilities(true)
-                    .map_err(|e| self.fail(Step::Caps, 0, e))?;
+                    .map_err(|e| self.fail(Step::Caps, e))?;
             }
             rustix::thread::set_thread_res_uid(uid, uid, uid)
-                .map_err(|e| self.fail(Step::Uid, 0, e))?;
+                .map_err(|e| self.fail(Step::Uid, e))?;
         }
         if self.keep_caps {
             self.permitted_to_ambient()
-                .map_err(|e| self.fail(Step::Caps, 0, e))?;
+                .map_err(|e| self.fail(Step::Caps, e))?;
         }
         Ok(())
     }
@@ -620,16 +678,15 @@ impl ChildPlan {
         Ok(())
     }
 
-    fn send(&self, step: Step, a: u32, b: i32) {
-        let mut msg = [0u8; 12];
-        msg[..4].copy_from_slice(&(step as u32).to_ne_bytes());
-        msg[4..8].copy_from_slice(&a.to_ne_bytes());
-        msg[8..].copy_from_slice(&b.to_ne_bytes());
-        let _ = rustix::io::write(&self.report, &msg);
+    fn send(&self, msg: Message) {
+        let _ = rustix::io::write(&self.report, &msg.encode());
     }
 
-    fn fail(&self, step: Step, a: u32, errno: Errno) -> io::Error {
-        self.send(step, a, errno.raw_os_error());
+    fn fail(&self, step: Step, errno: Errno) -> io::Error {
+        self.send(Message::Failed {
+            step,
+            errno: errno.raw_os_error(),
+        });
         io::Error::from_raw_os_error(errno.raw_os_error())
     }
 }
@@ -638,7 +695,8 @@ impl ChildPlan {
 #[derive(Default)]
 struct Report {
     program_pid: Option<i32>,
-    failure: Option<(u32, u32, i32)>,
+    /// The first failure (there is at most one: the child stops at it).
+    failure: Option<(Step, i32)>,
 }
 
 impl Report {
@@ -646,40 +704,35 @@ impl Report {
         let mut data = Vec::new();
         let _ = File::from(fd).read_to_end(&mut data);
         let mut report = Report::default();
-        for msg in data.chunks_exact(12) {
-            let word = |i: usize| u32::from_ne_bytes([msg[i], msg[i + 1], msg[i + 2], msg[i + 3]]);
-            if word(0) == Step::ProgramPid as u32 {
-                report.program_pid = Some(word(4) as i32);
-            } else {
-                report
-                    .failure
-                    .get_or_insert((word(0), word(4), word(8) as i32));
+        for msg in data.chunks_exact(Message::SIZE).filter_map(Message::decode) {
+            match msg {
+                Message::ProgramPid(pid) => report.program_pid = Some(pid),
+                Message::Failed { step, errno } => {
+                    report.failure.get_or_insert((step, errno));
+                }
             }
         }
         report
     }
 
     fn error(&self) -> Option<Error> {
-        let (step, a, errno) = self.failure?;
+        let (step, errno) = self.failure?;
         let source = io::Error::from_raw_os_error(errno);
         let what = match step {
-            s if s == Step::Enter as u32 => {
-                let kind = Kind::ALL.get(a as usize).copied()?;
-                return Some(Error::Enter { kind, source });
-            }
-            s if s == Step::Cgroup as u32 => "cannot join the target's cgroup",
-            s if s == Step::Root as u32 => "cannot change root directory",
-            s if s == Step::Cwd as u32 => "cannot change directory",
-            s if s == Step::Fork as u32 && errno == libc::ENOMEM => {
-                // What fork(2) says when the pid namespace's init has exited.
+            Step::Enter(kind) => return Some(Error::Enter { kind, source }),
+            Step::Cgroup => "cannot join the target's cgroup",
+            Step::Root => "cannot change root directory",
+            Step::Cwd => "cannot change directory",
+            // What fork(2) says when the pid namespace's init has exited.
+            Step::Fork if errno == libc::ENOMEM => {
                 "cannot fork into the target's pid namespace (its init process has exited)"
             }
-            s if s == Step::Fork as u32 => "cannot fork",
-            s if s == Step::Groups as u32 => "setgroups failed",
-            s if s == Step::Gid as u32 => "setgid failed",
-            s if s == Step::Uid as u32 => "setuid failed",
-            s if s == Step::DeathSignal as u32 => "cannot set the parent-death signal",
-            _ => "cannot keep capabilities",
+            Step::Fork => "cannot fork",
+            Step::Groups => "setgroups failed",
+            Step::Gid => "setgid failed",
+            Step::Uid => "setuid failed",
+            Step::DeathSignal => "cannot set the parent-death signal",
+            Step::Caps => "cannot keep capabilities",
         };
         Some(Error::sys(what, source))
     }
@@ -785,6 +838,36 @@ impl Child {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_report_message_comes_back_as_it_was_sent() {
+        use super::{Message, Step};
+        use crate::Kind;
+        let mut all = vec![Message::ProgramPid(4242), Message::ProgramPid(-1)];
+        let steps = [
+            Step::Cgroup,
+            Step::Root,
+            Step::Cwd,
+            Step::Fork,
+            Step::Groups,
+            Step::Gid,
+            Step::Uid,
+            Step::Caps,
+            Step::DeathSignal,
+        ];
+        let enter = Kind::ALL.map(Step::Enter);
+        for step in steps.into_iter().chain(enter) {
+            all.push(Message::Failed { step, errno: 13 });
+        }
+        for msg in all {
+            assert_eq!(Message::decode(&msg.encode()), Some(msg));
+        }
+        // A short or unknown message is no message.
+        assert_eq!(Message::decode(&[0; 8]), None);
+        let mut unknown = Message::ProgramPid(1).encode();
+        unknown[0] = 99;
+        assert_eq!(Message::decode(&unknown), None);
+    }
+
     use super::*;
     use std::os::unix::ffi::OsStringExt;
 

@@ -22,6 +22,9 @@ fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
 
 /// `ioctl(fd, NS_GET_NSTYPE, 0)`: the `CLONE_NEW*` flag of the namespace `fd` refers
 /// to. See ioctl_ns(2).
+///
+/// # References
+/// - [`ioctl_ns(2)`](https://man7.org/linux/man-pages/man2/ioctl_ns.2.html)
 pub(crate) fn ns_get_nstype(fd: impl AsFd) -> io::Result<i32> {
     // SAFETY: NS_GET_NSTYPE takes an unused argument, passed as 0 (ioctl is variadic:
     // leaving it out would hand the kernel whatever is in that register), and only
@@ -41,17 +44,26 @@ fn ns_get_fd(fd: impl AsFd, request: libc::c_ulong) -> io::Result<OwnedFd> {
 }
 
 /// `ioctl(fd, NS_GET_USERNS)`: the user namespace that owns the namespace `fd`.
+///
+/// # References
+/// - [`ioctl_ns(2)`](https://man7.org/linux/man-pages/man2/ioctl_ns.2.html)
 pub(crate) fn ns_get_userns(fd: impl AsFd) -> io::Result<OwnedFd> {
     ns_get_fd(fd, NS_GET_USERNS)
 }
 
 /// `ioctl(fd, NS_GET_PARENT)`: the parent of a pid or user namespace.
+///
+/// # References
+/// - [`ioctl_ns(2)`](https://man7.org/linux/man-pages/man2/ioctl_ns.2.html)
 pub(crate) fn ns_get_parent(fd: impl AsFd) -> io::Result<OwnedFd> {
     ns_get_fd(fd, NS_GET_PARENT)
 }
 
 /// `ioctl(sock, SIOCGSKNS)`: an fd on the network namespace of socket `sock`.
 /// See sock_ioctl in the kernel and `nsenter -N`.
+///
+/// # References
+/// - [`ioctl_socket(2)`](https://man7.org/linux/man-pages/man2/ioctl_socket.2.html)
 pub(crate) fn socket_net_namespace(sock: impl AsFd) -> io::Result<OwnedFd> {
     const SIOCGSKNS: libc::c_ulong = 0x894c;
     ns_get_fd(sock, SIOCGSKNS)
@@ -87,6 +99,9 @@ pub(crate) fn pidfd_get_namespace(
 
 /// `unshare(CLONE_FS)`: gives the calling thread its own root, cwd and umask, which
 /// setns(2) requires before it will change the thread's mount namespace.
+///
+/// # References
+/// - [`unshare(2)`](https://man7.org/linux/man-pages/man2/unshare.2.html)
 pub(crate) fn unshare_fs() -> io::Result<()> {
     // SAFETY: CLONE_FS only detaches root/cwd/umask; it does not touch the fd
     // table, so no other thread can observe a dangling file descriptor.
@@ -96,9 +111,14 @@ pub(crate) fn unshare_fs() -> io::Result<()> {
 
 /// Registers `f` to run in the child between fork and exec.
 ///
-/// The caller guarantees that `f` only makes async-signal-safe calls (raw system
-/// calls on data prepared before the fork; no allocation, no locks), which is what
+/// A safe function with a contract, not an `unsafe fn`: the project keeps every
+/// `unsafe` block in this module, and its one caller upholds the contract. The
+/// caller guarantees that `f` only makes async-signal-safe calls (raw system calls
+/// on data prepared before the fork; no allocation, no locks), which is what
 /// `spawn::ChildPlan::run` is written to do.
+///
+/// # References
+/// - [`fork(2)`](https://man7.org/linux/man-pages/man2/fork.2.html)
 pub(crate) fn set_pre_exec<F>(cmd: &mut Command, f: F)
 where
     F: FnMut() -> io::Result<()> + Send + Sync + 'static,
@@ -115,6 +135,9 @@ where
 /// so the program that spawned us can wait for and signal it directly.
 ///
 /// Returns `Some(pid)` in the calling process and `None` in the new one.
+///
+/// # References
+/// - [`clone(2)`](https://man7.org/linux/man-pages/man2/clone.2.html)
 pub(crate) fn fork_sibling() -> io::Result<Option<i32>> {
     // SAFETY: a raw clone without CLONE_VM and with a null stack behaves like fork:
     // the child gets a copy-on-write copy of the address space and continues from
@@ -139,6 +162,9 @@ pub(crate) fn fork_sibling() -> io::Result<Option<i32>> {
 
 /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)`: adds `cap` to the ambient set,
 /// so that it survives execve of a non-set-user-ID program as a non-root user.
+///
+/// # References
+/// - [`prctl(2)`](https://man7.org/linux/man-pages/man2/prctl.2.html)
 pub(crate) fn raise_ambient_cap(cap: u32) -> io::Result<()> {
     // SAFETY: plain prctl with integer arguments; no memory is passed.
     cvt(unsafe {
@@ -155,6 +181,9 @@ pub(crate) fn raise_ambient_cap(cap: u32) -> io::Result<()> {
 
 /// `_exit(code)`: ends the process at once, without running atexit handlers or
 /// flushing stdio (both unsafe after fork).
+///
+/// # References
+/// - [`_exit(2)`](https://man7.org/linux/man-pages/man2/_exit.2.html)
 pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: _exit is async-signal-safe and never returns.
     unsafe { libc::_exit(code) }
@@ -162,6 +191,9 @@ pub(crate) fn exit_now(code: i32) -> ! {
 
 /// `ioctl(fd, NS_GET_OWNER_UID)`: the UID (in the caller's user namespace) of the
 /// creator of the user namespace `fd`. See ioctl_ns(2).
+///
+/// # References
+/// - [`ioctl_ns(2)`](https://man7.org/linux/man-pages/man2/ioctl_ns.2.html)
 pub(crate) fn ns_get_owner_uid(fd: impl AsFd) -> io::Result<u32> {
     const NS_GET_OWNER_UID: libc::c_ulong = 0xb704;
     let mut uid: libc::uid_t = 0;
@@ -173,6 +205,9 @@ pub(crate) fn ns_get_owner_uid(fd: impl AsFd) -> io::Result<u32> {
 
 /// The login name of `uid` from the passwd database (getpwuid_r(3), so NSS sources
 /// such as LDAP count too), or `None` if it has no entry.
+///
+/// # References
+/// - [`getpwuid_r(3)`](https://man7.org/linux/man-pages/man3/getpwuid_r.3.html)
 pub(crate) fn user_name(uid: u32) -> Option<String> {
     let mut buf = vec![0 as libc::c_char; 1024];
     loop {
@@ -200,6 +235,9 @@ pub(crate) fn user_name(uid: u32) -> Option<String> {
 /// Whether the locale the environment selects for LC_CTYPE (LC_ALL, LC_CTYPE, LANG,
 /// resolved as setlocale(3) would, including "not installed → C") uses UTF-8.
 /// Uses newlocale(3)/nl_langinfo_l(3), which leave the process locale alone.
+///
+/// # References
+/// - [`newlocale(3)`](https://man7.org/linux/man-pages/man3/newlocale.3.html)
 pub(crate) fn env_locale_is_utf8() -> bool {
     // SAFETY: newlocale reads the environment and returns a new locale object or
     // null; a zero base means "start from nothing" and is allowed.
