@@ -11,6 +11,10 @@ bash scripts/podman.sh
 bash scripts/lxc-nspawn.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The library alone, without container engines or namespace discovery: what a
+# user of Guard/Spawn compiles (no tokio, h2, prost, zbus, netlink).
+cargo clippy -p nsjoin --no-default-features --lib -- -D warnings
+cargo test -p nsjoin --no-default-features --lib
 cargo test --workspace
 # The /proc fallback on purpose: with the pidfd namespace ioctls turned off, the
 # library must do the same through /proc/PID/ns and /proc/thread-self/ns

@@ -303,6 +303,7 @@ pub struct Handles {
     /// Where to open it from, for a process target.
     pub(crate) proc_path: Option<PathBuf>,
     pub(crate) ns: KindMap<Namespace>,
+    #[cfg(feature = "containers")]
     pub(crate) container: Option<crate::container::Container>,
 }
 
@@ -318,6 +319,7 @@ impl Handles {
     pub fn new() -> Handles {
         Handles {
             label: "namespace files".to_owned(),
+            #[cfg(feature = "containers")]
             container: None,
             pid: None,
             pidfd: None,
@@ -342,6 +344,7 @@ impl Handles {
         }
         Handles {
             label,
+            #[cfg(feature = "containers")]
             container: None,
             pid: Some(pid),
             pidfd,
@@ -442,6 +445,7 @@ impl Handles {
     }
 
     /// What the engine said about a container target.
+    #[cfg(feature = "containers")]
     pub fn container(&self) -> Option<&crate::container::Container> {
         self.container.as_ref()
     }

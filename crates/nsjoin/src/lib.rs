@@ -32,14 +32,17 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "containers")]
 pub mod container;
 mod error;
 /// Entry points for the fuzz targets; not a stable API.
 #[doc(hidden)]
+#[cfg(feature = "scan")]
 pub mod fuzz;
 mod guard;
 mod handles;
 mod kind;
+#[cfg(feature = "scan")]
 pub mod list;
 mod plan;
 mod procfs;
@@ -53,6 +56,7 @@ pub use error::{Error, Result};
 pub use guard::{enter, forget_thread_home, unshare_thread_fs, Guard, Home};
 pub use handles::{Handles, Namespace, NsId, Source};
 pub use kind::{Kind, KindMap, KindSet};
+#[cfg(feature = "scan")]
 pub use list::{
     CgroupPaths, ContainerId, ContainerResolver, FdRef, Listing, NetnsId, NsInfo, ProcInfo, Scan,
 };

@@ -344,6 +344,7 @@ impl Handles {
     /// dropped. A `/proc/PID/environ` larger than [`ENVIRON_LIMIT`] is refused
     /// ([`Error::TooLarge`]) without being read.
     pub fn environ(&self) -> Result<Vec<(OsString, OsString)>> {
+        #[cfg(feature = "containers")]
         if let Some(env) = self.container.as_ref().and_then(|c| c.env.clone()) {
             return Ok(env);
         }

@@ -194,6 +194,7 @@ pub(crate) fn exit_now(code: i32) -> ! {
 ///
 /// # References
 /// - [`ioctl_ns(2)`](https://man7.org/linux/man-pages/man2/ioctl_ns.2.html)
+#[cfg(feature = "scan")]
 pub(crate) fn ns_get_owner_uid(fd: impl AsFd) -> io::Result<u32> {
     const NS_GET_OWNER_UID: libc::c_ulong = 0xb704;
     let mut uid: libc::uid_t = 0;
@@ -208,6 +209,7 @@ pub(crate) fn ns_get_owner_uid(fd: impl AsFd) -> io::Result<u32> {
 ///
 /// # References
 /// - [`getpwuid_r(3)`](https://man7.org/linux/man-pages/man3/getpwuid_r.3.html)
+#[cfg(feature = "scan")]
 pub(crate) fn user_name(uid: u32) -> Option<String> {
     let mut buf = vec![0 as libc::c_char; 1024];
     loop {
@@ -238,6 +240,7 @@ pub(crate) fn user_name(uid: u32) -> Option<String> {
 ///
 /// # References
 /// - [`newlocale(3)`](https://man7.org/linux/man-pages/man3/newlocale.3.html)
+#[cfg(feature = "scan")]
 pub(crate) fn env_locale_is_utf8() -> bool {
     // SAFETY: newlocale reads the environment and returns a new locale object or
     // null; a zero base means "start from nothing" and is allowed.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
 
+#[cfg(feature = "containers")]
 use crate::container::{self, ContainerRef};
 use crate::{procfs, Error, Handles, KindMap, KindSet, Namespace, Result, Source};
 
@@ -40,6 +41,7 @@ pub enum Target {
     Fd(OwnedFd),
     /// A container, by `ENGINE://NAME-OR-ID`; its engine is asked for its init
     /// process when the target is opened.
+    #[cfg(feature = "containers")]
     Container(ContainerRef),
 }
 
@@ -63,14 +65,18 @@ impl Target {
     pub fn parse(s: &str) -> Target {
         match s.parse::<i32>() {
             Ok(pid) if !s.starts_with(['+', '-']) => Target::pid(pid),
+            #[cfg(feature = "containers")]
             _ => match Target::container(s) {
                 Ok(target) => target,
                 Err(_) => Target::path(s),
             },
+            #[cfg(not(feature = "containers"))]
+            _ => Target::path(s),
         }
     }
 
     /// A container target from `ENGINE://NAME-OR-ID`.
+    #[cfg(feature = "containers")]
     pub fn container(spec: &str) -> Result<Target> {
         spec.parse().map(Target::Container)
     }
@@ -129,10 +135,12 @@ impl Target {
                 let ns = Namespace::from_fd_named(dup, fd.as_raw_fd())?;
                 file_handles(ns, kinds)
             }
+            #[cfg(feature = "containers")]
             Target::Container(spec) => open_container(spec, container::resolve(spec)?, kinds),
         }
     }
 
+    #[cfg(feature = "containers")]
     /// Opens a container target from an engine's answer already in hand (from
     /// [`container::resolve`]), with the checks [`Target::open`] makes: the process
     /// the answer names must belong to that container. Anything but a container
@@ -153,11 +161,13 @@ impl Target {
             Target::Pidfd(_) => "pidfd target".to_owned(),
             Target::Path(p) => p.display().to_string(),
             Target::Fd(_) => "fd target".to_owned(),
+            #[cfg(feature = "containers")]
             Target::Container(spec) => spec.to_string(),
         }
     }
 }
 
+#[cfg(feature = "containers")]
 /// Opens the namespaces of the process an engine named, once it is shown to be the
 /// container's: the engine's word alone is not trusted (a socket named by
 /// `DOCKER_HOST` can answer any PID, a Docker-in-Docker engine's PIDs belong to
@@ -230,6 +240,7 @@ fn open_container(
     Ok(handles)
 }
 
+#[cfg(feature = "containers")]
 /// Whether a `/proc/PID/cgroup` text puts the process in a cgroup named for the
 /// container `id`: a path component that is `id`, or ends in `-<id>` or
 /// `-<id>.scope` (the cgroupfs and systemd drivers' names).
@@ -370,7 +381,7 @@ fn file_handles(namespace: Namespace, kinds: KindSet) -> Result<Handles> {
     Ok(handles)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "containers"))]
 mod tests {
     use super::cgroup_names;
 
