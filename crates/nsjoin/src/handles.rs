@@ -295,16 +295,16 @@ impl From<Namespace> for OwnedFd {
 /// [`Handles::run`], [`crate::Spawn`] or [`Handles::enter_permanently`].
 #[derive(Debug)]
 pub struct Handles {
-    pub(crate) label: String,
-    pub(crate) pid: Option<i32>,
-    pub(crate) pidfd: Option<OwnedFd>,
+    label: String,
+    pid: Option<i32>,
+    pidfd: Option<OwnedFd>,
     /// `/proc/PID`, opened when first needed (environ, cgroup, root, cwd).
-    pub(crate) proc_dir: OnceLock<File>,
+    proc_dir: OnceLock<File>,
     /// Where to open it from, for a process target.
-    pub(crate) proc_path: Option<PathBuf>,
-    pub(crate) ns: KindMap<Namespace>,
+    proc_path: Option<PathBuf>,
+    ns: KindMap<Namespace>,
     #[cfg(feature = "containers")]
-    pub(crate) container: Option<crate::container::Container>,
+    container: Option<crate::container::Container>,
 }
 
 impl Default for Handles {
@@ -352,6 +352,61 @@ impl Handles {
             proc_path: Some(proc_path),
             ns,
         }
+    }
+
+    /// The same handles, named `label` in messages.
+    pub(crate) fn labelled(mut self, label: String) -> Handles {
+        self.label = label;
+        self
+    }
+
+    /// Records what the engine said about a container target, and keeps the
+    /// `/proc/PID` directory its answer was checked through.
+    #[cfg(feature = "containers")]
+    pub(crate) fn with_container(
+        mut self,
+        answer: crate::container::Container,
+        dir: File,
+    ) -> Handles {
+        let _ = self.proc_dir.set(dir);
+        self.container = Some(answer);
+        self
+    }
+
+    /// Borrowed fds of every namespace, to enter.
+    pub(crate) fn fds(&self) -> crate::plan::Fds<'_> {
+        crate::plan::Fds(self.ns.map(|_, n| n.as_fd()))
+    }
+
+    /// Reads `/proc/PID/NAME` of a process target, up to `limit` bytes (see
+    /// [`Handles::proc_dir`] for which `/proc/PID` that is).
+    pub(crate) fn read_proc_file(
+        &self,
+        name: &str,
+        limit: usize,
+        what: &'static str,
+    ) -> Result<Vec<u8>> {
+        let dir = self.proc_dir(what)?;
+        procfs::read_file(dir, &self.proc_shown(), name, limit)
+    }
+
+    /// Opens `/proc/PID/NAME` (a directory link: `root`, `cwd`) with O_PATH: the
+    /// directory itself, whatever its path is now.
+    pub(crate) fn open_proc_dir_entry(&self, name: &str, what: &'static str) -> Result<OwnedFd> {
+        let dir = self.proc_dir(what)?;
+        rustix::fs::openat(
+            dir,
+            name,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::open(self.proc_shown().join(name), e))
+    }
+
+    fn proc_shown(&self) -> PathBuf {
+        self.proc_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("/proc/{}", self.pid.unwrap_or(0))))
     }
 
     /// Adds a namespace, replacing (and returning) any of the same kind. This is

@@ -1,7 +1,7 @@
 //! Which kinds to enter and in what order, and the one routine that enters them.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 
 use rustix::io::Errno;
 use rustix::thread::move_into_link_name_space;
@@ -49,7 +49,7 @@ impl Handles {
         };
         if let Some(kind) = kinds.iter().find(|k| self.get(*k).is_none()) {
             return Err(Error::NotProvided {
-                target: self.label.clone(),
+                target: self.label().to_owned(),
                 kind,
             });
         }
@@ -82,10 +82,6 @@ impl Handles {
         let plan = self.plan(kinds)?;
         refuse(plan.kinds())?;
         Ok(plan)
-    }
-
-    pub(crate) fn fds(&self) -> Fds<'_> {
-        Fds(self.ns.map(|_, n| n.as_fd()))
     }
 }
 

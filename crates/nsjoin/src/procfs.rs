@@ -205,6 +205,29 @@ pub(crate) fn pidfd_pid(pidfd: &OwnedFd) -> Result<i32> {
     }
 }
 
+/// Opens `cgroup.procs` of the cgroup v2 group a `/proc/PID/cgroup` text names,
+/// for writing (joining it). `Err(Ok(why))` says why there is none to join.
+pub(crate) fn cgroup2_procs(cgroup: &str) -> std::result::Result<OwnedFd, Result<&'static str>> {
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    let group = cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or(Ok(
+            "it is not in a cgroup v2 hierarchy (this host uses cgroup v1)",
+        ))?;
+    let mount = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .find(|p| rustix::fs::statfs(*p).is_ok_and(|fs| fs_is(&fs, CGROUP2_SUPER_MAGIC)))
+        .ok_or(Ok(
+            "no cgroup v2 filesystem at /sys/fs/cgroup (this host uses cgroup v1)",
+        ))?;
+    let path = Path::new(mount)
+        .join(group.trim_start_matches('/'))
+        .join("cgroup.procs");
+    rustix::fs::open(&path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Err(Error::open(&path, e)))
+}
+
 /// How many threads this process has (`/proc/self/task`'s link count is two more).
 pub(crate) fn thread_count() -> Result<u64> {
     let st = rustix::fs::statat(proc_root()?, "self/task", rustix::fs::AtFlags::empty())

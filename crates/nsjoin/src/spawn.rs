@@ -21,7 +21,7 @@ use rustix::io::Errno;
 use rustix::process::{Gid, Pid, Signal, Uid, WaitOptions};
 
 use crate::plan::{self, Fds, Plan};
-use crate::procfs::CGROUP_LIMIT;
+use crate::procfs::{self, CGROUP_LIMIT};
 use crate::{sys, Error, Handles, Kind, KindMap, KindSet, Result};
 
 /// A directory for [`Spawn::root`] and [`Spawn::cwd`].
@@ -345,11 +345,10 @@ impl Handles {
     /// ([`Error::TooLarge`]) without being read.
     pub fn environ(&self) -> Result<Vec<(OsString, OsString)>> {
         #[cfg(feature = "containers")]
-        if let Some(env) = self.container.as_ref().and_then(|c| c.env.clone()) {
+        if let Some(env) = self.container().and_then(|c| c.env.clone()) {
             return Ok(env);
         }
-        let dir = self.proc_dir("the target's environment")?;
-        let data = read_proc_file(self, dir, "environ", ENVIRON_LIMIT)?;
+        let data = self.read_proc_file("environ", ENVIRON_LIMIT, "the target's environment")?;
         Ok(parse_environ(&data))
     }
 }
@@ -370,51 +369,16 @@ pub(crate) fn parse_environ(data: &[u8]) -> Vec<(OsString, OsString)> {
         .collect()
 }
 
-fn read_proc_file(handles: &Handles, dir: &File, name: &str, limit: usize) -> Result<Vec<u8>> {
-    let shown = handles
-        .proc_path
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("/proc/{}", handles.pid.unwrap_or(0))));
-    crate::procfs::read_file(dir, &shown, name, limit)
-}
-
 /// Opens `cgroup.procs` of the target's cgroup v2 group for writing.
 fn open_target_cgroup(handles: &Handles) -> Result<OwnedFd> {
-    let dir = handles.proc_dir("joining the target's cgroup")?;
-    let data = read_proc_file(handles, dir, "cgroup", CGROUP_LIMIT)?;
-    let text = String::from_utf8_lossy(&data);
-    let group = text
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .ok_or_else(|| {
-            Error::sys(
-                format!("cannot join the cgroup of {}", handles.label),
-                io::Error::other("it is not in a cgroup v2 hierarchy (this host uses cgroup v1)"),
-            )
-        })?;
-    let mount = cgroup2_mount().ok_or_else(|| {
-        Error::sys(
-            format!("cannot join the cgroup of {}", handles.label),
-            io::Error::other(
-                "no cgroup v2 filesystem at /sys/fs/cgroup (this host uses cgroup v1)",
-            ),
-        )
-    })?;
-    let path = mount
-        .join(group.trim_start_matches('/'))
-        .join("cgroup.procs");
-    rustix::fs::open(&path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::open(&path, e))
-}
-
-fn cgroup2_mount() -> Option<PathBuf> {
-    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
-        .into_iter()
-        .find(|p| {
-            rustix::fs::statfs(*p).is_ok_and(|fs| crate::procfs::fs_is(&fs, CGROUP2_SUPER_MAGIC))
-        })
-        .map(PathBuf::from)
+    let data = handles.read_proc_file("cgroup", CGROUP_LIMIT, "joining the target's cgroup")?;
+    procfs::cgroup2_procs(&String::from_utf8_lossy(&data)).map_err(|why| match why {
+        Ok(why) => Error::sys(
+            format!("cannot join the cgroup of {}", handles.label()),
+            io::Error::other(why),
+        ),
+        Err(e) => e,
+    })
 }
 
 fn prepare_dir(handles: &Handles, dir: &Dir, what: &'static str) -> Result<DirStep> {
@@ -428,21 +392,16 @@ fn prepare_dir(handles: &Handles, dir: &Dir, what: &'static str) -> Result<DirSt
         .map_err(|e| Error::open(path, e))
     };
     match dir {
-        Dir::Target => {
-            let proc_dir = handles.proc_dir(if what == "root" {
-                "Dir::Target as root"
-            } else {
-                "Dir::Target as cwd"
-            })?;
-            rustix::fs::openat(
-                proc_dir,
+        Dir::Target => handles
+            .open_proc_dir_entry(
                 what,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
+                if what == "root" {
+                    "Dir::Target as root"
+                } else {
+                    "Dir::Target as cwd"
+                },
             )
-            .map(DirStep::Fd)
-            .map_err(|e| Error::open(format!("/proc/{}/{what}", handles.pid.unwrap_or(0)), e))
-        }
+            .map(DirStep::Fd),
         Dir::Path(path) => open(path),
         Dir::Inside(path) => CString::new(path.as_os_str().as_bytes().to_vec())
             .map(DirStep::Path)

@@ -232,12 +232,7 @@ fn open_container(
     if !alive {
         return Err(Error::TargetExited { target: label });
     }
-    let mut handles = open_process(pid, Path::new("/proc"), pidfd, kinds, label)?;
-    if handles.proc_dir.get().is_none() {
-        let _ = handles.proc_dir.set(dir);
-    }
-    handles.container = Some(answer);
-    Ok(handles)
+    Ok(open_process(pid, Path::new("/proc"), pidfd, kinds, label)?.with_container(answer, dir))
 }
 
 #[cfg(feature = "containers")]
@@ -375,8 +370,7 @@ fn file_handles(namespace: Namespace, kinds: KindSet) -> Result<Handles> {
             actual: kind,
         });
     }
-    let mut handles = Handles::new();
-    handles.label = namespace.path().display().to_string();
+    let mut handles = Handles::new().labelled(namespace.path().display().to_string());
     handles.insert(namespace);
     Ok(handles)
 }
