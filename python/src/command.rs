@@ -16,7 +16,7 @@ use pyo3::types::{PyBool, PyBytes, PyMapping, PyString};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags};
 
-use nsjoin::{Dir, Handles, Kind, KindSet, Spawn};
+use nsjoin::{Dir, Handles, KindSet, Spawn};
 
 use crate::args;
 use crate::errors::{os_error, to_py, value_error};
@@ -83,17 +83,11 @@ impl Options {
     /// entering a user namespace makes the program root in it (uid and gid 0)
     /// unless `preserve_credentials` or an explicit `user`/`group` says otherwise.
     fn spawn<'a>(&self, handles: &'a Handles) -> PyResult<Spawn<'a>> {
-        let plan = handles.plan(self.kinds).map_err(to_py)?;
-        if self.strict_user && plan.skipped().contains(Kind::User) {
-            // What setns(2) says, and util-linux nsenter -U with it.
-            return Err(os_error(
-                libc::EINVAL,
-                "reassociate to namespace 'ns/user' failed: Invalid argument",
-            ));
-        }
         let mut spawn = Spawn::new(handles);
         spawn
-            .kinds(plan.kinds())
+            .kinds(self.kinds)
+            .strict_user(self.strict_user)
+            .root_in_user_namespace(!self.preserve_credentials)
             .join_cgroup(self.join_cgroup)
             .target_env(self.target_env);
         if let Some(root) = &self.root {
@@ -102,12 +96,10 @@ impl Options {
         if let Some(cwd) = &self.cwd {
             spawn.cwd(cwd.clone());
         }
-        let as_root =
-            (plan.kinds().contains(Kind::User) && !self.preserve_credentials).then_some(0);
-        if let Some(uid) = self.uid.or(as_root) {
+        if let Some(uid) = self.uid {
             spawn.uid(uid);
         }
-        if let Some(gid) = self.gid.or(as_root) {
+        if let Some(gid) = self.gid {
             spawn.gid(gid);
         }
         Ok(spawn)

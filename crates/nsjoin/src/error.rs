@@ -32,6 +32,23 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A target given as `PID` or `PID:INODE` that is neither.
+    #[error("failed to parse pid: '{spec}'")]
+    BadPid {
+        /// As given.
+        spec: String,
+    },
+
+    /// `PID:INODE`: the process with that PID is not the one whose pidfd has that
+    /// inode (it was replaced since the inode was taken).
+    #[error("pidfd inode {inode} not found for pid {pid}")]
+    PidInode {
+        /// The PID.
+        pid: i32,
+        /// The pidfd inode asked for.
+        inode: u64,
+    },
+
     /// The target process ended (or its PID was reused) after nsjoin had got hold of
     /// it: while its namespaces were being opened (nothing of it was kept), or before a
     /// later read of its `/proc` directory. A process that was already gone when the
@@ -166,7 +183,11 @@ impl Error {
             }
             Error::KindUnsupported(_) => Some(libc::ENOSYS),
             Error::NeedsOtherApi { .. } => Some(libc::EINVAL),
-            Error::UnknownKind(_) | Error::NeedsProcess { .. } | Error::Container { .. } => None,
+            Error::PidInode { .. } => Some(libc::ESRCH),
+            Error::UnknownKind(_)
+            | Error::BadPid { .. }
+            | Error::NeedsProcess { .. }
+            | Error::Container { .. } => None,
         }
     }
 

@@ -431,6 +431,42 @@ impl Handles {
         Ok((st.st_uid, st.st_gid))
     }
 
+    /// The parent of the target's user namespace (its owner, `NS_GET_USERNS`): what
+    /// nsenter `--user-parent` enters. Taken from the user namespace opened with
+    /// the target, or, for a process target, from the process's.
+    pub fn user_parent(&self) -> Result<Namespace> {
+        if let Some(user) = self.get(Kind::User) {
+            return user.owner();
+        }
+        let pid = self.pid.ok_or(Error::NeedsProcess {
+            what: "--user-parent",
+        })?;
+        let shown = self.proc_shown().join("ns/user");
+        if let Some(pidfd) = &self.pidfd {
+            match procfs::pidfd_namespace(pidfd, Kind::User, false) {
+                Ok(Some(fd)) => {
+                    return Namespace::checked(fd, shown, Some(Kind::User), Source::Pidfd)?.owner()
+                }
+                Ok(None) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                    return Err(Error::TargetExited {
+                        target: format!("process {pid}"),
+                    })
+                }
+                Err(e) => return Err(Error::open(shown, e)),
+            }
+        }
+        let dir = self.proc_dir("--user-parent")?;
+        let fd = rustix::fs::openat(
+            dir,
+            "ns/user",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::open(&shown, e))?;
+        Namespace::checked(fd, shown, Some(Kind::User), Source::Proc)?.owner()
+    }
+
     /// The network namespace of a socket that the target process holds as fd
     /// `fd` (`nsenter -N FD`): the socket is copied with pidfd_getfd(2) and asked
     /// with `SIOCGSKNS`. Needs a pidfd (a process target on Linux 5.6 or later).

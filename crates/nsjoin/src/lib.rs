@@ -63,7 +63,7 @@ pub use list::{
 pub use plan::Plan;
 pub use procfs::FORCE_PROC_ENV;
 pub use run::run_in;
-pub use spawn::{Child, Dir, Spawn, ENVIRON_LIMIT};
+pub use spawn::{login_shell, Child, Dir, Id, Spawn, ENVIRON_LIMIT};
 pub use target::Target;
 
 /// The README's examples, compiled as doc tests so that they stay true.

@@ -905,7 +905,7 @@ pub fn command(pid: i32) -> Option<String> {
 
 /// The login name of `uid` (getpwuid_r(3)), if it has one.
 pub fn user_name(uid: u32) -> Option<String> {
-    sys::user_name(uid)
+    sys::passwd(uid).map(|p| p.name)
 }
 
 /// Whether the environment's locale (LC_ALL, LC_CTYPE, LANG) uses UTF-8 and is

@@ -35,6 +35,16 @@ pub enum Dir {
     Inside(PathBuf),
 }
 
+/// A user or group ID for the program: a number, or the target process's own (the
+/// owner of its `/proc/PID`: its effective IDs, nsenter's `-S follow`/`-G follow`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Id {
+    /// This ID.
+    Of(u32),
+    /// The target process's.
+    Target,
+}
+
 /// Starts programs inside a target's namespaces, on top of [`std::process::Command`].
 ///
 /// User and time namespaces are entered in the (single-threaded) child, so this
@@ -62,8 +72,10 @@ pub enum Dir {
 pub struct Spawn<'a> {
     handles: &'a Handles,
     kinds: Option<KindSet>,
-    uid: Option<u32>,
-    gid: Option<u32>,
+    uid: Option<Id>,
+    gid: Option<Id>,
+    root_in_user_namespace: bool,
+    strict_user: bool,
     groups: Option<Vec<u32>>,
     root: Option<Dir>,
     cwd: Option<Dir>,
@@ -81,6 +93,8 @@ impl<'a> Spawn<'a> {
             kinds: None,
             uid: None,
             gid: None,
+            root_in_user_namespace: false,
+            strict_user: false,
             groups: None,
             root: None,
             cwd: None,
@@ -100,7 +114,37 @@ impl<'a> Spawn<'a> {
 
     /// Switches to this user ID after entering (setresuid).
     pub fn uid(&mut self, uid: u32) -> &mut Self {
-        self.uid = Some(uid);
+        self.user(Id::Of(uid))
+    }
+
+    /// Switches to this user ID after entering; [`Id::Target`] is the target
+    /// process's.
+    pub fn user(&mut self, id: Id) -> &mut Self {
+        self.uid = Some(id);
+        self
+    }
+
+    /// Switches to this group ID after entering; [`Id::Target`] is the target
+    /// process's. See [`Spawn::gid`] for supplementary groups.
+    pub fn group(&mut self, id: Id) -> &mut Self {
+        self.gid = Some(id);
+        self
+    }
+
+    /// nsenter's rule for credentials: when a user namespace is entered, the
+    /// program becomes uid and gid 0 in it, except for an ID set with
+    /// [`Spawn::user`]/[`Spawn::group`]. `false` (the default) is nsenter's
+    /// `--preserve-credentials`: the program keeps the caller's IDs.
+    pub fn root_in_user_namespace(&mut self, yes: bool) -> &mut Self {
+        self.root_in_user_namespace = yes;
+        self
+    }
+
+    /// A user namespace the caller is already in is skipped by default (as `--all`
+    /// does); with this, asking for one is the error setns(2) gives and nsenter
+    /// `-U` reports: `reassociate to namespace 'ns/user' failed: Invalid argument`.
+    pub fn strict_user(&mut self, yes: bool) -> &mut Self {
+        self.strict_user = yes;
         self
     }
 
@@ -110,8 +154,7 @@ impl<'a> Spawn<'a> {
     /// only if both are refused (a user namespace whose `setgroups` is `deny`,
     /// entered by a caller who may not drop them outside) is it an error.
     pub fn gid(&mut self, gid: u32) -> &mut Self {
-        self.gid = Some(gid);
-        self
+        self.group(Id::Of(gid))
     }
 
     /// Sets the supplementary groups after entering (setgroups).
@@ -247,6 +290,25 @@ impl<'a> Spawn<'a> {
     fn prepare(&self, cmd: &mut Command, fork_for_pid: bool) -> Result<(ChildPlan, OwnedFd)> {
         let handles = self.handles;
         let plan = handles.plan(self.kinds.unwrap_or(KindSet::EMPTY))?;
+        if self.strict_user && plan.skipped().contains(Kind::User) {
+            return Err(Error::Enter {
+                kind: Kind::User,
+                source: io::Error::from_raw_os_error(libc::EINVAL),
+            });
+        }
+        let as_root =
+            (self.root_in_user_namespace && plan.kinds().contains(Kind::User)).then_some(0);
+        let owner = || handles.process_owner();
+        let uid = match self.uid {
+            Some(Id::Of(id)) => Some(id),
+            Some(Id::Target) => Some(owner()?.0),
+            None => as_root,
+        };
+        let gid = match self.gid {
+            Some(Id::Of(id)) => Some(id),
+            Some(Id::Target) => Some(owner()?.1),
+            None => as_root,
+        };
         if self.target_env {
             let env = handles.environ()?;
             cmd.env_clear();
@@ -277,9 +339,9 @@ impl<'a> Spawn<'a> {
                 .groups
                 .as_ref()
                 .map(|g| g.iter().map(|&g| Gid::from_raw(g)).collect()),
-            clear_groups: self.groups.is_none() && (self.gid.is_some() || self.uid.is_some()),
-            gid: self.gid.map(Gid::from_raw),
-            uid: self.uid.map(Uid::from_raw),
+            clear_groups: self.groups.is_none() && (gid.is_some() || uid.is_some()),
+            gid: gid.map(Gid::from_raw),
+            uid: uid.map(Uid::from_raw),
             keep_caps: self.keep_caps,
             parent: if self.die_with_parent {
                 Some(
@@ -329,6 +391,36 @@ fn dup_fds(handles: &Handles) -> Result<KindMap<OwnedFd>> {
         );
     }
     Ok(out)
+}
+
+/// What nsenter runs when no program is given: the user's shell as a login shell
+/// (`argv[0]` is `-NAME`). The shell is `SHELL` from `env` (the program's
+/// environment; `None` for this process's), else the caller's passwd entry
+/// (getpwuid_r, so NSS sources count), else `/bin/sh`.
+pub fn login_shell(env: Option<&[(OsString, OsString)]>) -> Command {
+    let from_env = match env {
+        Some(env) => env
+            .iter()
+            .find(|(k, _)| k == "SHELL")
+            .map(|(_, v)| v.clone()),
+        None => std::env::var_os("SHELL"),
+    };
+    let shell: PathBuf = from_env
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            sys::passwd(rustix::process::getuid().as_raw())
+                .map(|p| p.shell)
+                .filter(|s| !s.as_os_str().is_empty())
+        })
+        .unwrap_or_else(|| PathBuf::from("/bin/sh"));
+    let name = shell
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "sh".into());
+    let mut cmd = Command::new(&shell);
+    std::os::unix::process::CommandExt::arg0(&mut cmd, format!("-{name}"));
+    cmd
 }
 
 /// The most a `/proc/PID/environ` is read: execve(2) takes at most three quarters of

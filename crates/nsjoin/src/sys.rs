@@ -204,13 +204,19 @@ pub(crate) fn ns_get_owner_uid(fd: impl AsFd) -> io::Result<u32> {
     Ok(uid)
 }
 
-/// The login name of `uid` from the passwd database (getpwuid_r(3), so NSS sources
-/// such as LDAP count too), or `None` if it has no entry.
+/// A passwd entry's login name and shell.
+pub(crate) struct Passwd {
+    pub name: String,
+    pub shell: std::path::PathBuf,
+}
+
+/// The passwd entry of `uid` (getpwuid_r(3), so NSS sources such as LDAP count
+/// too), or `None` if it has none.
 ///
 /// # References
 /// - [`getpwuid_r(3)`](https://man7.org/linux/man-pages/man3/getpwuid_r.3.html)
-#[cfg(feature = "scan")]
-pub(crate) fn user_name(uid: u32) -> Option<String> {
+pub(crate) fn passwd(uid: u32) -> Option<Passwd> {
+    use std::os::unix::ffi::OsStrExt;
     let mut buf = vec![0 as libc::c_char; 1024];
     loop {
         // SAFETY: an all-zero passwd (null pointers, zero ids) is a valid value.
@@ -227,10 +233,16 @@ pub(crate) fn user_name(uid: u32) -> Option<String> {
         if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
             return None;
         }
-        // SAFETY: on success pw_name points to a NUL-terminated string inside `buf`,
-        // which outlives this borrow.
-        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-        return Some(name.to_string_lossy().into_owned());
+        // SAFETY: on success pw_name and pw_shell are null or point to NUL-terminated
+        // strings inside `buf`, which outlives these borrows.
+        let (name, shell) = unsafe {
+            let shell = (!pwd.pw_shell.is_null()).then(|| std::ffi::CStr::from_ptr(pwd.pw_shell));
+            (std::ffi::CStr::from_ptr(pwd.pw_name), shell)
+        };
+        return Some(Passwd {
+            name: name.to_string_lossy().into_owned(),
+            shell: std::ffi::OsStr::from_bytes(shell.map_or(&[][..], |s| s.to_bytes())).into(),
+        });
     }
 }
 

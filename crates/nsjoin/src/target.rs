@@ -75,6 +75,49 @@ impl Target {
         }
     }
 
+    /// What `nsjoin -t` (nsenter `--target`) takes: `PID`; `PID:INODE`, where INODE
+    /// is the inode of the process's pidfd (`stat -L /proc/self/fd/N` of a pidfd the
+    /// caller holds), which pins that very process; or a container,
+    /// `ENGINE://NAME-OR-ID`.
+    ///
+    /// ```
+    /// use nsjoin::Target;
+    /// assert!(matches!(Target::from_arg("42"), Ok(Target::Pid { pid: 42, .. })));
+    /// assert_eq!(Target::from_arg("4x").unwrap_err().to_string(), "failed to parse pid: '4x'");
+    /// ```
+    pub fn from_arg(spec: &str) -> Result<Target> {
+        #[cfg(feature = "containers")]
+        if container::ContainerRef::is_spec(spec) {
+            return Target::container(spec);
+        }
+        let bad = || Error::BadPid {
+            spec: spec.to_owned(),
+        };
+        let (pid, inode) = match spec.split_once(':') {
+            Some((pid, inode)) => (pid, Some(inode.parse::<u64>().map_err(|_| bad())?)),
+            None => (spec, None),
+        };
+        let pid: i32 = pid.parse().map_err(|_| bad())?;
+        if pid <= 0 {
+            return Err(bad());
+        }
+        let Some(inode) = inode else {
+            return Ok(Target::pid(pid));
+        };
+        let pidfd = procfs::open_pidfd(pid)?.ok_or_else(|| {
+            Error::sys(
+                format!("cannot open pidfd of {pid}"),
+                io::Error::from_raw_os_error(libc::ENOSYS),
+            )
+        })?;
+        let st = rustix::fs::fstat(&pidfd)
+            .map_err(|e| Error::sys(format!("cannot stat pidfd of {pid}"), e))?;
+        if st.st_ino != inode {
+            return Err(Error::PidInode { pid, inode });
+        }
+        Ok(Target::Pidfd(pidfd))
+    }
+
     /// A container target from `ENGINE://NAME-OR-ID`.
     #[cfg(feature = "containers")]
     pub fn container(spec: &str) -> Result<Target> {
