@@ -206,6 +206,7 @@ pub(crate) fn ns_get_owner_uid(fd: impl AsFd) -> io::Result<u32> {
 
 /// A passwd entry's login name and shell.
 pub(crate) struct Passwd {
+    #[cfg_attr(not(feature = "scan"), allow(dead_code))]
     pub name: String,
     pub shell: std::path::PathBuf,
 }
