@@ -966,3 +966,32 @@ fn enter_permanently_is_all_or_nothing() {
         assert_eq!(thread_hostname(), plain.hostname);
     });
 }
+
+/// The way back is taken once per thread and kept; a thread that moves itself with
+/// a raw setns(2) says so with forget_thread_home, and the next guard comes back to
+/// where the thread really was, not to the namespace it started in.
+#[test]
+fn forget_thread_home_after_a_raw_setns() {
+    if !common::root_or_skip("forget_thread_home_after_a_raw_setns") {
+        return;
+    }
+    let _lock = shared();
+    let (a, b) = (Sandbox::new(), Sandbox::new());
+    let hb = Target::pid(b.pid).open(Kind::Net.into()).unwrap();
+    let a_net = std::fs::File::open(format!("/proc/{}/ns/net", a.pid)).unwrap();
+    on_thread(|| {
+        let own = thread_ns_ino("net");
+        // The first guard on this thread takes its home: our own net.
+        hb.enter(Kind::Net.into()).unwrap().leave().unwrap();
+        assert_eq!(thread_ns_ino("net"), own);
+        // Moved behind nsjoin's back, then said so.
+        rustix::thread::move_into_link_name_space(std::os::fd::AsFd::as_fd(&a_net), None).unwrap();
+        nsjoin::forget_thread_home();
+        hb.enter(Kind::Net.into()).unwrap().leave().unwrap();
+        assert_eq!(
+            thread_ns_ino("net"),
+            a.ns_ino("net"),
+            "went to a stale home"
+        );
+    });
+}
