@@ -1131,6 +1131,14 @@ pub fn user_name(uid: u32) -> Option<String> {
     sys::user_name(uid)
 }
 
+/// Whether standard output (fd 1) was closed when this process started, as in
+/// `nsls >&-`: Rust's runtime puts `/dev/null` there before `main`, so a command
+/// that prints its listing asks this to fail as C programs' writes would (EBADF)
+/// rather than succeed having printed nothing.
+pub fn stdout_was_closed() -> bool {
+    sys::stdout_closed_at_start()
+}
+
 /// Whether the environment's locale (LC_ALL, LC_CTYPE, LANG) uses UTF-8 and is
 /// installed: what util-linux checks to draw trees with line characters.
 pub fn locale_is_utf8() -> bool {
