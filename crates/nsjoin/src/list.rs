@@ -11,7 +11,15 @@
 //! * another namespace it owns or is the parent of (`NS_GET_USERNS`, `NS_GET_PARENT`).
 //!
 //! The result is plain data ([`Listing`], serde-serialisable) that `nsls` prints. A
-//! process that exits while it is being looked at is skipped, never an error.
+//! process that exits while it is being looked at is skipped, never an error; so is
+//! one that the caller may not look into (EACCES/EPERM: another user's process), as
+//! lsns skips it. Any other failure (out of fds, out of memory) fails the scan with
+//! an error that names the file: a listing is complete or it is not returned.
+//!
+//! The scan holds a handful of fds at a time, whatever the number of processes and
+//! namespaces, and its memory grows with what it finds. Its helper threads are an
+//! optimisation only: where none can be started (`RLIMIT_NPROC`, a full pids
+//! cgroup, a small address space) the calling thread does all the work.
 //!
 //! ```
 //! use nsjoin::{Kind, KindSet, Scan};
@@ -25,14 +33,15 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, BufRead, Read};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
 use serde::{Serialize, Serializer};
 
 use crate::container::Engine;
@@ -99,7 +108,9 @@ impl Scan {
         self
     }
 
-    /// How many threads read `/proc` (default: the number of CPUs, at most 8).
+    /// How many threads read `/proc` (default: the number of CPUs, at most 8). The
+    /// calling thread is one of them; fewer run where no more can be started, and
+    /// one where the fd limit is low (below 64).
     pub fn threads(mut self, n: usize) -> Scan {
         self.threads = n.max(1);
         self
@@ -113,6 +124,9 @@ impl Scan {
     }
 
     /// Scans the system.
+    ///
+    /// Fails, naming the file or call, on any error but a process or fd that went
+    /// away or may not be looked into (see the module documentation).
     pub fn run(&self) -> Result<Listing> {
         let proc_dir = rustix::fs::open(
             "/proc",
@@ -121,18 +135,21 @@ impl Scan {
         )
         .map_err(|e| Error::open("/proc", e))?;
         let pids = list_pids(&proc_dir)?;
-        let scanned = self.scan_processes(&proc_dir, &pids);
+        let scanned = self.scan_processes(&proc_dir, &pids)?;
+        drop((pids, proc_dir));
 
         let mut b = Builder {
             kinds: self.kinds,
             entries: Vec::new(),
             index: HashMap::new(),
-            fds: Vec::new(),
+            described: Vec::new(),
+            netlink: NetnsIds::new(),
         };
         let mut processes = Vec::with_capacity(scanned.len());
         let mut fd_refs = Vec::new();
         let mut sockets = Vec::new();
-        for p in scanned {
+        // Block by block, in PID order (no second copy of every process's scan).
+        for p in scanned.into_iter().flatten() {
             for kind in self.kinds.iter() {
                 let ino = p.ns[kind as usize];
                 if ino == 0 {
@@ -154,29 +171,29 @@ impl Scan {
                 });
             }
         }
-        b.add_fd_held(&fd_refs);
+        b.add_fd_held(&fd_refs)?;
+        drop(fd_refs);
         if self.kinds.contains(Kind::Net) {
-            b.add_socket_held(&sockets);
+            b.add_socket_held(&sockets)?;
         }
-        let mounts = if self.mounts {
-            read_nsfs_mounts()
-        } else {
-            Vec::new()
-        };
-        b.add_mounts(&mounts);
-        b.relate();
+        drop(sockets);
+        if self.mounts {
+            b.add_mounts(&read_nsfs_mounts()?)?;
+        }
+        b.relate()?;
         if let Some(resolver) = &self.containers {
             let mut cache: HashMap<i32, Option<ContainerId>> = HashMap::new();
             for e in &mut b.entries {
-                if let Some(pid) = e.pid {
-                    e.container = cache
-                        .entry(pid)
-                        .or_insert_with(|| {
-                            let cgroup = read_small(&format!("/proc/{pid}/cgroup"))?;
-                            resolver.resolve(pid, &String::from_utf8_lossy(&cgroup))
-                        })
-                        .clone();
+                let Some(pid) = e.pid else { continue };
+                if let Some(known) = cache.get(&pid) {
+                    e.container = known.clone();
+                    continue;
                 }
+                let path = format!("/proc/{pid}/cgroup");
+                let found = read_proc_file(&path)?
+                    .and_then(|cgroup| resolver.resolve(pid, &String::from_utf8_lossy(&cgroup)));
+                cache.insert(pid, found.clone());
+                e.container = found;
             }
         }
         let mut namespaces = b.entries;
@@ -194,44 +211,104 @@ impl Scan {
         })
     }
 
-    /// Reads `/proc/PID/ns/*` (and `/proc/PID/fd/*`) of every PID, on several
-    /// threads; PIDs that vanish are dropped.
-    fn scan_processes(&self, proc_dir: &OwnedFd, pids: &[i32]) -> Vec<ProcScan> {
+    /// Reads `/proc/PID/ns/*` (and `/proc/PID/fd/*`) of every PID, on the calling
+    /// thread and as many helper threads as can be started; PIDs that vanish are
+    /// dropped. The first other error stops every thread and is returned. The
+    /// result is in blocks, in PID order.
+    fn scan_processes(&self, proc_dir: &OwnedFd, pids: &[i32]) -> Result<Vec<Vec<ProcScan>>> {
         const BLOCK: usize = 64;
-        let threads = self.threads.min(pids.len().div_ceil(BLOCK)).max(1);
+        // A helper needs little: a few path and link buffers, no recursion. A
+        // small stack keeps the address space small (it counts against
+        // RLIMIT_AS, as every thread's stack does).
+        const STACK: usize = 256 << 10;
+        let mut threads = self.threads.min(pids.len().div_ceil(BLOCK)).max(1);
+        // Two fds per thread at a time: with a low fd limit, one thread only.
+        if rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .is_some_and(|n| n < 64)
+        {
+            threads = 1;
+        }
         let next = AtomicUsize::new(0);
-        let work = || {
-            let mut out: Vec<(usize, Vec<ProcScan>)> = Vec::new();
+        let failed = AtomicBool::new(false);
+        let work = || -> Result<Vec<Block>> {
+            let mut out: Vec<Block> = Vec::new();
             let mut path = String::with_capacity(32);
-            loop {
+            while !failed.load(Ordering::Relaxed) {
                 let start = next.fetch_add(BLOCK, Ordering::Relaxed);
                 if start >= pids.len() {
                     break;
                 }
                 let block = &pids[start..(start + BLOCK).min(pids.len())];
-                let found = block
-                    .iter()
-                    .filter_map(|&pid| scan_process(proc_dir, pid, self.kinds, self.fds, &mut path))
-                    .collect();
+                let mut found = Vec::with_capacity(block.len());
+                for &pid in block {
+                    match scan_process(proc_dir, pid, self.kinds, self.fds, &mut path) {
+                        Ok(Some(p)) => found.push(p),
+                        Ok(None) => {}
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                }
                 out.push((start, found));
             }
-            out
+            Ok(out)
         };
-        let mut blocks: Vec<(usize, Vec<ProcScan>)> = if threads == 1 {
-            work()
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
-                    .collect()
-            })
-        };
+        let results: Vec<Result<Vec<Block>>> = std::thread::scope(|s| {
+            let work = &work;
+            // A helper that cannot be started (EAGAIN from RLIMIT_NPROC or a full
+            // pids cgroup, ENOMEM under RLIMIT_AS) is simply not there: the
+            // calling thread takes its share.
+            let helpers: Vec<_> = (1..threads)
+                .map_while(|_| {
+                    std::thread::Builder::new()
+                        .name("nsjoin-scan".into())
+                        .stack_size(STACK)
+                        .spawn_scoped(s, work)
+                        .ok()
+                })
+                .collect();
+            let mut results = vec![work()];
+            for h in helpers {
+                results.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            results
+        });
+        let mut blocks = Vec::new();
+        for r in results {
+            blocks.extend(r?);
+        }
         blocks.sort_by_key(|(start, _)| *start);
-        blocks.into_iter().flat_map(|(_, v)| v).collect()
+        Ok(blocks.into_iter().map(|(_, v)| v).collect())
     }
 }
+
+/// The process, or the fd of it being looked at, is gone (ENOENT, ESRCH): it exited
+/// or closed the fd while the scan looked. Skipped.
+fn gone(e: Errno) -> bool {
+    e == Errno::NOENT || e == Errno::SRCH
+}
+
+/// Not ours to look into (EACCES, EPERM): another user's process, or PID 1 on
+/// machines whose supervisor hides it. Skipped, as lsns skips it.
+fn denied(e: Errno) -> bool {
+    e == Errno::ACCESS || e == Errno::PERM
+}
+
+/// Out of fds or memory. Where other failures only mean "no such information"
+/// (an ioctl a kernel lacks, a socket of another kind), these still fail the scan:
+/// the listing would be silently incomplete.
+fn exhausted(e: Errno) -> bool {
+    e == Errno::MFILE || e == Errno::NFILE || e == Errno::NOMEM
+}
+
+fn errno_of(e: &io::Error) -> Errno {
+    Errno::from_io_error(e).unwrap_or(Errno::IO)
+}
+
+/// The processes of one block of PIDs, by the index of its first PID.
+type Block = (usize, Vec<ProcScan>);
 
 /// What one process showed.
 struct ProcScan {
@@ -270,25 +347,30 @@ pub(crate) fn parse_num(name: &[u8]) -> Option<i32> {
     std::str::from_utf8(name).ok()?.parse().ok()
 }
 
+/// One process's namespaces (and fds); `None` if it is gone.
 fn scan_process(
     proc_dir: &OwnedFd,
     pid: i32,
     kinds: KindSet,
     fds: bool,
     path: &mut String,
-) -> Option<ProcScan> {
+) -> Result<Option<ProcScan>> {
     use std::fmt::Write;
     path.clear();
     let _ = write!(path, "{pid}");
     // One O_PATH handle on /proc/PID: the ns and fd lookups below all refer to the
     // same process even if its PID is recycled meanwhile.
-    let dir = rustix::fs::openat(
+    let dir = match rustix::fs::openat(
         proc_dir,
         path.as_str(),
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
-    )
-    .ok()?;
+    ) {
+        Ok(dir) => dir,
+        // EACCES: /proc mounted with hidepid=1 hides other users' processes.
+        Err(e) if gone(e) || denied(e) => return Ok(None),
+        Err(e) => return Err(Error::open(format!("/proc/{pid}"), e)),
+    };
     let mut ns = [0u64; 8];
     let mut link = [0u8; 64];
     for kind in kinds.iter() {
@@ -296,13 +378,22 @@ fn scan_process(
         path.push_str("ns/");
         path.push_str(kind.name());
         // readlink ("net:[4026531840]") costs about half a stat, which would
-        // follow the link into nsfs. EACCES (PID 1 on some machines), ENOENT
-        // (exited, zombie): not in it.
-        if let Ok(n) = rustix::fs::readlinkat_raw(&dir, path.as_str(), &mut link[..]) {
-            if let Some((name, ino)) = parse_ns_link(&link[..n]) {
-                if name == kind.name().as_bytes() {
-                    ns[kind as usize] = ino;
+        // follow the link into nsfs. EACCES (another user's process, PID 1 on
+        // some machines), ENOENT (exited, zombie): not in it.
+        match rustix::fs::readlinkat_raw(&dir, path.as_str(), &mut link[..]) {
+            Ok(n) => {
+                if let Some((name, ino)) = parse_ns_link(&link[..n]) {
+                    if name == kind.name().as_bytes() {
+                        ns[kind as usize] = ino;
+                    }
                 }
+            }
+            Err(e) if gone(e) || denied(e) => {}
+            Err(e) => {
+                return Err(Error::sys(
+                    format!("cannot read /proc/{pid}/ns/{}", kind.name()),
+                    e,
+                ))
             }
         }
     }
@@ -313,9 +404,9 @@ fn scan_process(
         sockets: Vec::new(),
     };
     if fds {
-        scan_fds(&dir, &mut scan);
+        scan_fds(&dir, &mut scan)?;
     }
-    Some(scan)
+    Ok(Some(scan))
 }
 
 /// Splits a namespace link's text, `KIND:[INODE]`, as readlink(2) shows nsfs files
@@ -333,25 +424,38 @@ pub(crate) fn parse_ns_link(link: &[u8]) -> Option<(&[u8], u64)> {
     Some((&link[..open - 1], ino))
 }
 
-fn scan_fds(pid_dir: &OwnedFd, scan: &mut ProcScan) {
-    let Ok(fd_dir) = rustix::fs::openat(
+/// The nsfs files and sockets among a process's open fds. A process whose fds may
+/// not be read (another user's) shows none, as in lsns.
+fn scan_fds(pid_dir: &OwnedFd, scan: &mut ProcScan) -> Result<()> {
+    let pid = scan.pid;
+    let fd_dir = match rustix::fs::openat(
         pid_dir,
         "fd",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
-    ) else {
-        return;
+    ) {
+        Ok(dir) => dir,
+        Err(e) if gone(e) || denied(e) => return Ok(()),
+        Err(e) => return Err(Error::open(format!("/proc/{pid}/fd"), e)),
     };
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
     let mut dir = rustix::fs::RawDir::new(&fd_dir, &mut buf);
     let mut link = [0u8; 256];
-    while let Some(Ok(entry)) = dir.next() {
+    while let Some(entry) = dir.next() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) if gone(e) => break,
+            Err(e) => return Err(Error::sys(format!("cannot read /proc/{pid}/fd"), e)),
+        };
         let name = entry.file_name();
         let Some(fd) = parse_num(name.to_bytes()) else {
             continue;
         };
-        let Ok(n) = rustix::fs::readlinkat_raw(&fd_dir, name, &mut link[..]) else {
-            continue;
+        let n = match rustix::fs::readlinkat_raw(&fd_dir, name, &mut link[..]) {
+            Ok(n) => n,
+            // Closed meanwhile, or the process exited.
+            Err(e) if gone(e) || denied(e) => continue,
+            Err(e) => return Err(Error::sys(format!("cannot read /proc/{pid}/fd/{fd}"), e)),
         };
         let Some((what, ino)) = parse_ns_link(&link[..n]) else {
             continue;
@@ -362,16 +466,19 @@ fn scan_fds(pid_dir: &OwnedFd, scan: &mut ProcScan) {
             scan.nsfs_fds.push((fd, ino));
         }
     }
+    Ok(())
 }
 
-/// Builds the namespace table; owns the fds opened on namespaces no process is in
-/// (needed once more to ask for owners, parents and NETNSIDs).
+/// Builds the namespace table. Every namespace is described (owner, parent, owner
+/// UID, NETNSID) through an fd opened for that alone and closed right after, so
+/// that the fds held at once are those of one chain of owners and parents.
 struct Builder {
     kinds: KindSet,
     entries: Vec<NsInfo>,
     index: HashMap<u64, usize>,
-    /// (entry index, an fd on it) for entries found through an fd, socket or mount.
-    fds: Vec<(usize, OwnedFd)>,
+    /// Whether `entries[i]` was described already.
+    described: Vec<bool>,
+    netlink: NetnsIds,
 }
 
 impl Builder {
@@ -381,43 +488,59 @@ impl Builder {
         }
         let i = self.entries.len();
         self.entries.push(NsInfo::new(ino, kind));
+        self.described.push(false);
         self.index.insert(ino, i);
         i
     }
 
-    /// Records a namespace reached through `fd` (kind asked of the kernel); returns
-    /// its index, or `None` if it is not a namespace of a listed kind.
-    fn add_by_fd(&mut self, fd: OwnedFd, ino: u64) -> Option<usize> {
+    /// Records a namespace reached through `fd` (kind asked of the kernel) and
+    /// describes it; returns its index, or `None` if it is not a namespace of a
+    /// listed kind.
+    fn add_by_fd(&mut self, fd: OwnedFd, ino: u64) -> Result<Option<usize>> {
         if let Some(&i) = self.index.get(&ino) {
-            return Some(i);
+            return Ok(Some(i));
         }
-        let kind = Kind::from_clone_flag(sys::ns_get_nstype(&fd).ok()?)?;
+        let flag = match sys::ns_get_nstype(&fd) {
+            Ok(flag) => flag,
+            Err(e) if exhausted(errno_of(&e)) => {
+                return Err(Error::sys(
+                    format!("cannot ask the type of namespace {ino}"),
+                    e,
+                ))
+            }
+            Err(_) => return Ok(None),
+        };
+        let Some(kind) = Kind::from_clone_flag(flag) else {
+            return Ok(None);
+        };
         if !self.kinds.contains(kind) {
-            return None;
+            return Ok(None);
         }
         let i = self.entry(ino, kind);
-        self.fds.push((i, fd));
-        Some(i)
+        self.describe(i, &fd)?;
+        Ok(Some(i))
     }
 
-    fn add_fd_held(&mut self, refs: &[(i32, i32, u64)]) {
+    fn add_fd_held(&mut self, refs: &[(i32, i32, u64)]) -> Result<()> {
         for &(pid, fd, ino) in refs {
             let i = match self.index.get(&ino) {
                 Some(&i) => i,
                 None => {
                     let path = format!("/proc/{pid}/fd/{fd}");
-                    let Ok(nsfd) = rustix::fs::open(
+                    let nsfd = match rustix::fs::open(
                         path.as_str(),
                         OFlags::RDONLY | OFlags::CLOEXEC,
                         Mode::empty(),
-                    ) else {
-                        continue;
+                    ) {
+                        Ok(nsfd) => nsfd,
+                        Err(e) if gone(e) || denied(e) => continue,
+                        Err(e) => return Err(Error::open(path, e)),
                     };
                     // The fd may have been closed and reused meanwhile.
-                    if rustix::fs::fstat(&nsfd).map(|s| s.st_ino).ok() != Some(ino) {
+                    if fstat_ino(&nsfd, &path)? != ino {
                         continue;
                     }
-                    match self.add_by_fd(nsfd, ino) {
+                    match self.add_by_fd(nsfd, ino)? {
                         Some(i) => i,
                         None => continue,
                     }
@@ -428,30 +551,57 @@ impl Builder {
                 e.fd = Some(FdRef { pid, fd });
             }
         }
+        Ok(())
     }
 
-    fn add_socket_held(&mut self, sockets: &[(i32, i32)]) {
-        let mut pidfds: HashMap<i32, Option<OwnedFd>> = HashMap::new();
+    /// `sockets` in increasing PID order: one pidfd is open at a time.
+    fn add_socket_held(&mut self, sockets: &[(i32, i32)]) -> Result<()> {
+        let mut pidfd: Option<(i32, Option<OwnedFd>)> = None;
         for &(pid, fd) in sockets {
-            let pidfd = pidfds.entry(pid).or_insert_with(|| {
-                let pid = rustix::process::Pid::from_raw(pid)?;
-                rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
-            });
-            let Some(pidfd) = pidfd else { continue };
-            let Ok(sock) = rustix::process::pidfd_getfd(
-                &*pidfd,
+            if pidfd.as_ref().map(|(p, _)| *p) != Some(pid) {
+                // The previous process's pidfd is closed before the next one opens.
+                drop(pidfd.take());
+                let opened = match rustix::process::Pid::from_raw(pid)
+                    .map(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()))
+                {
+                    Some(Ok(pidfd)) => Some(pidfd),
+                    Some(Err(e)) if exhausted(e) => {
+                        return Err(Error::sys(format!("cannot open a pidfd of {pid}"), e))
+                    }
+                    // Gone, or pidfds missing (before 5.3): no socket-held namespaces.
+                    _ => None,
+                };
+                pidfd = Some((pid, opened));
+            }
+            let Some((_, Some(pidfd))) = &pidfd else {
+                continue;
+            };
+            let sock = match rustix::process::pidfd_getfd(
+                pidfd,
                 fd,
                 rustix::process::PidfdGetfdFlags::empty(),
-            ) else {
-                continue;
+            ) {
+                Ok(sock) => sock,
+                Err(e) if exhausted(e) => {
+                    return Err(Error::sys(format!("cannot copy fd {fd} of {pid}"), e))
+                }
+                // Closed meanwhile (EBADF), gone, not allowed (EPERM), or too old a
+                // kernel (before 5.6): lsns skips these too.
+                Err(_) => continue,
             };
-            let Ok(net) = sys::socket_net_namespace(&sock) else {
-                continue;
+            let net = match sys::socket_net_namespace(&sock) {
+                Ok(net) => net,
+                Err(e) if exhausted(errno_of(&e)) => {
+                    return Err(Error::sys(
+                        format!("cannot ask the network namespace of fd {fd} of {pid}"),
+                        e,
+                    ))
+                }
+                Err(_) => continue,
             };
-            let Ok(st) = rustix::fs::fstat(&net) else {
-                continue;
-            };
-            let Some(i) = self.add_by_fd(net, st.st_ino) else {
+            drop(sock);
+            let ino = fstat_ino(&net, "a socket's network namespace")?;
+            let Some(i) = self.add_by_fd(net, ino)? else {
                 continue;
             };
             let e = &mut self.entries[i];
@@ -459,24 +609,28 @@ impl Builder {
                 e.socket = Some(FdRef { pid, fd });
             }
         }
+        Ok(())
     }
 
-    fn add_mounts(&mut self, mounts: &[NsfsMount]) {
+    fn add_mounts(&mut self, mounts: &[NsfsMount]) -> Result<()> {
         for m in mounts {
             let i = match self.index.get(&m.ino) {
                 Some(&i) => i,
                 None => {
-                    let Ok(fd) = rustix::fs::open(
+                    let fd = match rustix::fs::open(
                         &m.target,
                         OFlags::RDONLY | OFlags::CLOEXEC,
                         Mode::empty(),
-                    ) else {
-                        continue;
+                    ) {
+                        Ok(fd) => fd,
+                        Err(e) if exhausted(e) => return Err(Error::open(&m.target, e)),
+                        // Unmounted meanwhile, or under a directory we may not enter.
+                        Err(_) => continue,
                     };
-                    if rustix::fs::fstat(&fd).map(|s| s.st_ino).ok() != Some(m.ino) {
+                    if fstat_ino(&fd, &m.target.display().to_string())? != m.ino {
                         continue; // mounted over since
                     }
-                    match self.add_by_fd(fd, m.ino) {
+                    match self.add_by_fd(fd, m.ino)? {
                         Some(i) => i,
                         None => continue,
                     }
@@ -487,63 +641,90 @@ impl Builder {
                 e.mounts.push(m.target.clone());
             }
         }
+        Ok(())
     }
 
-    /// Owners, parents, owner UIDs and NETNSIDs; adds the owners and parents that
-    /// nothing else holds (of listed kinds), and theirs in turn.
-    fn relate(&mut self) {
-        let mut netlink = NetnsIds::new();
-        let mut work: Vec<(usize, OwnedFd)> = std::mem::take(&mut self.fds);
-        let held: std::collections::HashSet<usize> = work.iter().map(|(i, _)| *i).collect();
+    /// Describes the namespaces found through processes (the others were described
+    /// when they were added), one at a time through their lowest PID's
+    /// `/proc/PID/ns/KIND`.
+    fn relate(&mut self) -> Result<()> {
+        // Entries added meanwhile (owners, parents) are described as they are added.
         for i in 0..self.entries.len() {
-            if held.contains(&i) {
+            if self.described[i] {
                 continue;
             }
             let e = &self.entries[i];
             let Some(pid) = e.pid else { continue };
+            let ino = e.ino;
             let path = format!("/proc/{pid}/ns/{}", e.kind.name());
-            if let Ok(fd) = rustix::fs::open(
+            let fd = match rustix::fs::open(
                 path.as_str(),
                 OFlags::RDONLY | OFlags::CLOEXEC,
                 Mode::empty(),
             ) {
-                if rustix::fs::fstat(&fd).map(|s| s.st_ino).ok() == Some(e.ino) {
-                    work.push((i, fd));
-                }
+                Ok(fd) => fd,
+                Err(e) if gone(e) || denied(e) => continue,
+                Err(e) => return Err(Error::open(path, e)),
+            };
+            if fstat_ino(&fd, &path)? == ino {
+                self.describe(i, &fd)?;
             }
         }
-        while let Some((i, fd)) = work.pop() {
-            let kind = self.entries[i].kind;
-            let mut related = Vec::new();
-            if let Ok(owner) = sys::ns_get_userns(&fd) {
-                if let Ok(st) = rustix::fs::fstat(&owner) {
-                    self.entries[i].owner = Some(st.st_ino);
-                    related.push((st.st_ino, Kind::User, owner));
-                }
-            }
-            if matches!(kind, Kind::Pid | Kind::User) {
-                if let Ok(parent) = sys::ns_get_parent(&fd) {
-                    if let Ok(st) = rustix::fs::fstat(&parent) {
-                        self.entries[i].parent = Some(st.st_ino);
-                        related.push((st.st_ino, kind, parent));
-                    }
-                }
-            }
-            if kind == Kind::User {
-                self.entries[i].owner_uid = sys::ns_get_owner_uid(&fd).ok();
-            }
-            if kind == Kind::Net {
-                self.entries[i].netnsid = netlink.get(&fd);
-            }
-            for (ino, kind, fd) in related {
-                if self.index.contains_key(&ino) || !self.kinds.contains(kind) {
-                    continue;
-                }
-                let j = self.entry(ino, kind);
-                work.push((j, fd));
-            }
-        }
+        Ok(())
     }
+
+    /// Owner, parent, owner UID and NETNSID of `entries[i]` through `fd`; adds the
+    /// owner and parent where nothing else holds them (of listed kinds), and theirs
+    /// in turn, each fd closed once its namespace is described.
+    fn describe(&mut self, i: usize, fd: &OwnedFd) -> Result<()> {
+        self.described[i] = true;
+        let (kind, ino) = (self.entries[i].kind, self.entries[i].ino);
+        let what = |rel: &str| format!("cannot ask the {rel} of {}:[{ino}]", kind.name());
+        // EPERM: the owner is outside the caller's user namespace; ENOTTY: a
+        // kernel without the ioctl. Neither is an error, as in lsns.
+        match sys::ns_get_userns(fd) {
+            Ok(owner) => {
+                let owner_ino = fstat_ino(&owner, "an owner namespace")?;
+                self.entries[i].owner = Some(owner_ino);
+                self.add_related(owner_ino, Kind::User, owner)?;
+            }
+            Err(e) if exhausted(errno_of(&e)) => return Err(Error::sys(what("owner"), e)),
+            Err(_) => {}
+        }
+        if matches!(kind, Kind::Pid | Kind::User) {
+            match sys::ns_get_parent(fd) {
+                Ok(parent) => {
+                    let parent_ino = fstat_ino(&parent, "a parent namespace")?;
+                    self.entries[i].parent = Some(parent_ino);
+                    self.add_related(parent_ino, kind, parent)?;
+                }
+                Err(e) if exhausted(errno_of(&e)) => return Err(Error::sys(what("parent"), e)),
+                Err(_) => {}
+            }
+        }
+        if kind == Kind::User {
+            self.entries[i].owner_uid = sys::ns_get_owner_uid(fd).ok();
+        }
+        if kind == Kind::Net {
+            self.entries[i].netnsid = self.netlink.get(fd)?;
+        }
+        Ok(())
+    }
+
+    fn add_related(&mut self, ino: u64, kind: Kind, fd: OwnedFd) -> Result<()> {
+        if self.index.contains_key(&ino) || !self.kinds.contains(kind) {
+            return Ok(());
+        }
+        let j = self.entry(ino, kind);
+        self.describe(j, &fd)
+    }
+}
+
+/// The inode of what `fd` refers to (`what` names it in the error).
+fn fstat_ino(fd: &OwnedFd, what: &str) -> Result<u64> {
+    rustix::fs::fstat(fd)
+        .map(|st| st.st_ino)
+        .map_err(|e| Error::sys(format!("cannot stat {what}"), e))
 }
 
 /// Everything a scan found.
@@ -741,17 +922,29 @@ impl NetnsIds {
         }
     }
 
-    fn get(&mut self, net: &OwnedFd) -> Option<NetnsId> {
+    /// The NETNSID of `net`; `None` where netlink does not tell (no socket, an
+    /// older kernel). Running out of fds or memory for the socket is an error.
+    fn get(&mut self, net: &OwnedFd) -> Result<Option<NetnsId>> {
+        if !self.tried {
+            self.tried = true;
+            match netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)
+                .and_then(|mut s| s.bind_auto().map(|_| s))
+            {
+                Ok(socket) => self.socket = Some(socket),
+                Err(e) if exhausted(errno_of(&e)) => {
+                    return Err(Error::sys("cannot open a netlink socket", e))
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(self.ask(net))
+    }
+
+    fn ask(&mut self, net: &OwnedFd) -> Option<NetnsId> {
         use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
         use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
         use netlink_packet_route::RouteNetlinkMessage;
 
-        if !self.tried {
-            self.tried = true;
-            self.socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)
-                .and_then(|mut s| s.bind_auto().map(|_| s))
-                .ok();
-        }
         let socket = self.socket.as_ref()?;
         let mut msg = NsidMessage::default();
         let raw = std::os::fd::AsRawFd::as_raw_fd(net);
@@ -794,45 +987,58 @@ pub(crate) struct NsfsMount {
     target: PathBuf,
 }
 
-fn read_nsfs_mounts() -> Vec<NsfsMount> {
-    let Ok(text) = std::fs::read("/proc/self/mountinfo") else {
-        return Vec::new();
+/// The nsfs mounts of `/proc/self/mountinfo`, read a line at a time: memory
+/// grows with the nsfs mounts, not with the mount table.
+fn read_nsfs_mounts() -> Result<Vec<NsfsMount>> {
+    const PATH: &str = "/proc/self/mountinfo";
+    let file = match File::open(PATH) {
+        Ok(file) => file,
+        Err(e) if exhausted(errno_of(&e)) => return Err(Error::open(PATH, e)),
+        // No /proc/self (an odd chroot): no mounts to list.
+        Err(_) => return Ok(Vec::new()),
     };
-    parse_nsfs_mounts(&text)
+    let mut reader = io::BufReader::new(file);
+    let mut line = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => return Ok(out),
+            Ok(_) => out.extend(parse_nsfs_line(&line)),
+            Err(e) => return Err(Error::sys(format!("cannot read {PATH}"), e)),
+        }
+    }
 }
 
 /// The nsfs entries of a mountinfo text: `ID PARENT MAJ:MIN ROOT TARGET ... - nsfs ...`
 /// where ROOT is `KIND:[INODE]`.
 pub(crate) fn parse_nsfs_mounts(text: &[u8]) -> Vec<NsfsMount> {
-    let mut out = Vec::new();
-    for line in text.split(|&b| b == b'\n') {
-        let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-        let Some(sep) = fields.iter().position(|f| *f == b"-") else {
-            continue;
-        };
-        if sep < 5 || fields.get(sep + 1) != Some(&&b"nsfs"[..]) {
-            continue;
-        }
-        let root = unescape(fields[3]);
-        let Some(open) = root.iter().position(|&b| b == b'[') else {
-            continue;
-        };
-        if root.last() != Some(&b']') || open == 0 || root[open - 1] != b':' {
-            continue;
-        }
-        let Some(ino) = std::str::from_utf8(&root[open + 1..root.len() - 1])
-            .ok()
-            .and_then(|s| s.parse().ok())
-        else {
-            continue;
-        };
-        out.push(NsfsMount {
-            kind: String::from_utf8_lossy(&root[..open - 1]).into_owned(),
-            ino,
-            target: PathBuf::from(OsStr::from_bytes(&unescape(fields[4]))),
-        });
+    text.split(|&b| b == b'\n')
+        .filter_map(parse_nsfs_line)
+        .collect()
+}
+
+/// One line of mountinfo, if it is an nsfs mount.
+fn parse_nsfs_line(line: &[u8]) -> Option<NsfsMount> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    let sep = fields.iter().position(|f| *f == b"-")?;
+    if sep < 5 || fields.get(sep + 1) != Some(&&b"nsfs"[..]) {
+        return None;
     }
-    out
+    let root = unescape(fields[3]);
+    let open = root.iter().position(|&b| b == b'[')?;
+    if root.last() != Some(&b']') || open == 0 || root[open - 1] != b':' {
+        return None;
+    }
+    let ino = std::str::from_utf8(&root[open + 1..root.len() - 1])
+        .ok()
+        .and_then(|s| s.parse().ok())?;
+    Some(NsfsMount {
+        kind: String::from_utf8_lossy(&root[..open - 1]).into_owned(),
+        ino,
+        target: PathBuf::from(OsStr::from_bytes(&unescape(fields[4]))),
+    })
 }
 
 /// Undoes mountinfo's `\ooo` octal escapes (space, tab, newline, backslash).
@@ -861,10 +1067,27 @@ fn unescape(field: &[u8]) -> Vec<u8> {
 
 /// Reads a small /proc file whole (at most 64 KiB).
 fn read_small(path: &str) -> Option<Vec<u8>> {
-    let mut f = File::open(path).ok()?;
+    read_proc_file(path).ok().flatten()
+}
+
+/// Reads a small /proc file of a process whole (at most 64 KiB): `None` if the
+/// process is gone or may not be looked into, an error for anything else.
+fn read_proc_file(path: &str) -> Result<Option<Vec<u8>>> {
+    let skip = |e: &io::Error| {
+        let e = errno_of(e);
+        gone(e) || denied(e)
+    };
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if skip(&e) => return Ok(None),
+        Err(e) => return Err(Error::open(path, e)),
+    };
     let mut buf = Vec::with_capacity(512);
-    f.by_ref().take(1 << 16).read_to_end(&mut buf).ok()?;
-    Some(buf)
+    match f.by_ref().take(1 << 16).read_to_end(&mut buf) {
+        Ok(_) => Ok(Some(buf)),
+        Err(e) if skip(&e) => Ok(None),
+        Err(e) => Err(Error::sys(format!("cannot read {path}"), e)),
+    }
 }
 
 /// The PID of the parent of process `pid` (field 4 of `/proc/PID/stat`).
@@ -906,6 +1129,14 @@ pub fn command(pid: i32) -> Option<String> {
 /// The login name of `uid` (getpwuid_r(3)), if it has one.
 pub fn user_name(uid: u32) -> Option<String> {
     sys::passwd(uid).map(|p| p.name)
+}
+
+/// Whether standard output (fd 1) was closed when this process started, as in
+/// `nsls >&-`: Rust's runtime puts `/dev/null` there before `main`, so a command
+/// that prints its listing asks this to fail as C programs' writes would (EBADF)
+/// rather than succeed having printed nothing.
+pub fn stdout_was_closed() -> bool {
+    sys::stdout_closed_at_start()
 }
 
 /// Whether the environment's locale (LC_ALL, LC_CTYPE, LANG) uses UTF-8 and is

@@ -271,3 +271,36 @@ pub(crate) fn env_locale_is_utf8() -> bool {
     unsafe { libc::freelocale(loc) };
     utf8
 }
+
+/// Whether fd 1 was closed when the process started (`nsls >&-`).
+///
+/// By the time `main` runs, Rust's runtime has put `/dev/null` on a closed 0, 1 or
+/// 2, and writes to it succeed: a command would then exit 0 having printed nothing.
+/// Which fd it was cannot be told afterwards (a `/dev/null` the caller passed on
+/// purpose looks the same), so this looks before the runtime does, from an ELF
+/// constructor (`.init_array` runs before `main`, and so before the runtime's
+/// start-up code). The constructor only records the answer.
+pub(crate) fn stdout_closed_at_start() -> bool {
+    start::STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+mod start {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    pub(super) static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn look() {
+        // SAFETY: fcntl(F_GETFD) only reads the fd table entry of fd 1; it takes no
+        // pointer and changes nothing. errno is read right after, on this thread.
+        let closed = unsafe { libc::fcntl(1, libc::F_GETFD) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
+        STDOUT_CLOSED.store(closed, Ordering::Relaxed);
+    }
+
+    // SAFETY (of placing it in .init_array): `look` takes no arguments the loader's
+    // (argc, argv, envp) call could break under the C ABI, touches only an atomic
+    // that needs no initialisation at run time, and cannot unwind.
+    #[used]
+    #[link_section = ".init_array"]
+    static LOOK: extern "C" fn() = look;
+}

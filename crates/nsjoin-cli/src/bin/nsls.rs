@@ -19,30 +19,66 @@ fn main() -> ExitCode {
                 Ok(text) => text,
                 Err(Failure(msg)) => {
                     if !msg.is_empty() {
-                        eprintln!("nsls: {msg}");
+                        warn(&msg);
                     }
                     return ExitCode::FAILURE;
                 }
             }
         }
         Err(UsageError::Getopt(msg)) => {
-            eprintln!("nsls: {msg}\nTry 'nsls --help' for more information.");
+            warn(&format!("{msg}\nTry 'nsls --help' for more information."));
             return ExitCode::FAILURE;
         }
         Err(UsageError::Message(msg)) => {
-            eprintln!("nsls: {msg}");
+            warn(&msg);
             return ExitCode::FAILURE;
         }
     };
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    print(&text)
+}
+
+/// Writes the whole output. Output that cannot be written is an error, as in
+/// util-linux's close_stdout(): `nsls: write error: REASON`, exit status 1. That
+/// covers a full disk, a reader that went away (EPIPE: Rust ignores SIGPIPE, so
+/// nsls says so where lsns would die of the signal) and a closed stdout (`>&-`),
+/// which Rust's runtime would otherwise have turned into /dev/null.
+fn print(text: &str) -> ExitCode {
+    if text.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let result = if nsjoin::list::stdout_was_closed() {
+        Err(std::io::Error::from_raw_os_error(
+            rustix::io::Errno::BADF.raw_os_error(),
+        ))
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).and_then(|()| out.flush())
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
-        // A reader that went away (`nsls | head`) is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("nsls: write error: {e}");
+            warn(&format!("write error: {}", os_text(&e)));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `nsls: MESSAGE` on stderr. A stderr that cannot be written is ignored (the exit
+/// status still tells), where `eprintln!` would panic.
+fn warn(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "nsls: {msg}");
+}
+
+/// An OS error as util-linux prints it: `No space left on device`, without Rust's
+/// ` (os error 28)` suffix.
+fn os_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(n) => text
+            .strip_suffix(&format!(" (os error {n})"))
+            .map(str::to_owned)
+            .unwrap_or(text),
+        None => text,
     }
 }
 
