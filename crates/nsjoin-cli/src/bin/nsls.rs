@@ -39,9 +39,10 @@ fn main() -> ExitCode {
 
 /// Writes the whole output. Output that cannot be written is an error, as in
 /// util-linux's close_stdout(): `nsls: write error: REASON`, exit status 1. That
-/// covers a full disk, a reader that went away (EPIPE: Rust ignores SIGPIPE, so
-/// nsls says so where lsns would die of the signal) and a closed stdout (`>&-`),
-/// which Rust's runtime would otherwise have turned into /dev/null.
+/// covers a full disk and a closed stdout (`>&-`), which Rust's runtime would
+/// otherwise have turned into /dev/null. A reader that went away (EPIPE, as in
+/// `nsls | head -1`) ends nsls silently with status 141, what a shell reports for
+/// lsns, which dies of SIGPIPE there (Rust ignores the signal).
 fn print(text: &str) -> ExitCode {
     if text.is_empty() {
         return ExitCode::SUCCESS;
@@ -56,6 +57,7 @@ fn print(text: &str) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(128 + 13),
         Err(e) => {
             warn(&format!("write error: {}", os_text(&e)));
             ExitCode::FAILURE
