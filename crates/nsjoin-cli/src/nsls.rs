@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use nsjoin::list::{self, CgroupPaths, ContainerResolver, Listing, NsInfo};
+use nsjoin::list::{self, ContainerResolver, EngineConfirmed, Listing, NsInfo};
 use nsjoin::{Kind, KindSet, Scan};
 
 use crate::nsls_args::{Config, Tree};
@@ -243,12 +243,12 @@ fn add_columns(columns: &mut Vec<Col>, list: &str) -> Result<(), Failure> {
 }
 
 /// Per-process facts read only for the rows shown.
-#[derive(Default)]
 struct Procs {
     ppid: HashMap<i32, i32>,
     uid: HashMap<i32, u32>,
     names: HashMap<u32, String>,
     containers: HashMap<i32, Option<String>>,
+    resolver: Arc<dyn ContainerResolver>,
 }
 
 impl Procs {
@@ -277,8 +277,8 @@ impl Procs {
         self.containers
             .entry(pid)
             .or_insert_with(|| {
-                let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-                CgroupPaths.resolve(pid, &cgroup).map(|c| c.to_string())
+                let cgroup = list::read_cgroup(pid)?;
+                self.resolver.resolve(pid, &cgroup).map(|c| c.to_string())
             })
             .clone()
     }
@@ -305,10 +305,10 @@ pub fn run(cfg: &Config, output: Output) -> Result<String, Failure> {
     } else {
         cfg.kinds.iter().copied().collect()
     };
-    let resolver: Arc<dyn ContainerResolver> = Arc::new(CgroupPaths);
+    let resolver: Arc<dyn ContainerResolver> = Arc::new(EngineConfirmed::default());
     let listing = Scan::new()
         .kinds(kinds)
-        .containers(Some(resolver))
+        .containers(Some(Arc::clone(&resolver)))
         .run()
         .map_err(|e| Failure(e.to_string()))?;
     let visible = visible_set(&listing, cfg.tree);
@@ -371,7 +371,13 @@ pub fn run(cfg: &Config, output: Output) -> Result<String, Failure> {
         visible,
         columns,
         table: Table::new("namespaces", table_columns, format, cfg.opts.noheadings),
-        procs: Procs::default(),
+        procs: Procs {
+            ppid: HashMap::new(),
+            uid: HashMap::new(),
+            names: HashMap::new(),
+            containers: HashMap::new(),
+            resolver: Arc::clone(&resolver),
+        },
         proc_line: HashMap::new(),
         ns_line: HashMap::new(),
         no_wrap,

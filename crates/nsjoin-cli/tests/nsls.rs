@@ -556,3 +556,32 @@ fn help_and_version() {
         (Some(0), true)
     );
 }
+
+/// A process in a cgroup named like a Docker container's (`docker/<64 hex>`: any
+/// user with a delegated cgroup subtree can make one) is not shown as that
+/// container: the engine does not confirm it, so the value ends in `?`. A real
+/// container is confirmed by the engine and named as Docker names it. (The pid
+/// namespaces are listed: the sandbox's holds only processes of the cgroup.)
+#[test]
+fn container_names_only_what_the_engine_confirms() {
+    if !common::root_or_skip("container_names_only_what_the_engine_confirms") {
+        return;
+    }
+    let _g = shared();
+    let id = "d0".repeat(32);
+    let impostor = common::CgroupSandbox::at(&format!("docker/{id}"));
+    let pid = impostor.sandbox.pid.to_string();
+    let out = run(NSLS, &["-J", "-o", "NS,CONTAINER", "-t", "pid", "-p", &pid]);
+    let listed = rows(&serde_json::from_str(&out.stdout).unwrap());
+    assert_eq!(listed.len(), 1, "{}", out.stdout);
+    assert_eq!(listed[0]["container"], format!("docker://{}?", &id[..12]));
+
+    let Some(c) = common::Container::start_or_skip("container_names_only_what_the_engine_confirms")
+    else {
+        return;
+    };
+    let pid = c.pid.to_string();
+    let out = run(NSLS, &["-J", "-o", "NS,CONTAINER", "-t", "pid", "-p", &pid]);
+    let listed = rows(&serde_json::from_str(&out.stdout).unwrap());
+    assert_eq!(listed[0]["container"], format!("docker://{}", c.name));
+}

@@ -58,7 +58,8 @@ pub use handles::{Handles, Namespace, NsId, Source};
 pub use kind::{Kind, KindMap, KindSet};
 #[cfg(feature = "scan")]
 pub use list::{
-    CgroupPaths, ContainerId, ContainerResolver, FdRef, Listing, NetnsId, NsInfo, ProcInfo, Scan,
+    CgroupPaths, ContainerId, ContainerResolver, EngineConfirmed, FdRef, Listing, NetnsId, NsInfo,
+    ProcInfo, Scan,
 };
 pub use plan::Plan;
 pub use procfs::FORCE_PROC_ENV;

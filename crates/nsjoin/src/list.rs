@@ -1090,6 +1090,13 @@ fn read_proc_file(path: &str) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// `/proc/PID/cgroup` of process `pid`, read up to 64 KiB (one line per hierarchy,
+/// each a path of at most PATH_MAX), or `None` if it cannot be read.
+pub fn read_cgroup(pid: i32) -> Option<String> {
+    let data = read_proc_file(&format!("/proc/{pid}/cgroup")).ok()??;
+    Some(String::from_utf8_lossy(&data).into_owned())
+}
+
 /// The PID of the parent of process `pid` (field 4 of `/proc/PID/stat`).
 pub fn parent_pid(pid: i32) -> Option<i32> {
     let stat = read_small(&format!("/proc/{pid}/stat"))?;
@@ -1145,9 +1152,9 @@ pub fn locale_is_utf8() -> bool {
     sys::env_locale_is_utf8()
 }
 
-/// Which container a process is in, as far as its cgroup path tells: the engine
-/// ([`crate::container::Engine`], the one container targets use) and its id (or,
-/// for LXC and nspawn, its name). No engine is asked.
+/// Which container a process is in: the engine ([`crate::container::Engine`], the
+/// one container targets use) and its id (or, for LXC and nspawn, its name), as its
+/// cgroup path tells, and whether that engine confirmed it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct ContainerId {
     /// The engine that runs it (`cri` for a Kubernetes pod whose runtime the path
@@ -1158,6 +1165,11 @@ pub struct ContainerId {
     pub id: String,
     /// Its name, where something looked it up.
     pub name: Option<String>,
+    /// Whether the engine said this process (its pid namespace) belongs to that
+    /// container. A cgroup name alone proves nothing: any process can sit in a
+    /// cgroup named like a container's (every user has a delegated subtree on
+    /// systemd hosts with cgroup v2). Shown with a trailing `?` when false.
+    pub confirmed: bool,
 }
 
 fn engine_scheme<S: Serializer>(engine: &Engine, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -1168,13 +1180,15 @@ impl std::fmt::Display for ContainerId {
     /// The container target that enters it: `ENGINE://NAME` where a name is known,
     /// else `ENGINE://ID`, a 64-digit ID cut to the 12 `docker ps` shows (every
     /// engine's target takes a unique prefix).
+    /// Unconfirmed (see [`ContainerId::confirmed`]), it ends in `?`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let id = match &self.name {
             Some(name) => name.as_str(),
             None if is_oci_id(&self.id) => &self.id[..12],
             None => &self.id,
         };
-        write!(f, "{}://{id}", self.engine.scheme())
+        let unconfirmed = if self.confirmed { "" } else { "?" };
+        write!(f, "{}://{id}{unconfirmed}", self.engine.scheme())
     }
 }
 
@@ -1209,6 +1223,7 @@ impl ContainerId {
                 engine,
                 id: id.to_owned(),
                 name: None,
+                confirmed: false,
             })
         };
         for (i, part) in parts.iter().enumerate().rev() {
@@ -1315,6 +1330,64 @@ impl ContainerResolver for CgroupPaths {
         v2.into_iter()
             .chain(v1)
             .find_map(|(_, path)| ContainerId::from_cgroup(path))
+    }
+}
+
+/// Containers from cgroup paths ([`CgroupPaths`]), each checked with its engine: the
+/// engine is asked once per container (by its ID, or name for LXC and nspawn) for
+/// its init process, and a process counts as the container's only when it is in
+/// that init's pid namespace. Then the engine's name for it is used too. Where the
+/// engine cannot be asked, does not know the container, or names a process in
+/// another pid namespace, the cgroup's word stays unconfirmed.
+#[derive(Debug, Default)]
+pub struct EngineConfirmed {
+    /// Per (engine, id): the init's pid namespace inode and the container's name.
+    answers: std::sync::Mutex<std::collections::HashMap<(Engine, String), Option<(u64, String)>>>,
+}
+
+impl EngineConfirmed {
+    fn ask(engine: Engine, id: &str) -> Option<(u64, String)> {
+        let spec = crate::container::ContainerRef {
+            engine,
+            name: id.to_owned(),
+            namespace: None,
+        };
+        let answer = crate::container::resolve(&spec).ok()?;
+        if is_oci_id(id) && answer.id != id {
+            return None;
+        }
+        let pid_ns = ns_inode(answer.pid, "pid")?;
+        Some((pid_ns, answer.name))
+    }
+}
+
+fn ns_inode(pid: i32, kind: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/{kind}"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+impl ContainerResolver for EngineConfirmed {
+    fn resolve(&self, pid: i32, cgroup: &str) -> Option<ContainerId> {
+        let mut found = CgroupPaths.resolve(pid, cgroup)?;
+        let answer = {
+            let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+            answers
+                .entry((found.engine, found.id.clone()))
+                .or_insert_with(|| EngineConfirmed::ask(found.engine, &found.id))
+                .clone()
+        };
+        if let Some((init_pid_ns, name)) = answer {
+            if ns_inode(pid, "pid") == Some(init_pid_ns) {
+                found.confirmed = true;
+                let name = name.trim_start_matches('/');
+                if !name.is_empty() {
+                    found.name = Some(name.to_owned());
+                }
+            }
+        }
+        Some(found)
     }
 }
 

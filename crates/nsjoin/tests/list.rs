@@ -249,6 +249,7 @@ impl ContainerResolver for Fixed {
             engine: Engine::Docker,
             id: "c0ffee".repeat(10) + "c0ff",
             name: Some("redis".into()),
+            confirmed: true,
         })
     }
 }

@@ -108,11 +108,18 @@ impl Drop for Sandbox {
 /// /sys/fs/cgroup (v2, or a v1 controller) and removed on drop.
 pub struct CgroupSandbox {
     pub sandbox: Sandbox,
-    dir: PathBuf,
+    /// The directories made for it, innermost first.
+    made: Vec<PathBuf>,
 }
 
 impl CgroupSandbox {
     pub fn new(id: &str) -> CgroupSandbox {
+        CgroupSandbox::at(&format!("nsjt-{id}"))
+    }
+
+    /// A sandbox in the cgroup `rel` (such as `docker/<id>`, what a Docker
+    /// container's cgroup is called on cgroupfs hosts) of the first hierarchy.
+    pub fn at(rel: &str) -> CgroupSandbox {
         let root = [
             "/sys/fs/cgroup/cgroup.procs",
             "/sys/fs/cgroup/pids/cgroup.procs",
@@ -122,26 +129,29 @@ impl CgroupSandbox {
         .find(|p| p.exists())
         .and_then(Path::parent)
         .expect("no cgroup hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/pids");
-        let dir = root.join(format!("nsjt-{id}"));
+        let dir = root.join(rel);
+        let mut made = Vec::new();
+        let mut at = dir.as_path();
+        while at != root && !at.exists() {
+            made.push(at.to_owned());
+            at = at.parent().unwrap();
+        }
         std::fs::create_dir_all(&dir).unwrap();
         let setup = format!("echo 0 > {}/cgroup.procs || exit 1", dir.display());
         let sandbox = Sandbox::start(&["--uts", "--net", "--ipc", "--pid", "--mount"], &setup);
-        CgroupSandbox { sandbox, dir }
+        CgroupSandbox { sandbox, made }
     }
 }
 
 impl Drop for CgroupSandbox {
     fn drop(&mut self) {
-        let pid = self.sandbox.pid;
         let _ = self.sandbox.holder.kill();
         let _ = self.sandbox.holder.wait();
         // The sandboxed process dies a moment after its holder.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while std::fs::remove_dir(&self.dir).is_err() && std::time::Instant::now() < deadline {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            } else {
-                std::thread::sleep(std::time::Duration::from_millis(10));
+        for dir in &self.made {
+            while std::fs::remove_dir(dir).is_err() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
             }
         }
     }
