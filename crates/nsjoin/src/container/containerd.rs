@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::grpc::{self, CallError, Client};
+use super::socket::Deadline;
 use super::{Container, ContainerRef, Engine};
 
 /// Searched, in this order, when neither the spec nor CONTAINERD_NAMESPACE names one.
@@ -123,7 +124,7 @@ const RUNNING: i32 = 2;
 const PAUSED: i32 = 4;
 const PAUSING: i32 = 5;
 
-pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
+pub(crate) fn resolve(r: &ContainerRef, deadline: &Deadline) -> Result<Container, String> {
     let socket = socket_path()?;
     let namespaces: Vec<String> = match &r.namespace {
         Some(ns) => vec![ns.clone()],
@@ -132,7 +133,7 @@ pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
             _ => NAMESPACES.iter().map(|ns| ns.to_string()).collect(),
         },
     };
-    resolve_at(&socket, &namespaces, &r.name)
+    resolve_at(&socket, &namespaces, &r.name, deadline)
 }
 
 /// Looks for container `id` in `namespaces` of the containerd at `socket`.
@@ -140,8 +141,9 @@ pub(crate) fn resolve_at(
     socket: &Path,
     namespaces: &[String],
     id: &str,
+    deadline: &Deadline,
 ) -> Result<Container, String> {
-    let mut client = Client::connect(socket)?;
+    let mut client = Client::connect(socket, deadline)?;
     for ns in namespaces {
         let request = GetContainerRequest { id: id.to_owned() };
         match client.call::<_, GetContainerResponse>(

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::http;
+use super::socket::Deadline;
 use super::{env_pairs, Container, ContainerRef, Engine};
 
 #[derive(Deserialize)]
@@ -57,9 +58,9 @@ struct ErrorBody {
 /// lead into the sandbox's helper, not the container.
 const SANDBOXED_RUNTIMES: [&str; 4] = ["runsc", "kata", "kata-runtime", "io.containerd.kata"];
 
-pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
+pub(crate) fn resolve(r: &ContainerRef, deadline: &Deadline) -> Result<Container, String> {
     let socket = socket_path(r.engine)?;
-    let ping = http::get(&socket, "/_ping")?;
+    let ping = http::get(&socket, "/_ping", deadline)?;
     if ping.status != 200 {
         return Err(format!(
             "{} answered /_ping with HTTP {}",
@@ -74,7 +75,7 @@ pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
         _ => String::new(),
     };
     let path = format!("{prefix}/containers/{}/json", http::encode_segment(&r.name));
-    let response = http::get(&socket, &path)?;
+    let response = http::get(&socket, &path, deadline)?;
     if response.status != 200 {
         let message = serde_json::from_slice::<ErrorBody>(&response.body)
             .map(|e| e.message)
