@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::grpc::{self, CallError, Client};
 use super::socket::Deadline;
-use super::{Container, ContainerRef, Engine};
+use super::{no_valid_pid, Container, ContainerRef, Engine};
 
 /// Searched, in this order, when neither the spec nor CONTAINERD_NAMESPACE names one.
 pub(crate) const NAMESPACES: [&str; 3] = ["k8s.io", "moby", "default"];
@@ -250,7 +250,7 @@ fn running_task(
         };
     check_process(&process)?;
     let pid = i32::try_from(process.pid)
-        .map_err(|_| format!("containerd reported an impossible PID {}", process.pid))?;
+        .map_err(|_| no_valid_pid("containerd", format_args!("pid {}", process.pid)))?;
     Ok(Container {
         engine: Engine::Containerd,
         id: if info.id.is_empty() {
@@ -272,7 +272,10 @@ pub(crate) fn check_process(process: &Process) -> Result<(), String> {
         .unwrap_or("unknown");
     match process.status {
         RUNNING | PAUSED | PAUSING if process.pid > 0 => Ok(()),
-        RUNNING | PAUSED | PAUSING => Err("containerd reported no PID for its task".into()),
+        RUNNING | PAUSED | PAUSING => Err(no_valid_pid(
+            "containerd",
+            format_args!("pid {}", process.pid),
+        )),
         3 => Err(format!(
             "container is not running (its task has stopped, exit status {})",
             process.exit_status
@@ -351,7 +354,10 @@ mod tests {
             check_process(&process(1, 42)).unwrap_err(),
             "container is not running (task status: created)"
         );
-        assert!(check_process(&process(RUNNING, 0)).is_err());
+        assert_eq!(
+            check_process(&process(RUNNING, 0)).unwrap_err(),
+            "containerd reported the container running but with no valid PID (pid 0)"
+        );
         assert!(check_process(&process(99, 42)).is_err());
     }
 

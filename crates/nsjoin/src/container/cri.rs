@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use super::grpc::{self, CallError, Client};
 use super::socket::Deadline;
-use super::{Container, ContainerRef, Engine};
+use super::{no_valid_pid, Container, ContainerRef, Engine};
 
 /// CRI-O's socket.
 pub(crate) const CRIO_SOCKET: &str = "/var/run/crio/crio.sock";
@@ -215,9 +215,11 @@ pub(crate) fn parse_status(
         }
     }
     let pid = match info.pid {
-        Some(pid) if pid > 0 => i32::try_from(pid)
-            .map_err(|_| format!("the runtime reported an impossible PID {pid}"))?,
-        _ => return Err("the runtime's verbose status has no PID for the container".into()),
+        Some(pid) => i32::try_from(pid)
+            .ok()
+            .filter(|pid| *pid > 0)
+            .ok_or_else(|| no_valid_pid("the runtime", format_args!("pid {pid}")))?,
+        None => return Err("the runtime's verbose status has no PID for the container".into()),
     };
     Ok(Container {
         engine,

@@ -19,7 +19,7 @@ use rustix::io::Errno;
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketAddrUnix, UCred};
 
 use super::socket::{self, Deadline};
-use super::{Container, ContainerRef, Engine};
+use super::{no_valid_pid, Container, ContainerRef, Engine};
 
 /// `LXC_CMD_GET_INIT_PID` in LXC's `lxc_cmd_t`; its value has not changed since
 /// the command socket was introduced.
@@ -150,8 +150,7 @@ pub(crate) fn parse_response(rsp: &[u8; MESSAGE_LEN]) -> Result<i32, String> {
     let value = isize::from_ne_bytes(data);
     match i32::try_from(value) {
         Ok(pid) if pid > 0 => Ok(pid),
-        Ok(_) => Err("container is not running (its monitor has no init process)".to_owned()),
-        Err(_) => Err(format!("the monitor reported an impossible PID {value}")),
+        _ => Err(no_valid_pid("the container's LXC monitor", value)),
     }
 }
 
@@ -259,7 +258,10 @@ mod tests {
             .contains("Operation not permitted"));
         let mut none = [0u8; MESSAGE_LEN];
         none[8..].copy_from_slice(&(-1isize).to_ne_bytes());
-        assert!(parse_response(&none).unwrap_err().contains("not running"));
+        assert_eq!(
+            parse_response(&none).unwrap_err(),
+            "the container's LXC monitor reported the container running but with no valid PID (-1)"
+        );
         assert_eq!(
             &request(LXC_CMD_GET_INIT_PID)[..],
             &[&4i32.to_ne_bytes()[..], &[0u8; MESSAGE_LEN - 4][..]].concat()[..]

@@ -272,10 +272,17 @@ pub fn resolve_within(r: &ContainerRef, limit: Duration) -> Result<Container> {
     if container.pid <= 0 {
         return Err(Error::Container {
             target: r.to_string(),
-            why: "the engine reported no init process".into(),
+            why: no_valid_pid("the engine", container.pid),
         });
     }
     Ok(container)
+}
+
+/// What to say when an engine calls a container running but gives it no usable
+/// PID (0, negative, or beyond what a PID can be): the engine is wrong or lying,
+/// and the container's state is unknown, so do not call it "not running".
+pub(crate) fn no_valid_pid(who: &str, pid: impl fmt::Display) -> String {
+    format!("{who} reported the container running but with no valid PID ({pid})")
 }
 
 /// `size` bytes as the messages say it: `16 MiB`.

@@ -23,7 +23,7 @@ use zbus::connection::socket::{BoxedSplit, ReadHalf, Split};
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
 use super::socket::{self, Deadline};
-use super::{Container, ContainerRef, Engine};
+use super::{no_valid_pid, Container, ContainerRef, Engine};
 
 const MACHINED: &str = "org.freedesktop.machine1";
 const MANAGER_PATH: &str = "/org/freedesktop/machine1";
@@ -203,7 +203,7 @@ pub(crate) fn machine(
     let pid = i32::try_from(leader)
         .ok()
         .filter(|pid| *pid > 0)
-        .ok_or_else(|| format!("container is not running (machined reported Leader {leader})"))?;
+        .ok_or_else(|| no_valid_pid("machined", format_args!("Leader {leader}")))?;
     let name = properties
         .get("Name")
         .and_then(|n| <&str>::try_from(n).ok())
@@ -429,9 +429,10 @@ mod tests {
             .contains("not running"));
         let mut no_leader = recorded();
         no_leader.insert("Leader".into(), owned(Value::U32(0)));
-        assert!(machine("nsjt2", &no_leader)
-            .unwrap_err()
-            .contains("not running"));
+        assert_eq!(
+            machine("nsjt2", &no_leader).unwrap_err(),
+            "machined reported the container running but with no valid PID (Leader 0)"
+        );
         no_leader.remove("Leader");
         assert!(machine("nsjt2", &no_leader)
             .unwrap_err()
