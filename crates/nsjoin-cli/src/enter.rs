@@ -25,21 +25,60 @@ pub enum Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         match &e {
-            Error::Exec { source, .. } => {
+            Error::Exec { program, source } => {
                 let code = if source.kind() == std::io::ErrorKind::NotFound {
                     127
                 } else {
                     126
                 };
-                Failure::Exec(e.to_string(), code)
+                // Out of fds, the program was never tried (std could not make the
+                // pipes of its spawn) or could not be loaded: "failed to execute X:
+                // Too many open files" reads as X's fault. util-linux exits 126 for
+                // every exec failure but ENOENT, and so does nsjoin; the message
+                // names the cause.
+                let errno = source
+                    .raw_os_error()
+                    .map(rustix::io::Errno::from_raw_os_error);
+                let message = match errno {
+                    Some(rustix::io::Errno::MFILE) => format!(
+                        "cannot execute {program}: too many open files{}",
+                        fd_limit()
+                            .map(|n| format!(" (the limit is {n}, ulimit -n)"))
+                            .unwrap_or_default()
+                    ),
+                    Some(rustix::io::Errno::NFILE) => {
+                        format!("cannot execute {program}: too many open files in the system")
+                    }
+                    _ => e.to_string(),
+                };
+                Failure::Exec(message, code)
             }
             _ => Failure::Own(e.to_string()),
         }
     }
 }
 
+/// RLIMIT_NOFILE's soft limit, if there is one.
+fn fd_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
 fn own(msg: impl Into<String>) -> Failure {
     Failure::Own(msg.into())
+}
+
+/// An OS error as util-linux prints it: `No such process`, without Rust's
+/// ` (os error 3)`.
+fn os_error(e: impl Into<std::io::Error>) -> String {
+    let e = e.into();
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(n) => text
+            .strip_suffix(&format!(" (os error {n})"))
+            .map(str::to_owned)
+            .unwrap_or(text),
+        None => text,
+    }
 }
 
 /// The namespace options in nsenter's order, with the file each one names.
@@ -78,15 +117,10 @@ fn parse_target(spec: &str) -> Result<Target, Failure> {
         return Ok(Target::pid(pid));
     };
     let raw = rustix::process::Pid::from_raw(pid).ok_or_else(bad)?;
-    let pidfd =
-        rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()).map_err(|e| {
-            own(format!(
-                "cannot open pidfd of {pid}: {}",
-                std::io::Error::from(e)
-            ))
-        })?;
-    let st =
-        rustix::fs::fstat(&pidfd).map_err(|e| own(format!("cannot stat pidfd of {pid}: {e}")))?;
+    let pidfd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty())
+        .map_err(|e| own(format!("cannot open pidfd of {pid}: {}", os_error(e))))?;
+    let st = rustix::fs::fstat(&pidfd)
+        .map_err(|e| own(format!("cannot stat pidfd of {pid}: {}", os_error(e))))?;
     if st.st_ino != inode {
         return Err(own(format!("pidfd inode {inode} not found for pid {pid}")));
     }
@@ -306,11 +340,14 @@ fn run_inner(opts: Opts) -> Result<std::convert::Infallible, Failure> {
         return Err(spawn.exec(cmd).into());
     }
     let signals = supervise::Signals::catch()
-        .map_err(|e| own(format!("cannot set up signal handling: {e}")))?;
+        .map_err(|e| own(format!("cannot set up signal handling: {}", os_error(e))))?;
     // Beyond nsenter: if nsjoin is killed, the program does not run on.
     spawn.die_with_parent(true);
     let child = spawn.spawn(cmd)?;
     debug!(pid = child.id(), "program started in the pid namespace");
     let error = supervise::wait(child, signals);
-    Err(own(format!("cannot wait for the program: {error}")))
+    Err(own(format!(
+        "cannot wait for the program: {}",
+        os_error(error)
+    )))
 }

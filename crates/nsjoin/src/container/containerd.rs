@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::grpc::{self, CallError, Client};
-use super::{Container, ContainerRef, Engine};
+use super::socket::Deadline;
+use super::{no_valid_pid, Container, ContainerRef, Engine};
 
 /// Searched, in this order, when neither the spec nor CONTAINERD_NAMESPACE names one.
 pub(crate) const NAMESPACES: [&str; 3] = ["k8s.io", "moby", "default"];
@@ -123,7 +124,7 @@ const RUNNING: i32 = 2;
 const PAUSED: i32 = 4;
 const PAUSING: i32 = 5;
 
-pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
+pub(crate) fn resolve(r: &ContainerRef, deadline: &Deadline) -> Result<Container, String> {
     let socket = socket_path()?;
     let namespaces: Vec<String> = match &r.namespace {
         Some(ns) => vec![ns.clone()],
@@ -132,7 +133,7 @@ pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
             _ => NAMESPACES.iter().map(|ns| ns.to_string()).collect(),
         },
     };
-    resolve_at(&socket, &namespaces, &r.name)
+    resolve_at(&socket, &namespaces, &r.name, deadline)
 }
 
 /// Looks for container `id` in `namespaces` of the containerd at `socket`.
@@ -140,8 +141,9 @@ pub(crate) fn resolve_at(
     socket: &Path,
     namespaces: &[String],
     id: &str,
+    deadline: &Deadline,
 ) -> Result<Container, String> {
-    let mut client = Client::connect(socket)?;
+    let mut client = Client::connect(socket, deadline)?;
     for ns in namespaces {
         let request = GetContainerRequest { id: id.to_owned() };
         match client.call::<_, GetContainerResponse>(
@@ -248,7 +250,7 @@ fn running_task(
         };
     check_process(&process)?;
     let pid = i32::try_from(process.pid)
-        .map_err(|_| format!("containerd reported an impossible PID {}", process.pid))?;
+        .map_err(|_| no_valid_pid("containerd", format_args!("pid {}", process.pid)))?;
     Ok(Container {
         engine: Engine::Containerd,
         id: if info.id.is_empty() {
@@ -270,7 +272,10 @@ pub(crate) fn check_process(process: &Process) -> Result<(), String> {
         .unwrap_or("unknown");
     match process.status {
         RUNNING | PAUSED | PAUSING if process.pid > 0 => Ok(()),
-        RUNNING | PAUSED | PAUSING => Err("containerd reported no PID for its task".into()),
+        RUNNING | PAUSED | PAUSING => Err(no_valid_pid(
+            "containerd",
+            format_args!("pid {}", process.pid),
+        )),
         3 => Err(format!(
             "container is not running (its task has stopped, exit status {})",
             process.exit_status
@@ -349,7 +354,10 @@ mod tests {
             check_process(&process(1, 42)).unwrap_err(),
             "container is not running (task status: created)"
         );
-        assert!(check_process(&process(RUNNING, 0)).is_err());
+        assert_eq!(
+            check_process(&process(RUNNING, 0)).unwrap_err(),
+            "containerd reported the container running but with no valid PID (pid 0)"
+        );
         assert!(check_process(&process(99, 42)).is_err());
     }
 

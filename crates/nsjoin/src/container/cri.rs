@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::grpc::{self, CallError, Client};
-use super::{Container, ContainerRef, Engine};
+use super::socket::Deadline;
+use super::{no_valid_pid, Container, ContainerRef, Engine};
 
 /// CRI-O's socket.
 pub(crate) const CRIO_SOCKET: &str = "/var/run/crio/crio.sock";
@@ -90,16 +91,16 @@ struct Info {
     runtime_spec: Option<super::OciSpec>,
 }
 
-pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
+pub(crate) fn resolve(r: &ContainerRef, deadline: &Deadline) -> Result<Container, String> {
     let mut client = match r.engine {
-        Engine::CriO => Client::connect(Path::new(CRIO_SOCKET))?,
-        _ => connect_cri()?,
+        Engine::CriO => Client::connect(Path::new(CRIO_SOCKET), deadline)?,
+        _ => connect_cri(deadline)?,
     };
     container_status(&mut client, r.engine, &r.name)
 }
 
 /// CONTAINER_RUNTIME_ENDPOINT, else the first default endpoint that answers.
-fn connect_cri() -> Result<Client, String> {
+fn connect_cri(deadline: &Deadline) -> Result<Client, String> {
     if let Some(endpoint) = std::env::var_os("CONTAINER_RUNTIME_ENDPOINT").filter(|e| !e.is_empty())
     {
         let endpoint = endpoint.to_string_lossy();
@@ -108,16 +109,15 @@ fn connect_cri() -> Result<Client, String> {
                 "CONTAINER_RUNTIME_ENDPOINT={endpoint} is not supported: nsjoin needs the runtime's local unix socket"
             )
         })?;
-        return Client::connect(&path);
+        return Client::connect(&path, deadline);
     }
     let mut refused = Vec::new();
     for endpoint in DEFAULT_ENDPOINTS {
         let path = endpoint_path(endpoint).expect("a unix endpoint");
-        match std::os::unix::net::UnixStream::connect(&path) {
-            Ok(probe) => {
-                drop(probe);
-                return Client::connect(&path);
-            }
+        let addr = rustix::net::SocketAddrUnix::new(&path)
+            .map_err(|e| grpc::connect_error(&path, &e.into()))?;
+        match super::socket::connect(&addr, deadline) {
+            Ok(stream) => return Client::over(&path, stream, deadline),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -125,6 +125,9 @@ fn connect_cri() -> Result<Client, String> {
                 ) =>
             {
                 refused.push(endpoint)
+            }
+            Err(e) if super::socket::is_timeout(&e) => {
+                return Err(deadline.late(&format!("the engine at {}", path.display())))
             }
             Err(e) => return Err(grpc::connect_error(&path, &e)),
         }
@@ -212,9 +215,11 @@ pub(crate) fn parse_status(
         }
     }
     let pid = match info.pid {
-        Some(pid) if pid > 0 => i32::try_from(pid)
-            .map_err(|_| format!("the runtime reported an impossible PID {pid}"))?,
-        _ => return Err("the runtime's verbose status has no PID for the container".into()),
+        Some(pid) => i32::try_from(pid)
+            .ok()
+            .filter(|pid| *pid > 0)
+            .ok_or_else(|| no_valid_pid("the runtime", format_args!("pid {pid}")))?,
+        None => return Err("the runtime's verbose status has no PID for the container".into()),
     };
     Ok(Container {
         engine,

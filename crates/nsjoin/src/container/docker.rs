@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::http;
-use super::{env_pairs, Container, ContainerRef, Engine};
+use super::socket::Deadline;
+use super::{env_pairs, no_valid_pid, Container, ContainerRef, Engine};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -57,9 +58,9 @@ struct ErrorBody {
 /// lead into the sandbox's helper, not the container.
 const SANDBOXED_RUNTIMES: [&str; 4] = ["runsc", "kata", "kata-runtime", "io.containerd.kata"];
 
-pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
+pub(crate) fn resolve(r: &ContainerRef, deadline: &Deadline) -> Result<Container, String> {
     let socket = socket_path(r.engine)?;
-    let ping = http::get(&socket, "/_ping")?;
+    let ping = http::get(&socket, "/_ping", deadline)?;
     if ping.status != 200 {
         return Err(format!(
             "{} answered /_ping with HTTP {}",
@@ -74,7 +75,7 @@ pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
         _ => String::new(),
     };
     let path = format!("{prefix}/containers/{}/json", http::encode_segment(&r.name));
-    let response = http::get(&socket, &path)?;
+    let response = http::get(&socket, &path, deadline)?;
     if response.status != 200 {
         let message = serde_json::from_slice::<ErrorBody>(&response.body)
             .map(|e| e.message)
@@ -91,13 +92,20 @@ pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
 pub(crate) fn parse_inspect(engine: Engine, body: &[u8]) -> Result<Container, String> {
     let inspect: Inspect = serde_json::from_slice(body)
         .map_err(|e| format!("the engine answered with unexpected JSON ({e})"))?;
-    if !inspect.state.running || inspect.state.pid <= 0 {
+    if !inspect.state.running {
         let status = if inspect.state.status.is_empty() {
             "not running"
         } else {
             &inspect.state.status
         };
         return Err(format!("container is not running (status: {status})"));
+    }
+    // Running without a process: the engine is wrong (or lying), not the container.
+    if inspect.state.pid <= 0 {
+        return Err(no_valid_pid(
+            "the engine",
+            format_args!("Pid {}", inspect.state.pid),
+        ));
     }
     if let Some(runtime) = inspect.host_config.as_ref().map(|h| h.runtime.as_str()) {
         if SANDBOXED_RUNTIMES
@@ -111,12 +119,8 @@ pub(crate) fn parse_inspect(engine: Engine, body: &[u8]) -> Result<Container, St
             ));
         }
     }
-    let pid = i32::try_from(inspect.state.pid).map_err(|_| {
-        format!(
-            "the engine reported an impossible PID {}",
-            inspect.state.pid
-        )
-    })?;
+    let pid = i32::try_from(inspect.state.pid)
+        .map_err(|_| no_valid_pid("the engine", format_args!("Pid {}", inspect.state.pid)))?;
     Ok(Container {
         engine,
         id: inspect.id,
@@ -188,6 +192,17 @@ mod tests {
         assert!(parse_inspect(Engine::Docker, gvisor)
             .unwrap_err()
             .contains("runsc"));
+        for lie in [0, -1] {
+            let body = format!(
+                r#"{{"Id":"abc","State":{{"Running":true,"Pid":{lie},"Status":"running"}}}}"#
+            );
+            assert_eq!(
+                parse_inspect(Engine::Docker, body.as_bytes()).unwrap_err(),
+                format!(
+                    "the engine reported the container running but with no valid PID (Pid {lie})"
+                )
+            );
+        }
         let huge = br#"{"Id":"abc","State":{"Running":true,"Pid":99999999999}}"#;
         assert!(parse_inspect(Engine::Docker, huge).is_err());
         assert!(parse_inspect(Engine::Docker, b"[]")

@@ -7,16 +7,19 @@
 //! paths of nsjoin that never resolve a container do not start one at all.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use prost::Message;
+use rustix::net::SocketAddrUnix;
 use tokio::runtime::Runtime;
 
-/// Every call (and the connection's set-up) must be answered within this.
-const TIMEOUT: Duration = Duration::from_secs(10);
+use super::socket::{self, Deadline};
+
 /// Answers larger than this are refused (a verbose CRI status is tens of KiB).
 const MAX_RESPONSE: usize = 16 << 20;
+/// The most header bytes (name and value of each field, as HTTP/2 counts them)
+/// taken from an answer; gRPC's are a few hundred.
+const MAX_HEADERS: u32 = 64 << 10;
 
 /// gRPC status codes nsjoin reacts to.
 pub(crate) const NOT_FOUND: u32 = 5;
@@ -53,19 +56,30 @@ impl CallError {
     }
 }
 
-/// One HTTP/2 connection to a gRPC server on a unix socket.
+/// One HTTP/2 connection to a gRPC server on a unix socket, and the deadline of
+/// everything done on it.
 pub(crate) struct Client {
     socket: PathBuf,
+    deadline: Deadline,
     send: h2::client::SendRequest<Bytes>,
     // Declared last: dropped after the connection it drives.
     rt: Runtime,
 }
 
 impl Client {
-    /// Connects to `socket`. Errors are one line for the user.
-    pub(crate) fn connect(socket: &Path) -> Result<Client, String> {
-        let stream = std::os::unix::net::UnixStream::connect(socket)
-            .map_err(|e| connect_error(socket, &e))?;
+    /// Connects to `socket` before `deadline`, which then bounds every call too.
+    /// Errors are one line for the user.
+    pub(crate) fn connect(socket: &Path, deadline: &Deadline) -> Result<Client, String> {
+        Client::over(socket, connect(socket, deadline)?, deadline)
+    }
+
+    /// Speaks gRPC on `stream`, connected to `socket`.
+    pub(crate) fn over(
+        socket: &Path,
+        stream: std::os::unix::net::UnixStream,
+        deadline: &Deadline,
+    ) -> Result<Client, String> {
+        let end = tokio::time::Instant::from_std(deadline.end());
         let io_error =
             |e: std::io::Error| format!("{}: {}", socket.display(), crate::error::os(&e));
         stream.set_nonblocking(true).map_err(io_error)?;
@@ -78,10 +92,11 @@ impl Client {
             let stream = tokio::net::UnixStream::from_std(stream).map_err(io_error)?;
             let handshake = h2::client::Builder::new()
                 .max_frame_size(1 << 20)
+                .max_header_list_size(MAX_HEADERS)
                 .handshake::<_, Bytes>(stream);
-            let (send, connection) = tokio::time::timeout(TIMEOUT, handshake)
+            let (send, connection) = tokio::time::timeout_at(end, handshake)
                 .await
-                .map_err(|_| timeout_error(socket))?
+                .map_err(|_| late(socket, deadline))?
                 .map_err(|e| h2_error(socket, &e))?;
             // Runs only while a call is in block_on: the runtime has one thread.
             tokio::spawn(async move {
@@ -91,6 +106,7 @@ impl Client {
         })?;
         Ok(Client {
             socket: socket.to_owned(),
+            deadline: *deadline,
             send,
             rt,
         })
@@ -131,13 +147,12 @@ impl Client {
         body.extend_from_slice(&(payload.len() as u32).to_be_bytes());
         body.extend_from_slice(&payload);
         let send = self.send.clone();
+        let deadline = self.deadline;
+        let end = tokio::time::Instant::from_std(deadline.end());
         let answer = self.rt.block_on(async {
-            tokio::time::timeout(
-                TIMEOUT,
-                exchange(send, http_request, body.freeze(), &socket),
-            )
-            .await
-            .unwrap_or_else(|_| Err(CallError::Other(timeout_error(&socket))))
+            tokio::time::timeout_at(end, exchange(send, http_request, body.freeze(), &socket))
+                .await
+                .unwrap_or_else(|_| Err(CallError::Other(late(&socket, &deadline))))
         })?;
         Resp::decode(answer).map_err(|e| {
             CallError::Other(format!(
@@ -185,8 +200,9 @@ async fn exchange(
         let _ = recv.flow_control().release_capacity(chunk.len());
         if data.len() + chunk.len() > MAX_RESPONSE {
             return Err(CallError::Other(format!(
-                "{}: the answer is over {MAX_RESPONSE} bytes",
-                socket.display()
+                "{}: the engine's answer is larger than {}; refused",
+                socket.display(),
+                super::mib(MAX_RESPONSE)
             )));
         }
         data.extend_from_slice(&chunk);
@@ -292,6 +308,21 @@ pub(crate) fn code_name(code: u32) -> &'static str {
     }
 }
 
+/// `connect(2)` to the socket at `socket` before `deadline`. Errors are one line.
+pub(crate) fn connect(
+    socket: &Path,
+    deadline: &Deadline,
+) -> Result<std::os::unix::net::UnixStream, String> {
+    let addr = SocketAddrUnix::new(socket).map_err(|e| connect_error(socket, &e.into()))?;
+    socket::connect(&addr, deadline).map_err(|e| {
+        if socket::is_timeout(&e) {
+            late(socket, deadline)
+        } else {
+            connect_error(socket, &e)
+        }
+    })
+}
+
 /// The error for a failed connect(2), with a hint for the usual causes.
 pub(crate) fn connect_error(socket: &Path, e: &std::io::Error) -> String {
     let hint = match e.kind() {
@@ -308,12 +339,8 @@ pub(crate) fn connect_error(socket: &Path, e: &std::io::Error) -> String {
     )
 }
 
-fn timeout_error(socket: &Path) -> String {
-    format!(
-        "{}: no answer within {} s",
-        socket.display(),
-        TIMEOUT.as_secs()
-    )
+fn late(socket: &Path, deadline: &Deadline) -> String {
+    deadline.late(&format!("the engine at {}", socket.display()))
 }
 
 fn h2_error(socket: &Path, e: &h2::Error) -> String {

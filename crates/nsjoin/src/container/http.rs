@@ -1,15 +1,16 @@
 //! Just enough HTTP/1.1 over a unix socket for the engines' REST APIs: one GET per
-//! connection (`Connection: close`), the response read to the end (bounded),
-//! headers parsed by httparse, chunked bodies decoded.
+//! connection (`Connection: close`), the response read until it is complete or
+//! the engine closes (bounded in size and by the resolution's deadline), headers
+//! parsed by httparse, chunked bodies decoded.
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
+
+use rustix::net::SocketAddrUnix;
+
+use super::socket::{self, Deadline};
 
 /// Responses larger than this are refused: an engine's inspect answer is a few KiB.
-const MAX_RESPONSE: u64 = 16 << 20;
-const TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const MAX_RESPONSE: usize = 16 << 20;
 
 /// An HTTP response.
 #[derive(Debug)]
@@ -28,9 +29,28 @@ impl Response {
     }
 }
 
-/// `GET path` on the unix socket `socket`. Errors are one line for the user.
-pub(crate) fn get(socket: &Path, path: &str) -> Result<Response, String> {
-    let mut stream = UnixStream::connect(socket).map_err(|e| {
+/// `GET path` on the unix socket `socket`, all of it before `deadline`. Errors are
+/// one line for the user.
+pub(crate) fn get(socket: &Path, path: &str, deadline: &Deadline) -> Result<Response, String> {
+    let late = || deadline.late(&format!("the engine at {}", socket.display()));
+    let io_error = |e: std::io::Error| {
+        if socket::is_timeout(&e) {
+            late()
+        } else {
+            format!("{}: {}", socket.display(), crate::error::os(&e))
+        }
+    };
+    let addr = SocketAddrUnix::new(socket).map_err(|e| {
+        format!(
+            "cannot connect to {}: {}",
+            socket.display(),
+            crate::error::os(&e.into())
+        )
+    })?;
+    let stream = socket::connect(&addr, deadline).map_err(|e| {
+        if socket::is_timeout(&e) {
+            return late();
+        }
         let hint = match e.kind() {
             std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
                 " (is the engine running?)"
@@ -44,26 +64,66 @@ pub(crate) fn get(socket: &Path, path: &str) -> Result<Response, String> {
             crate::error::os(&e)
         )
     })?;
-    let io_error = |e: std::io::Error| format!("{}: {}", socket.display(), crate::error::os(&e));
-    stream.set_read_timeout(Some(TIMEOUT)).map_err(io_error)?;
-    stream.set_write_timeout(Some(TIMEOUT)).map_err(io_error)?;
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: nsjoin/{}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
         env!("CARGO_PKG_VERSION")
     );
-    stream.write_all(request.as_bytes()).map_err(io_error)?;
+    socket::write_all(&stream, request.as_bytes(), deadline).map_err(io_error)?;
     let mut raw = Vec::new();
-    stream
-        .take(MAX_RESPONSE + 1)
-        .read_to_end(&mut raw)
-        .map_err(io_error)?;
-    if raw.len() as u64 > MAX_RESPONSE {
-        return Err(format!(
-            "{}: the engine's answer is over {MAX_RESPONSE} bytes",
-            socket.display()
-        ));
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = socket::read(&stream, &mut buf, deadline).map_err(io_error)?;
+        if n == 0 {
+            break;
+        }
+        if raw.len() + n > MAX_RESPONSE {
+            return Err(format!(
+                "{}: the engine's answer is larger than {}; refused",
+                socket.display(),
+                super::mib(MAX_RESPONSE)
+            ));
+        }
+        raw.extend_from_slice(&buf[..n]);
+        // An engine that keeps the connection open after a whole answer is not
+        // waited for.
+        if complete(&raw) {
+            break;
+        }
     }
     parse(&raw).map_err(|why| format!("{}: the engine answered garbage ({why})", socket.display()))
+}
+
+/// Whether `raw` holds a whole response (or one that cannot become valid):
+/// headers and a body as long as Content-Length says, or a last chunk. A body
+/// delimited by the end of the connection is never complete before it.
+fn complete(raw: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    let head_len = match response.parse(raw) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return false,
+        // Garbage stays garbage: say so now.
+        Err(_) => return true,
+    };
+    if matches!(response.code, Some(204 | 304)) {
+        return true;
+    }
+    let rest = &raw[head_len..];
+    let header = |name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
+    };
+    if header("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        return dechunk(rest).is_ok();
+    }
+    match header("Content-Length").map(|len| len.parse::<usize>()) {
+        Some(Ok(len)) => rest.len() >= len,
+        Some(Err(_)) => true,
+        None => false,
+    }
 }
 
 /// Parses a complete HTTP/1.1 response.
@@ -171,6 +231,21 @@ mod tests {
         ] {
             assert!(parse(raw).is_err(), "{:?}", String::from_utf8_lossy(raw));
         }
+    }
+
+    #[test]
+    fn answers_are_complete_when_their_length_is_reached() {
+        assert!(!complete(b"HTTP/1.1 200 OK\r\nContent-Len"));
+        assert!(!complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab"));
+        assert!(complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"));
+        assert!(!complete(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
+        ));
+        assert!(complete(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        ));
+        assert!(!complete(b"HTTP/1.1 200 OK\r\n\r\n{}"));
+        assert!(complete(b"garbage\r\n\r\n"));
     }
 
     #[test]

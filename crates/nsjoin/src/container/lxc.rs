@@ -10,17 +10,16 @@
 //! carried in `data` itself. The socket exists only while the container runs.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{ErrorKind, IoSlice, Read};
+use std::io::{ErrorKind, IoSlice};
 use std::mem::{size_of, MaybeUninit};
-use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::net::{SocketAddr, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, UCred};
+use rustix::io::Errno;
+use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketAddrUnix, UCred};
 
-use super::{Container, ContainerRef, Engine};
+use super::socket::{self, Deadline};
+use super::{no_valid_pid, Container, ContainerRef, Engine};
 
 /// `LXC_CMD_GET_INIT_PID` in LXC's `lxc_cmd_t`; its value has not changed since
 /// the command socket was introduced.
@@ -29,19 +28,27 @@ const LXC_CMD_GET_INIT_PID: i32 = 4;
 pub(crate) const MESSAGE_LEN: usize = 2 * size_of::<i32>() + size_of::<usize>();
 /// `sizeof(sun_path)`.
 const SUN_PATH_LEN: usize = 108;
-const TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(crate) fn resolve(r: &ContainerRef) -> Result<Container, String> {
-    resolve_in(&lxc_path(), &r.name)
+pub(crate) fn resolve(r: &ContainerRef, deadline: &Deadline) -> Result<Container, String> {
+    resolve_in(&lxc_path(), &r.name, deadline)
 }
 
-/// Resolves container `name` of the LXC path `lxcpath`.
-pub(crate) fn resolve_in(lxcpath: &Path, name: &str) -> Result<Container, String> {
+/// Resolves container `name` of the LXC path `lxcpath` before `deadline`.
+pub(crate) fn resolve_in(
+    lxcpath: &Path,
+    name: &str,
+    deadline: &Deadline,
+) -> Result<Container, String> {
     let socket = socket_name(lxcpath.as_os_str(), name);
     let shown = format!("@{}", String::from_utf8_lossy(&socket));
-    let addr = SocketAddr::from_abstract_name(&socket)
-        .map_err(|e| format!("cannot make the socket address {shown}: {e}"))?;
-    let mut stream = match UnixStream::connect_addr(&addr) {
+    let late = || deadline.late(&format!("the container's LXC monitor at {shown}"));
+    let addr = SocketAddrUnix::new_abstract_name(&socket).map_err(|e| {
+        format!(
+            "cannot make the socket address {shown}: {}",
+            os_error(&e.into())
+        )
+    })?;
+    let stream = match socket::connect(&addr, deadline) {
         Ok(stream) => stream,
         // Nothing listens: the container is stopped, or there is none by that name.
         Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
@@ -55,11 +62,16 @@ pub(crate) fn resolve_in(lxcpath: &Path, name: &str) -> Result<Container, String
                 )
             });
         }
+        Err(e) if socket::is_timeout(&e) => return Err(late()),
         Err(e) => return Err(format!("cannot connect to {shown}: {}", os_error(&e))),
     };
-    let io_error = |e: std::io::Error| format!("{shown}: {}", os_error(&e));
-    stream.set_read_timeout(Some(TIMEOUT)).map_err(io_error)?;
-    stream.set_write_timeout(Some(TIMEOUT)).map_err(io_error)?;
+    let io_error = |e: std::io::Error| {
+        if socket::is_timeout(&e) {
+            late()
+        } else {
+            format!("{shown}: {}", os_error(&e))
+        }
+    };
 
     // The monitor refuses a peer whose credentials are not its own or root's;
     // send them as LXC's clients do.
@@ -69,16 +81,24 @@ pub(crate) fn resolve_in(lxcpath: &Path, name: &str) -> Result<Container, String
         uid: rustix::process::getuid(),
         gid: rustix::process::getgid(),
     };
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    control.push(SendAncillaryMessage::ScmCredentials(creds));
-    let sent = rustix::net::sendmsg(
-        &stream,
-        &[IoSlice::new(&request)],
-        &mut control,
-        SendFlags::NOSIGNAL,
-    )
-    .map_err(|e| io_error(e.into()))?;
+    let sent = loop {
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        control.push(SendAncillaryMessage::ScmCredentials(creds));
+        let left = deadline.remaining().map_err(io_error)?;
+        stream.set_write_timeout(Some(left)).map_err(io_error)?;
+        match rustix::net::sendmsg(
+            &stream,
+            &[IoSlice::new(&request)],
+            &mut control,
+            SendFlags::NOSIGNAL,
+        ) {
+            Ok(sent) => break sent,
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => return Err(late()),
+            Err(e) => return Err(io_error(e.into())),
+        }
+    };
     if sent != request.len() {
         return Err(format!("{shown}: short write of the request"));
     }
@@ -86,10 +106,9 @@ pub(crate) fn resolve_in(lxcpath: &Path, name: &str) -> Result<Container, String
     let mut response = [0u8; MESSAGE_LEN];
     let mut got = 0;
     while got < response.len() {
-        match stream.read(&mut response[got..]) {
+        match socket::read(&stream, &mut response[got..], deadline) {
             Ok(0) => break,
             Ok(n) => got += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(io_error(e)),
         }
     }
@@ -131,8 +150,7 @@ pub(crate) fn parse_response(rsp: &[u8; MESSAGE_LEN]) -> Result<i32, String> {
     let value = isize::from_ne_bytes(data);
     match i32::try_from(value) {
         Ok(pid) if pid > 0 => Ok(pid),
-        Ok(_) => Err("container is not running (its monitor has no init process)".to_owned()),
-        Err(_) => Err(format!("the monitor reported an impossible PID {value}")),
+        _ => Err(no_valid_pid("the container's LXC monitor", value)),
     }
 }
 
@@ -240,7 +258,10 @@ mod tests {
             .contains("Operation not permitted"));
         let mut none = [0u8; MESSAGE_LEN];
         none[8..].copy_from_slice(&(-1isize).to_ne_bytes());
-        assert!(parse_response(&none).unwrap_err().contains("not running"));
+        assert_eq!(
+            parse_response(&none).unwrap_err(),
+            "the container's LXC monitor reported the container running but with no valid PID (-1)"
+        );
         assert_eq!(
             &request(LXC_CMD_GET_INIT_PID)[..],
             &[&4i32.to_ne_bytes()[..], &[0u8; MESSAGE_LEN - 4][..]].concat()[..]
