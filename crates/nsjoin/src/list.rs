@@ -1342,11 +1342,14 @@ impl ContainerResolver for CgroupPaths {
 #[derive(Debug, Default)]
 pub struct EngineConfirmed {
     /// Per (engine, id): the init's pid namespace inode and the container's name.
-    answers: std::sync::Mutex<std::collections::HashMap<(Engine, String), Option<(u64, String)>>>,
+    answers: std::sync::Mutex<std::collections::HashMap<(Engine, String), Option<Confirmation>>>,
 }
 
+/// What an engine said of a container: its init's pid namespace inode, its name.
+type Confirmation = (u64, String);
+
 impl EngineConfirmed {
-    fn ask(engine: Engine, id: &str) -> Option<(u64, String)> {
+    fn ask(engine: Engine, id: &str) -> Option<Confirmation> {
         let spec = crate::container::ContainerRef {
             engine,
             name: id.to_owned(),
