@@ -284,6 +284,7 @@ pub(crate) fn stdout_closed_at_start() -> bool {
     start::STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+#[cfg(feature = "scan")]
 mod start {
     use std::sync::atomic::{AtomicBool, Ordering};
 
