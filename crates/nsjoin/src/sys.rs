@@ -279,7 +279,9 @@ pub(crate) fn env_locale_is_utf8() -> bool {
 /// Which fd it was cannot be told afterwards (a `/dev/null` the caller passed on
 /// purpose looks the same), so this looks before the runtime does, from an ELF
 /// constructor (`.init_array` runs before `main`, and so before the runtime's
-/// start-up code). The constructor only records the answer.
+/// start-up code). The constructor only records the answer. Only with feature
+/// `scan` (for nsls): a program that just enters namespaces gets no constructor.
+#[cfg(feature = "scan")]
 pub(crate) fn stdout_closed_at_start() -> bool {
     start::STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
 }
