@@ -3,7 +3,8 @@
 //! * [`getopt`]: glibc getopt_long's reading of argv, over a clap definition (for
 //!   both commands).
 //! * [`args`]: nsenter's command line, parsed by getopt's rules into clap.
-//! * [`enter`]: what the options mean, in nsenter's order.
+//! * [`request`]: what the options mean, resolved into a plain value.
+//! * [`enter`]: carrying it out, in nsenter's order.
 //! * [`supervise`]: waiting for a program forked into a pid namespace.
 //!
 //! The `nsls` command (util-linux lsns over [`nsjoin::Scan`]):
@@ -17,5 +18,6 @@ pub mod enter;
 pub mod getopt;
 pub mod nsls;
 pub mod nsls_args;
+pub mod request;
 pub mod supervise;
 pub mod table;

@@ -1,0 +1,259 @@
+//! nsenter's options resolved into what to do: a plain value, made without opening,
+//! entering or executing anything, so that every rule of the command line is
+//! unit-tested without root (the tests below). [`crate::enter`] then carries it out.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use nsjoin::{Dir, Id, Kind, KindSet, Target};
+
+use crate::args::Opts;
+use crate::enter::Failure;
+
+/// What `nsjoin` will do.
+#[derive(Debug)]
+pub struct Request {
+    /// `-t`: the process or container whose namespaces are asked for.
+    pub target: Option<Target>,
+    /// The kinds to take from the target.
+    pub from_target: KindSet,
+    /// The kinds to take from files (`--net=FILE`), in nsenter's order.
+    pub files: Vec<(Kind, PathBuf)>,
+    /// `--user-parent`: enter the parent of the target's user namespace.
+    pub user_parent: bool,
+    /// `-N FD`: the network namespace of the target's socket FD.
+    pub net_socket: Option<i32>,
+    /// Every kind to enter.
+    pub kinds: KindSet,
+    /// `-U` by name: a user namespace we are already in is setns's EINVAL.
+    pub strict_user: bool,
+    /// `-r`: the target's root or a directory.
+    pub root: Option<Dir>,
+    /// `-w`/`-W`: the target's cwd, a directory, or one inside.
+    pub cwd: Option<Dir>,
+    /// `-c`: join the target's cgroup.
+    pub join_cgroup: bool,
+    /// `-S`, `-G` (`follow`: the target's).
+    pub uid: Option<Id>,
+    /// See `uid`.
+    pub gid: Option<Id>,
+    /// `--preserve-credentials`: not 0/0 in an entered user namespace.
+    pub preserve_credentials: bool,
+    /// `--keep-caps`.
+    pub keep_caps: bool,
+    /// `-e`: the target's environment.
+    pub target_env: bool,
+    /// The program and its arguments; empty: the login shell.
+    pub program: Vec<OsString>,
+    /// `-F`: exec in place even when a pid namespace is entered.
+    pub no_fork: bool,
+    /// `-Z`.
+    pub follow_context: bool,
+}
+
+fn own(msg: impl Into<String>) -> Failure {
+    Failure::Own(msg.into())
+}
+
+/// The namespace options in nsenter's order, with the file each one names.
+fn requested(opts: &Opts) -> Vec<(Kind, Option<PathBuf>)> {
+    [
+        (Kind::User, &opts.user),
+        (Kind::Cgroup, &opts.cgroup),
+        (Kind::Ipc, &opts.ipc),
+        (Kind::Uts, &opts.uts),
+        (Kind::Net, &opts.net),
+        (Kind::Pid, &opts.pid),
+        (Kind::Mnt, &opts.mount),
+        (Kind::Time, &opts.time),
+    ]
+    .into_iter()
+    .filter_map(|(kind, opt)| opt.clone().map(|file| (kind, file)))
+    .collect()
+}
+
+fn parse_id(value: &str, what: &str) -> Result<Id, Failure> {
+    if value == "follow" {
+        return Ok(Id::Target);
+    }
+    value
+        .parse()
+        .map(Id::Of)
+        .map_err(|_| own(format!("failed to parse {what}: '{value}'")))
+}
+
+/// Resolves the options by nsenter's rules, in nsenter's order of complaints.
+pub fn resolve(opts: &Opts) -> Result<Request, Failure> {
+    if opts.wd.is_some() && opts.wdns.is_some() {
+        return Err(own("mutually exclusive arguments: --wdns --wd"));
+    }
+    let target = opts.target.as_deref().map(Target::from_arg).transpose()?;
+    let mut kinds = KindSet::EMPTY;
+    let mut from_target = KindSet::EMPTY;
+    let mut files = Vec::new();
+    for (kind, file) in requested(opts) {
+        kinds.insert(kind);
+        match file {
+            Some(path) => files.push((kind, path)),
+            None => from_target.insert(kind),
+        }
+    }
+    if opts.all {
+        let all = KindSet::supported().difference(kinds);
+        kinds = kinds | all;
+        from_target = from_target | all;
+    }
+    let needs_target = !from_target.is_empty()
+        || opts.net_socket.is_some()
+        || opts.user_parent
+        || opts.root == Some(None)
+        || opts.wd == Some(None)
+        || opts.env
+        || opts.join_cgroup
+        || opts.setuid.as_deref() == Some("follow")
+        || opts.setgid.as_deref() == Some("follow");
+    if needs_target && target.is_none() {
+        return Err(match from_target.iter().next() {
+            Some(kind) if opts.target.is_none() => own(format!(
+                "neither filename nor target pid supplied for ns/{kind}"
+            )),
+            _ => own("no target PID specified"),
+        });
+    }
+    if opts.user_parent {
+        kinds.insert(Kind::User);
+    }
+    let net_socket = opts
+        .net_socket
+        .as_deref()
+        .map(|fd| {
+            fd.parse::<i32>()
+                .ok()
+                .filter(|fd| *fd >= 0)
+                .ok_or_else(|| own(format!("failed to parse file descriptor: '{fd}'")))
+        })
+        .transpose()?;
+    if net_socket.is_some() {
+        kinds.insert(Kind::Net);
+    }
+    if kinds.is_empty() {
+        return Err(own("no namespace specified"));
+    }
+    Ok(Request {
+        target,
+        from_target,
+        files,
+        user_parent: opts.user_parent,
+        net_socket,
+        kinds,
+        strict_user: opts.user.is_some(),
+        root: match &opts.root {
+            Some(None) => Some(Dir::Target),
+            Some(Some(dir)) => Some(Dir::Path(dir.clone())),
+            None => None,
+        },
+        cwd: match (&opts.wd, &opts.wdns) {
+            (Some(None), _) => Some(Dir::Target),
+            (Some(Some(dir)), _) => Some(Dir::Path(dir.clone())),
+            (None, Some(Some(dir))) => Some(Dir::Inside(dir.clone())),
+            _ => None,
+        },
+        join_cgroup: opts.join_cgroup,
+        uid: opts
+            .setuid
+            .as_deref()
+            .map(|v| parse_id(v, "uid"))
+            .transpose()?,
+        gid: opts
+            .setgid
+            .as_deref()
+            .map(|v| parse_id(v, "gid"))
+            .transpose()?,
+        preserve_credentials: opts.preserve_credentials,
+        keep_caps: opts.keep_caps,
+        target_env: opts.env,
+        program: opts.program.clone(),
+        no_fork: opts.no_fork,
+        follow_context: opts.follow_context,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(argv: &[&str]) -> Result<Request, String> {
+        let mut full = vec!["nsjoin"];
+        full.extend_from_slice(argv);
+        let argv: Vec<OsString> = full.iter().map(OsString::from).collect();
+        let opts = match crate::args::parse(&argv) {
+            Ok(crate::args::Parsed::Run(opts)) => opts,
+            Ok(crate::args::Parsed::Print(_)) => return Err("printed".into()),
+            Err(e) => return Err(format!("usage: {}", e.0)),
+        };
+        resolve(&opts).map_err(|f| match f {
+            Failure::Own(msg) | Failure::Exec(msg, _) => msg,
+        })
+    }
+
+    #[test]
+    fn kinds_come_from_the_target_or_from_files() {
+        let r = resolved(&["-t", "42", "-n", "-u/run/uts", "--mount=/m", "true"]).unwrap();
+        assert!(matches!(r.target, Some(Target::Pid { pid: 42, .. })));
+        assert_eq!(r.from_target, KindSet::from(Kind::Net));
+        assert_eq!(
+            r.files,
+            [(Kind::Uts, "/run/uts".into()), (Kind::Mnt, "/m".into())]
+        );
+        assert_eq!(r.kinds, KindSet::from([Kind::Net, Kind::Uts, Kind::Mnt]));
+        assert_eq!(r.program, [OsString::from("true")]);
+        assert!(!r.strict_user);
+    }
+
+    #[test]
+    fn all_adds_every_supported_kind_and_user_by_name_is_strict() {
+        let r = resolved(&["-a", "-t", "42"]).unwrap();
+        assert_eq!(r.kinds, KindSet::supported());
+        assert!(!r.strict_user && r.program.is_empty());
+        let r = resolved(&["-U", "-t", "42"]).unwrap();
+        assert!(r.strict_user);
+    }
+
+    #[test]
+    fn credentials_directories_and_flags() {
+        let r = resolved(&["-t", "1", "-n", "-S", "follow", "-G", "7", "-r", "-W/srv"]).unwrap();
+        assert_eq!((r.uid, r.gid), (Some(Id::Target), Some(Id::Of(7))));
+        assert_eq!(r.root, Some(Dir::Target));
+        assert_eq!(r.cwd, Some(Dir::Inside("/srv".into())));
+        let r = resolved(&["-t", "1", "-p", "-F", "-e", "-c", "--preserve-credentials"]).unwrap();
+        assert!(r.no_fork && r.target_env && r.join_cgroup && r.preserve_credentials);
+        let r = resolved(&["-t", "1", "--user-parent", "-N", "3"]).unwrap();
+        assert_eq!(r.kinds, KindSet::from([Kind::User, Kind::Net]));
+        assert_eq!(r.net_socket, Some(3));
+    }
+
+    #[test]
+    fn nsenters_complaints_in_nsenters_order() {
+        for (argv, message) in [
+            (
+                &["-n"][..],
+                "neither filename nor target pid supplied for ns/net",
+            ),
+            (&["-r"], "no target PID specified"),
+            (&["-t", "42"], "no namespace specified"),
+            (&["-t", "4x", "-n"], "failed to parse pid: '4x'"),
+            (&["-t", "0", "-n"], "failed to parse pid: '0'"),
+            (&["-t", "1", "-n", "-S", "x"], "failed to parse uid: 'x'"),
+            (
+                &["-t", "1", "-N", "-3"],
+                "failed to parse file descriptor: '-3'",
+            ),
+            (
+                &["-t", "1", "-n", "-w/a", "-W/b"],
+                "mutually exclusive arguments: --wdns --wd",
+            ),
+        ] {
+            assert_eq!(resolved(argv).unwrap_err(), message, "{argv:?}");
+        }
+    }
+}
