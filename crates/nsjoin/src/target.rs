@@ -104,12 +104,9 @@ impl Target {
         let Some(inode) = inode else {
             return Ok(Target::pid(pid));
         };
-        let pidfd = procfs::open_pidfd(pid)?.ok_or_else(|| {
-            Error::sys(
-                format!("cannot open pidfd of {pid}"),
-                io::Error::from_raw_os_error(libc::ENOSYS),
-            )
-        })?;
+        let raw = rustix::process::Pid::from_raw(pid).ok_or_else(bad)?;
+        let pidfd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty())
+            .map_err(|e| Error::sys(format!("cannot open pidfd of {pid}"), e))?;
         let st = rustix::fs::fstat(&pidfd)
             .map_err(|e| Error::sys(format!("cannot stat pidfd of {pid}"), e))?;
         if st.st_ino != inode {
