@@ -24,7 +24,8 @@ fn systemd_escape_before_multibyte_char() {
     let found = "0::/m/systemd-nspawn@my\\x@\u{a3}xsx1xsery\\x@my\\xspx.service\nb";
     assert_eq!(
         fuzz::cgroup_file(found).map(|c| c.to_string()),
-        Some("nspawn://my\\x@\u{a3}xsx1xsery\\x@my\\xspx".to_owned())
+        // From the cgroup alone, not confirmed by any engine: a trailing '?'.
+        Some("nspawn://my\\x@\u{a3}xsx1xsery\\x@my\\xspx?".to_owned())
     );
     assert_eq!(
         fuzz::cgroup_path("/machine.slice/machine-a\\x2db\\x+a.scope").map(|c| c.id),
