@@ -69,15 +69,7 @@ fn own(msg: impl Into<String>) -> Failure {
 /// An OS error as util-linux prints it: `No such process`, without Rust's
 /// ` (os error 3)`.
 fn os_error(e: impl Into<std::io::Error>) -> String {
-    let e = e.into();
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(n) => text
-            .strip_suffix(&format!(" (os error {n})"))
-            .map(str::to_owned)
-            .unwrap_or(text),
-        None => text,
-    }
+    nsjoin::os_text(&e.into())
 }
 
 fn selinux_enabled() -> bool {

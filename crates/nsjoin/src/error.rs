@@ -23,7 +23,7 @@ pub enum Error {
     KindUnsupported(Kind),
 
     /// A file, process or directory could not be opened or read.
-    #[error("cannot open {path}: {}", os(source))]
+    #[error("cannot open {path}: {}", os_text(source))]
     Open {
         /// What was being opened.
         path: PathBuf,
@@ -99,7 +99,7 @@ pub enum Error {
     },
 
     /// setns(2) failed.
-    #[error("reassociate to namespace 'ns/{kind}' failed: {}", os(source))]
+    #[error("reassociate to namespace 'ns/{kind}' failed: {}", os_text(source))]
     Enter {
         /// The namespace that could not be entered.
         kind: Kind,
@@ -110,7 +110,7 @@ pub enum Error {
 
     /// Going back to an original namespace failed; see [`crate::Guard`] for what
     /// that means for the thread.
-    #[error("cannot return to the original {kind} namespace: {}", os(source))]
+    #[error("cannot return to the original {kind} namespace: {}", os_text(source))]
     Restore {
         /// The namespace that could not be restored.
         kind: Kind,
@@ -136,7 +136,7 @@ pub enum Error {
     },
 
     /// The program could not be executed (not found, not executable, ...).
-    #[error("failed to execute {program}: {}", os(source))]
+    #[error("failed to execute {program}: {}", os_text(source))]
     Exec {
         /// The program, as given.
         program: String,
@@ -156,7 +156,7 @@ pub enum Error {
     },
 
     /// Any other system call failure, with what was being done.
-    #[error("{what}: {}", os(source))]
+    #[error("{what}: {}", os_text(source))]
     Sys {
         /// What was being done.
         what: String,
@@ -220,8 +220,9 @@ impl Error {
 }
 
 /// An OS error as util-linux prints it: `No such process`, without Rust's
-/// ` (os error 3)` suffix.
-pub(crate) fn os(e: &io::Error) -> String {
+/// ` (os error 3)` suffix. Every message of the library, the commands and the
+/// Python package is written with it.
+pub fn os_text(e: &io::Error) -> String {
     let text = e.to_string();
     match e.raw_os_error() {
         Some(n) => text

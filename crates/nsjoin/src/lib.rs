@@ -52,7 +52,7 @@ mod spawn;
 mod sys;
 mod target;
 
-pub use error::{Error, Result};
+pub use error::{os_text, Error, Result};
 pub use guard::{enter, forget_thread_home, unshare_thread_fs, Guard, Home};
 pub use handles::{Handles, Namespace, NsId, Source};
 pub use kind::{Kind, KindMap, KindSet};

@@ -59,7 +59,7 @@ fn print(text: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(128 + 13),
         Err(e) => {
-            warn(&format!("write error: {}", os_text(&e)));
+            warn(&format!("write error: {}", nsjoin::os_text(&e)));
             ExitCode::FAILURE
         }
     }
@@ -69,19 +69,6 @@ fn print(text: &str) -> ExitCode {
 /// status still tells), where `eprintln!` would panic.
 fn warn(msg: &str) {
     let _ = writeln!(std::io::stderr(), "nsls: {msg}");
-}
-
-/// An OS error as util-linux prints it: `No space left on device`, without Rust's
-/// ` (os error 28)` suffix.
-fn os_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(n) => text
-            .strip_suffix(&format!(" (os error {n})"))
-            .map(str::to_owned)
-            .unwrap_or(text),
-        None => text,
-    }
 }
 
 /// libsmartcols' view of the terminal: its width (TIOCGWINSZ on stdout, else

@@ -81,13 +81,18 @@ impl Client {
     ) -> Result<Client, String> {
         let end = tokio::time::Instant::from_std(deadline.end());
         let io_error =
-            |e: std::io::Error| format!("{}: {}", socket.display(), crate::error::os(&e));
+            |e: std::io::Error| format!("{}: {}", socket.display(), crate::error::os_text(&e));
         stream.set_nonblocking(true).map_err(io_error)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
             .build()
-            .map_err(|e| format!("cannot start the gRPC client: {}", crate::error::os(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "cannot start the gRPC client: {}",
+                    crate::error::os_text(&e)
+                )
+            })?;
         let send = rt.block_on(async {
             let stream = tokio::net::UnixStream::from_std(stream).map_err(io_error)?;
             let handshake = h2::client::Builder::new()
@@ -335,7 +340,7 @@ pub(crate) fn connect_error(socket: &Path, e: &std::io::Error) -> String {
     format!(
         "cannot connect to {}: {}{hint}",
         socket.display(),
-        crate::error::os(e)
+        crate::error::os_text(e)
     )
 }
 
@@ -345,7 +350,7 @@ fn late(socket: &Path, deadline: &Deadline) -> String {
 
 fn h2_error(socket: &Path, e: &h2::Error) -> String {
     let why = match e.get_io() {
-        Some(io) => crate::error::os(io),
+        Some(io) => crate::error::os_text(io),
         None => e.to_string(),
     };
     format!(

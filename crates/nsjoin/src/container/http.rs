@@ -37,14 +37,14 @@ pub(crate) fn get(socket: &Path, path: &str, deadline: &Deadline) -> Result<Resp
         if socket::is_timeout(&e) {
             late()
         } else {
-            format!("{}: {}", socket.display(), crate::error::os(&e))
+            format!("{}: {}", socket.display(), crate::error::os_text(&e))
         }
     };
     let addr = SocketAddrUnix::new(socket).map_err(|e| {
         format!(
             "cannot connect to {}: {}",
             socket.display(),
-            crate::error::os(&e.into())
+            crate::error::os_text(&e.into())
         )
     })?;
     let stream = socket::connect(&addr, deadline).map_err(|e| {
@@ -61,7 +61,7 @@ pub(crate) fn get(socket: &Path, path: &str, deadline: &Deadline) -> Result<Resp
         format!(
             "cannot connect to {}: {}{hint}",
             socket.display(),
-            crate::error::os(&e)
+            crate::error::os_text(&e)
         )
     })?;
     let request = format!(

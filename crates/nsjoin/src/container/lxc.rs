@@ -45,7 +45,7 @@ pub(crate) fn resolve_in(
     let addr = SocketAddrUnix::new_abstract_name(&socket).map_err(|e| {
         format!(
             "cannot make the socket address {shown}: {}",
-            os_error(&e.into())
+            crate::error::os_text(&e.into())
         )
     })?;
     let stream = match socket::connect(&addr, deadline) {
@@ -63,13 +63,18 @@ pub(crate) fn resolve_in(
             });
         }
         Err(e) if socket::is_timeout(&e) => return Err(late()),
-        Err(e) => return Err(format!("cannot connect to {shown}: {}", os_error(&e))),
+        Err(e) => {
+            return Err(format!(
+                "cannot connect to {shown}: {}",
+                crate::error::os_text(&e)
+            ))
+        }
     };
     let io_error = |e: std::io::Error| {
         if socket::is_timeout(&e) {
             late()
         } else {
-            format!("{shown}: {}", os_error(&e))
+            format!("{shown}: {}", crate::error::os_text(&e))
         }
     };
 
@@ -142,7 +147,10 @@ pub(crate) fn parse_response(rsp: &[u8; MESSAGE_LEN]) -> Result<i32, String> {
     let ret = i32::from_ne_bytes(rsp[0..4].try_into().unwrap_or_default());
     if ret < 0 {
         let e = std::io::Error::from_raw_os_error(ret.saturating_neg());
-        return Err(format!("the container's monitor refused: {}", os_error(&e)));
+        return Err(format!(
+            "the container's monitor refused: {}",
+            crate::error::os_text(&e)
+        ));
     }
     let mut data = [0u8; size_of::<usize>()];
     data.copy_from_slice(&rsp[8..]);
@@ -201,17 +209,6 @@ fn config_lxcpath(conf: &[u8]) -> Option<PathBuf> {
             .filter(|v| !v.is_empty())
             .map(|v| PathBuf::from(OsString::from_vec(v.to_vec())))
     })
-}
-
-fn os_error(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(n) => text
-            .strip_suffix(&format!(" (os error {n})"))
-            .map(str::to_owned)
-            .unwrap_or(text),
-        None => text,
-    }
 }
 
 #[cfg(test)]
