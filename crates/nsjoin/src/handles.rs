@@ -160,6 +160,24 @@ impl Namespace {
         Namespace::checked(fd, path, Some(kind), source)
     }
 
+    /// A namespace from an fd the kernel made of `kind` (a pidfd's
+    /// `PIDFD_GET_<KIND>_NAMESPACE`), so its kind needs no asking.
+    pub(crate) fn of_kind(
+        fd: OwnedFd,
+        path: PathBuf,
+        kind: Kind,
+        source: Source,
+    ) -> Result<Namespace> {
+        let id = NsId::of(&fd, &path)?;
+        Ok(Namespace {
+            kind,
+            id,
+            fd,
+            path,
+            source,
+        })
+    }
+
     /// Builds a namespace from an fd, asking the kernel its kind; if `expected` is
     /// given, a namespace of another kind is refused.
     pub(crate) fn checked(

@@ -312,13 +312,17 @@ fn open_process(
     // later reads of /proc/PID (environ, cgroup, root, cwd) resolve under it. A
     // failure here only matters to those reads, which report it then.
     let _ = procfs::proc_root();
-    // pidfd_open succeeds on a zombie: an exited process is gone, not racing.
-    if pidfd.as_ref().is_some_and(|p| !procfs::pidfd_alive(p)) {
-        return Err(gone_before());
-    }
     if let Some(fd) = &pidfd {
+        // pidfd_open succeeds on a zombie: an exited process is gone, not racing.
+        // With kinds to open, the first ioctl tells (ESRCH) without a poll.
+        if kinds.is_empty() && !procfs::pidfd_alive(fd) {
+            return Err(gone_before());
+        }
         if let Some(ns) = open_through_pidfd(fd, &dir_path, kinds, &label)? {
             return Ok(Handles::process(label, pid, pidfd, None, dir_path, ns));
+        }
+        if !procfs::pidfd_alive(fd) {
+            return Err(gone_before());
         }
     }
     let dir = File::from(procfs::open_pid_dir(proc, pid)?);
@@ -375,17 +379,16 @@ fn open_through_pidfd(
     for kind in kinds.iter() {
         let path = dir_path.join("ns").join(kind.name());
         match procfs::pidfd_namespace(pidfd, kind, false) {
+            // The kernel made it of this kind: no NS_GET_NSTYPE needed.
             Ok(Some(fd)) => {
-                ns.insert(
-                    kind,
-                    Namespace::checked(fd, path, Some(kind), Source::Pidfd)?,
-                );
+                ns.insert(kind, Namespace::of_kind(fd, path, kind, Source::Pidfd)?);
             }
             Ok(None) => return Ok(None),
             Err(e) => {
                 return match e.raw_os_error() {
-                    // Exited (or became a zombie, whose namespaces are gone) after
-                    // the liveness check above.
+                    // A zombie (or reaped) already at the first look: gone.
+                    Some(libc::ESRCH) if ns.kinds().is_empty() => Err(Error::open(dir_path, e)),
+                    // Exited while its namespaces were being opened.
                     Some(libc::ESRCH) => Err(Error::TargetExited {
                         target: label.to_owned(),
                     }),
