@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 
 use rustix::fs::{Mode, OFlags};
 
-use crate::{procfs, sys, Error, Kind, KindMap, KindSet, Result};
+use crate::procfs::{self, Source};
+use crate::{sys, Error, Kind, KindMap, KindSet, Result};
 
 const NSFS_MAGIC: i64 = 0x6e73_6673;
 
@@ -53,38 +54,6 @@ impl fmt::Display for NsId {
     /// The inode number, as `lsns` prints the NS column.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.ino)
-    }
-}
-
-/// How a namespace was opened: which kernel interface produced its fd. `nsjoin -v`
-/// prints it; tests assert it, so that no path can stop working unnoticed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Source {
-    /// `ioctl(pidfd, PIDFD_GET_<KIND>_NAMESPACE)` on the target's pidfd, or on a pidfd
-    /// of the calling thread for its own namespaces (Linux 6.11).
-    Pidfd,
-    /// `/proc/PID/ns/KIND` (or `/proc/thread-self/ns/KIND`) under a pinned `/proc`:
-    /// kernels before 6.11, another proc mount, or `NSJOIN_FORCE_PROC=1`.
-    Proc,
-    /// A namespace file opened by path (`/run/netns/NAME`, a bind mount).
-    File,
-    /// An fd the caller handed over.
-    Fd,
-    /// Asked of another namespace or of a socket (`NS_GET_USERNS`, `NS_GET_PARENT`,
-    /// `SIOCGSKNS`).
-    Ioctl,
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Source::Pidfd => "pidfd",
-            Source::Proc => "proc",
-            Source::File => "file",
-            Source::Fd => "fd",
-            Source::Ioctl => "ioctl",
-        })
     }
 }
 
@@ -389,11 +358,6 @@ impl Handles {
         let _ = self.proc_dir.set(dir);
         self.container = Some(answer);
         self
-    }
-
-    /// Borrowed fds of every namespace, to enter.
-    pub(crate) fn fds(&self) -> crate::plan::Fds<'_> {
-        crate::plan::Fds(self.ns.map(|_, n| n.as_fd()))
     }
 
     /// Reads `/proc/PID/NAME` of a process target, up to `limit` bytes (see

@@ -54,7 +54,7 @@ mod target;
 
 pub use error::{os_text, Error, Result};
 pub use guard::{enter, forget_thread_home, unshare_thread_fs, Guard, Home};
-pub use handles::{Handles, Namespace, NsId, Source};
+pub use handles::{Handles, Namespace, NsId};
 pub use kind::{Kind, KindMap, KindSet};
 #[cfg(feature = "scan")]
 pub use list::{
@@ -62,7 +62,7 @@ pub use list::{
     ProcInfo, Scan,
 };
 pub use plan::Plan;
-pub use procfs::FORCE_PROC_ENV;
+pub use procfs::{Source, FORCE_PROC_ENV};
 pub use run::run_in;
 pub use spawn::{login_shell, Child, Dir, Id, Spawn, ENVIRON_LIMIT};
 pub use target::Target;

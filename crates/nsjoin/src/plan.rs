@@ -97,6 +97,17 @@ pub(crate) trait Setns {
 #[derive(Clone, Copy)]
 pub(crate) struct Fds<'a>(pub KindMap<BorrowedFd<'a>>);
 
+impl Handles {
+    /// Borrowed fds of every namespace, to enter.
+    pub(crate) fn fds(&self) -> Fds<'_> {
+        let mut fds = KindMap::new();
+        for ns in self.iter() {
+            fds.insert(ns.kind(), std::os::fd::AsFd::as_fd(ns));
+        }
+        Fds(fds)
+    }
+}
+
 impl Setns for Fds<'_> {
     fn setns(&mut self, kind: Kind) -> Result<(), Errno> {
         let fd = self.0.get(kind).ok_or(Errno::BADF)?;

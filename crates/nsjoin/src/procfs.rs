@@ -14,6 +14,7 @@
 //! used. `NSJOIN_FORCE_PROC=1` in the environment forces that path everywhere, so
 //! that it can be tested (and compared) on a kernel that has both.
 
+use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -37,6 +38,38 @@ pub const FORCE_PROC_ENV: &str = "NSJOIN_FORCE_PROC";
 #[allow(clippy::unnecessary_cast)]
 pub(crate) fn fs_is(fs: &rustix::fs::StatFs, magic: i64) -> bool {
     fs.f_type as i64 == magic
+}
+
+/// How a namespace was opened: which kernel interface produced its fd. `nsjoin -v`
+/// prints it; tests assert it, so that no path can stop working unnoticed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Source {
+    /// `ioctl(pidfd, PIDFD_GET_<KIND>_NAMESPACE)` on the target's pidfd, or on a pidfd
+    /// of the calling thread for its own namespaces (Linux 6.11).
+    Pidfd,
+    /// `/proc/PID/ns/KIND` (or `/proc/thread-self/ns/KIND`) under a pinned `/proc`:
+    /// kernels before 6.11, another proc mount, or `NSJOIN_FORCE_PROC=1`.
+    Proc,
+    /// A namespace file opened by path (`/run/netns/NAME`, a bind mount).
+    File,
+    /// An fd the caller handed over.
+    Fd,
+    /// Asked of another namespace or of a socket (`NS_GET_USERNS`, `NS_GET_PARENT`,
+    /// `SIOCGSKNS`).
+    Ioctl,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::Pidfd => "pidfd",
+            Source::Proc => "proc",
+            Source::File => "file",
+            Source::Fd => "fd",
+            Source::Ioctl => "ioctl",
+        })
+    }
 }
 
 static PINNED: OnceLock<OwnedFd> = OnceLock::new();
@@ -280,7 +313,7 @@ pub(crate) fn pidfd_namespace(
 pub(crate) fn thread_namespace(
     kind: Kind,
     for_children: bool,
-) -> Result<(OwnedFd, crate::Source, PathBuf)> {
+) -> Result<(OwnedFd, Source, PathBuf)> {
     let shown = || {
         let name = if for_children && kind == Kind::Pid {
             "pid_for_children"
@@ -295,7 +328,7 @@ pub(crate) fn thread_namespace(
         let flags = PidfdFlags::from_bits_retain(libc::O_EXCL as _);
         if let Ok(me) = rustix::process::pidfd_open(rustix::thread::gettid(), flags) {
             match pidfd_namespace(&me, kind, for_children) {
-                Ok(Some(fd)) => return Ok((fd, crate::Source::Pidfd, shown())),
+                Ok(Some(fd)) => return Ok((fd, Source::Pidfd, shown())),
                 Ok(None) => {}
                 Err(e) => return Err(Error::open(shown(), e)),
             }
@@ -314,9 +347,9 @@ pub(crate) fn thread_namespace(
         // Missing only between unshare(CLONE_NEWPID) and the first child; then
         // `pid` is what it will be.
         if let Ok(fd) = open("pid_for_children") {
-            return Ok((fd, crate::Source::Proc, shown()));
+            return Ok((fd, Source::Proc, shown()));
         }
     }
     let fd = open(kind.name()).map_err(|e| Error::open(shown(), e))?;
-    Ok((fd, crate::Source::Proc, shown()))
+    Ok((fd, Source::Proc, shown()))
 }
