@@ -241,7 +241,7 @@ fn open_container(
         }
         other => other?,
     };
-    let _ = procfs::proc_root();
+    // Under the pinned /proc (open_pid_dir pins it), never the thread's view.
     let dir = File::from(procfs::open_pid_dir(Path::new("/proc"), pid)?);
     match answer.engine {
         container::Engine::Lxc | container::Engine::Nspawn => {
