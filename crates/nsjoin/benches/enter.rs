@@ -50,6 +50,18 @@ fn benches(c: &mut Criterion, sandbox: &Sandbox) {
 
     // The target opened once; plain enter/leave (the default way back).
     let handles = target.open(net).expect("open the sandbox's net namespace");
+
+    // The floor again, on the very files a guard uses: the target's namespace as
+    // `Target::open` opened it and this thread's as the guard saves it. Any gap
+    // between this and `raw_setns_pair` is the kernel's, not the guard's.
+    let mine = nsjoin::Namespace::current(Kind::Net).expect("this thread's net namespace");
+    let theirs_opened = handles.get(Kind::Net).expect("the net namespace");
+    c.bench_function("raw_setns_pair_guard_fds/net", |b| {
+        b.iter(|| {
+            move_into_link_name_space(theirs_opened.as_fd(), None).expect("setns into the target");
+            move_into_link_name_space(mine.as_fd(), None).expect("setns back");
+        })
+    });
     c.bench_function("guard_cycle_preopened/net", |b| {
         b.iter(|| handles.enter(net).expect("enter").leave().expect("leave"))
     });
