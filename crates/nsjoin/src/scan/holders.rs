@@ -10,7 +10,7 @@ use super::listing::{FdRef, NsInfo};
 use super::mountinfo::NsfsMount;
 use super::netnsid::NetnsIds;
 use super::processes::{denied, errno_of, exhausted, gone};
-use crate::{procfs, sys, Error, Kind, KindSet, Result};
+use crate::{procfs, sys, Error, Kind, KindSet, NsId, Result};
 
 /// Builds the namespace table. Every namespace is described (owner, parent, owner
 /// UID, NETNSID) through an fd opened for that alone and closed right after, so
@@ -18,16 +18,20 @@ use crate::{procfs, sys, Error, Kind, KindSet, Result};
 pub(super) struct Builder {
     kinds: KindSet,
     pub(super) entries: Vec<NsInfo>,
-    index: HashMap<u64, usize>,
+    index: HashMap<NsId, usize>,
+    /// The device of nsfs, which holds every namespace: with an inode read from a
+    /// link's text, a namespace's [`NsId`].
+    nsfs_dev: u64,
     /// Whether `entries[i]` was described already.
     described: Vec<bool>,
     netlink: NetnsIds,
 }
 
 impl Builder {
-    pub(super) fn new(kinds: KindSet) -> Builder {
+    pub(super) fn new(kinds: KindSet, nsfs_dev: u64) -> Builder {
         Builder {
             kinds,
+            nsfs_dev,
             entries: Vec::new(),
             index: HashMap::new(),
             described: Vec::new(),
@@ -35,29 +39,37 @@ impl Builder {
         }
     }
 
-    pub(super) fn entry(&mut self, ino: u64, kind: Kind) -> usize {
-        if let Some(&i) = self.index.get(&ino) {
+    /// The id of the namespace whose link reads `KIND:[ino]`.
+    pub(super) fn id(&self, ino: u64) -> NsId {
+        NsId {
+            dev: self.nsfs_dev,
+            ino,
+        }
+    }
+
+    pub(super) fn entry(&mut self, id: NsId, kind: Kind) -> usize {
+        if let Some(&i) = self.index.get(&id) {
             return i;
         }
         let i = self.entries.len();
-        self.entries.push(NsInfo::new(ino, kind));
+        self.entries.push(NsInfo::new(id, kind));
         self.described.push(false);
-        self.index.insert(ino, i);
+        self.index.insert(id, i);
         i
     }
 
     /// Records a namespace reached through `fd` (kind asked of the kernel) and
     /// describes it; returns its index, or `None` if it is not a namespace of a
     /// listed kind.
-    fn add_by_fd(&mut self, fd: OwnedFd, ino: u64) -> Result<Option<usize>> {
-        if let Some(&i) = self.index.get(&ino) {
+    fn add_by_fd(&mut self, fd: OwnedFd, id: NsId) -> Result<Option<usize>> {
+        if let Some(&i) = self.index.get(&id) {
             return Ok(Some(i));
         }
         let flag = match sys::ns_get_nstype(&fd) {
             Ok(flag) => flag,
             Err(e) if exhausted(errno_of(&e)) => {
                 return Err(Error::sys(
-                    format!("cannot ask the type of namespace {ino}"),
+                    format!("cannot ask the type of namespace {id}"),
                     e,
                 ))
             }
@@ -69,14 +81,15 @@ impl Builder {
         if !self.kinds.contains(kind) {
             return Ok(None);
         }
-        let i = self.entry(ino, kind);
+        let i = self.entry(id, kind);
         self.describe(i, &fd)?;
         Ok(Some(i))
     }
 
     pub(super) fn add_fd_held(&mut self, refs: &[(i32, i32, u64)]) -> Result<()> {
         for &(pid, fd, ino) in refs {
-            let i = match self.index.get(&ino) {
+            let id = self.id(ino);
+            let i = match self.index.get(&id) {
                 Some(&i) => i,
                 None => {
                     let rel = format!("{pid}/fd/{fd}");
@@ -87,10 +100,10 @@ impl Builder {
                         Err(e) => return Err(Error::open(path, e)),
                     };
                     // The fd may have been closed and reused meanwhile.
-                    if fstat_ino(&nsfd, &path)? != ino {
+                    if fstat_id(&nsfd, &path)? != id {
                         continue;
                     }
-                    match self.add_by_fd(nsfd, ino)? {
+                    match self.add_by_fd(nsfd, id)? {
                         Some(i) => i,
                         None => continue,
                     }
@@ -150,8 +163,8 @@ impl Builder {
                 Err(_) => continue,
             };
             drop(sock);
-            let ino = fstat_ino(&net, "a socket's network namespace")?;
-            let Some(i) = self.add_by_fd(net, ino)? else {
+            let id = fstat_id(&net, "a socket's network namespace")?;
+            let Some(i) = self.add_by_fd(net, id)? else {
                 continue;
             };
             let e = &mut self.entries[i];
@@ -164,7 +177,8 @@ impl Builder {
 
     pub(super) fn add_mounts(&mut self, mounts: &[NsfsMount]) -> Result<()> {
         for m in mounts {
-            let i = match self.index.get(&m.ino) {
+            let id = self.id(m.ino);
+            let i = match self.index.get(&id) {
                 Some(&i) => i,
                 None => {
                     let fd = match rustix::fs::open(
@@ -177,10 +191,10 @@ impl Builder {
                         // Unmounted meanwhile, or under a directory we may not enter.
                         Err(_) => continue,
                     };
-                    if fstat_ino(&fd, &m.target.display().to_string())? != m.ino {
+                    if fstat_id(&fd, &m.target.display().to_string())? != id {
                         continue; // mounted over since
                     }
-                    match self.add_by_fd(fd, m.ino)? {
+                    match self.add_by_fd(fd, id)? {
                         Some(i) => i,
                         None => continue,
                     }
@@ -205,7 +219,7 @@ impl Builder {
             }
             let e = &self.entries[i];
             let Some(pid) = e.pid else { continue };
-            let ino = e.ino;
+            let id = e.id();
             let rel = format!("{pid}/ns/{}", e.kind.name());
             let path = format!("/proc/{rel}");
             let fd = match procfs::open_at(&rel, OFlags::RDONLY)? {
@@ -213,7 +227,7 @@ impl Builder {
                 Err(e) if gone(e) || denied(e) => continue,
                 Err(e) => return Err(Error::open(path, e)),
             };
-            if fstat_ino(&fd, &path)? == ino {
+            if fstat_id(&fd, &path)? == id {
                 self.describe(i, &fd)?;
             }
         }
@@ -231,9 +245,9 @@ impl Builder {
         // kernel without the ioctl. Neither is an error, as in lsns.
         match sys::ns_get_userns(fd) {
             Ok(owner) => {
-                let owner_ino = fstat_ino(&owner, "an owner namespace")?;
-                self.entries[i].owner = Some(owner_ino);
-                self.add_related(owner_ino, Kind::User, owner)?;
+                let owner_id = fstat_id(&owner, "an owner namespace")?;
+                self.entries[i].owner = Some(owner_id.ino);
+                self.add_related(owner_id, Kind::User, owner)?;
             }
             Err(e) if exhausted(errno_of(&e)) => return Err(Error::sys(what("owner"), e)),
             Err(_) => {}
@@ -241,9 +255,9 @@ impl Builder {
         if matches!(kind, Kind::Pid | Kind::User) {
             match sys::ns_get_parent(fd) {
                 Ok(parent) => {
-                    let parent_ino = fstat_ino(&parent, "a parent namespace")?;
-                    self.entries[i].parent = Some(parent_ino);
-                    self.add_related(parent_ino, kind, parent)?;
+                    let parent_id = fstat_id(&parent, "a parent namespace")?;
+                    self.entries[i].parent = Some(parent_id.ino);
+                    self.add_related(parent_id, kind, parent)?;
                 }
                 Err(e) if exhausted(errno_of(&e)) => return Err(Error::sys(what("parent"), e)),
                 Err(_) => {}
@@ -258,18 +272,22 @@ impl Builder {
         Ok(())
     }
 
-    fn add_related(&mut self, ino: u64, kind: Kind, fd: OwnedFd) -> Result<()> {
-        if self.index.contains_key(&ino) || !self.kinds.contains(kind) {
+    fn add_related(&mut self, id: NsId, kind: Kind, fd: OwnedFd) -> Result<()> {
+        if self.index.contains_key(&id) || !self.kinds.contains(kind) {
             return Ok(());
         }
-        let j = self.entry(ino, kind);
+        let j = self.entry(id, kind);
         self.describe(j, &fd)
     }
 }
 
-/// The inode of what `fd` refers to (`what` names it in the error).
-fn fstat_ino(fd: &OwnedFd, what: &str) -> Result<u64> {
+/// The identity (device and inode) of what `fd` refers to (`what` names it in the
+/// error).
+fn fstat_id(fd: &OwnedFd, what: &str) -> Result<NsId> {
     rustix::fs::fstat(fd)
-        .map(|st| st.st_ino)
+        .map(|st| NsId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
         .map_err(|e| Error::sys(format!("cannot stat {what}"), e))
 }

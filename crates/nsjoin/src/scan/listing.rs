@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::{Serialize, Serializer};
 
 use super::ContainerId;
-use crate::Kind;
+use crate::{Kind, NsId};
 
 /// Everything a scan found.
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +103,9 @@ impl Serialize for Kind {
 pub struct NsInfo {
     /// Its inode number (`lsns`' NS).
     pub ino: u64,
+    /// The device of nsfs, which with the inode makes its [`NsId`].
+    #[serde(skip)]
+    dev: u64,
     /// Its kind.
     #[serde(rename = "type")]
     pub kind: Kind,
@@ -129,9 +132,10 @@ pub struct NsInfo {
 }
 
 impl NsInfo {
-    pub(super) fn new(ino: u64, kind: Kind) -> NsInfo {
+    pub(super) fn new(id: NsId, kind: Kind) -> NsInfo {
         NsInfo {
-            ino,
+            ino: id.ino,
+            dev: id.dev,
             kind,
             nprocs: 0,
             pid: None,
@@ -143,6 +147,15 @@ impl NsInfo {
             fd: None,
             socket: None,
             container: None,
+        }
+    }
+
+    /// Its identity, the one [`crate::Namespace::id`] gives an open namespace:
+    /// this is the namespace a handle refers to when the two are equal.
+    pub fn id(&self) -> NsId {
+        NsId {
+            dev: self.dev,
+            ino: self.ino,
         }
     }
 

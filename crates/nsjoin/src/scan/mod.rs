@@ -45,7 +45,7 @@ pub use listing::{FdRef, Listing, NetnsId, NsInfo, ProcInfo};
 pub(crate) use mountinfo::parse_nsfs_mounts;
 pub(crate) use processes::{parse_ns_link, parse_num};
 
-use crate::{procfs, Kind, KindSet, Result};
+use crate::{procfs, Error, Kind, KindSet, Result};
 use holders::Builder;
 
 /// How to look for namespaces. `Scan::new()` looks for every kind the kernel has,
@@ -136,7 +136,7 @@ impl Scan {
         let scanned = self.scan_processes(proc_dir, &pids)?;
         drop(pids);
 
-        let mut b = Builder::new(self.kinds);
+        let mut b = Builder::new(self.kinds, nsfs_dev(self.kinds)?);
         let mut processes = Vec::with_capacity(scanned.len());
         let mut fd_refs = Vec::new();
         let mut sockets = Vec::new();
@@ -147,7 +147,7 @@ impl Scan {
                 if ino == 0 {
                     continue;
                 }
-                let i = b.entry(ino, kind);
+                let i = b.entry(b.id(ino), kind);
                 let e = &mut b.entries[i];
                 e.nprocs += 1;
                 if e.pid.is_none_or(|low| p.pid < low) {
@@ -186,6 +186,20 @@ impl Scan {
         }
         Ok(Listing::new(b.entries, processes))
     }
+}
+
+/// The device of nsfs, the filesystem of every namespace (one superblock in the
+/// kernel): a stat of this process's own namespace of the first of `kinds`,
+/// under the pinned `/proc`. With an inode read from a `KIND:[INODE]` link, it
+/// makes that namespace's [`crate::NsId`] without a stat per link.
+fn nsfs_dev(kinds: KindSet) -> Result<u64> {
+    let Some(kind) = kinds.iter().next() else {
+        return Ok(0);
+    };
+    let rel = format!("self/ns/{}", kind.name());
+    procfs::stat_at(&rel)?
+        .map(|st| st.st_dev)
+        .map_err(|e| Error::open(format!("/proc/{rel}"), e))
 }
 
 #[cfg(test)]
