@@ -27,10 +27,11 @@ pub(crate) fn paths(cgroup: &str) -> impl Iterator<Item = &str> {
     v2.chain(v1).map(|(_, path)| path)
 }
 
-#[cfg(feature = "containers")]
 /// Whether a `/proc/PID/cgroup` text puts the process in a cgroup named for the
 /// container `id`: a path component that is `id`, or ends in `-<id>` or
-/// `-<id>.scope` (the cgroupfs and systemd drivers' names).
+/// `-<id>.scope` (the cgroupfs and systemd drivers' names). What a container
+/// target checks of the process its engine named.
+#[cfg(feature = "containers")]
 pub(crate) fn names(cgroup: &str, id: &str) -> bool {
     if id.is_empty() {
         return false;
@@ -43,7 +44,8 @@ pub(crate) fn names(cgroup: &str, id: &str) -> bool {
 }
 
 /// The container a cgroup path names, as `(engine, id or name)`: the rules of
-/// [`crate::list::ContainerId::from_cgroup`], which documents them.
+/// [`crate::scan::ContainerId::from_cgroup`], which documents them. What the scan
+/// shows for a process before any engine is asked.
 #[cfg(feature = "scan")]
 pub(crate) fn container_in(path: &str) -> Option<(Engine, String)> {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
@@ -99,13 +101,14 @@ pub(crate) fn container_in(path: &str) -> Option<(Engine, String)> {
     None
 }
 
+/// Whether `s` is a 64-hex-digit OCI container ID.
 #[cfg(feature = "scan")]
 pub(crate) fn is_oci_id(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-#[cfg(feature = "scan")]
 /// systemd's `\x2d` unit-name escapes.
+#[cfg(feature = "scan")]
 fn unescape_systemd(s: &str) -> String {
     let mut out = Vec::new();
     let b = s.as_bytes();

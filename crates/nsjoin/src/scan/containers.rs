@@ -117,7 +117,7 @@ impl ContainerId {
 
 /// Tells which container a process belongs to. [`CgroupPaths`] reads it from the
 /// cgroup path alone; an engine-aware resolver (names, stopped-state checks) can
-/// take its place through [`Scan::containers`] without `nsls` changing.
+/// take its place through [`Scan::containers`](super::Scan::containers) without `nsls` changing.
 pub trait ContainerResolver: Send + Sync {
     /// The container of process `pid`, whose `/proc/PID/cgroup` reads `cgroup`.
     fn resolve(&self, pid: i32, cgroup: &str) -> Option<ContainerId>;

@@ -21,6 +21,12 @@
 //! optimisation only: where none can be started (`RLIMIT_NPROC`, a full pids
 //! cgroup, a small address space) the calling thread does all the work.
 //!
+//! Its parts: `processes` walks `/proc` (on several threads); `holders` builds the
+//! table from that and from what else holds a namespace, and relates owners and
+//! parents; `netnsid`, `mountinfo` and `containers` each answer one question of
+//! it; `listing` is the result. Every `/proc` path is resolved under the pinned
+//! `/proc` of this process's pid namespace.
+//!
 //! ```
 //! use nsjoin::{Kind, KindSet, Scan};
 //! let listing = Scan::new().kinds(KindSet::from(Kind::Uts)).run().unwrap();
