@@ -151,10 +151,10 @@ pub(crate) fn read_file(dir: &File, shown: &Path, name: &str, limit: usize) -> R
     Ok(data)
 }
 
-#[cfg(feature = "scan")]
 /// Opens `/proc/REL` under the pinned `/proc` (O_CLOEXEC added). The outer error
 /// says `/proc` could not be pinned; the inner one is openat's own answer, left to
 /// the caller to tell a process that went away from a failure.
+#[cfg(feature = "scan")]
 pub(crate) fn open_at(rel: &str, flags: OFlags) -> Result<rustix::io::Result<OwnedFd>> {
     Ok(rustix::fs::openat(
         proc_root()?,
@@ -164,9 +164,9 @@ pub(crate) fn open_at(rel: &str, flags: OFlags) -> Result<rustix::io::Result<Own
     ))
 }
 
-#[cfg(feature = "scan")]
 /// stat(2) of `/proc/REL` under the pinned `/proc`, following a final link (a
 /// `ns/KIND` link stats as the namespace itself). Errors as in [`open_at`].
+#[cfg(feature = "scan")]
 pub(crate) fn stat_at(rel: &str) -> Result<rustix::io::Result<rustix::fs::Stat>> {
     Ok(rustix::fs::statat(
         proc_root()?,
@@ -175,9 +175,9 @@ pub(crate) fn stat_at(rel: &str) -> Result<rustix::io::Result<rustix::fs::Stat>>
     ))
 }
 
-#[cfg(feature = "scan")]
 /// Reads `/proc/REL` under the pinned `/proc`, its first `limit` bytes at most.
 /// Errors as in [`open_at`].
+#[cfg(feature = "scan")]
 pub(crate) fn read_at(rel: &str, limit: usize) -> Result<io::Result<Vec<u8>>> {
     let fd = match open_at(rel, OFlags::RDONLY)? {
         Ok(fd) => fd,
