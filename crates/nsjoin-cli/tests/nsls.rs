@@ -402,7 +402,10 @@ fn namespaces_held_by_mounts_fds_and_sockets_are_listed() {
     })
     .unwrap()
     .unwrap();
-    let pids = [nsjoin::list::parent_pid(sandbox.pid).unwrap(), sandbox.pid];
+    let pids = [
+        nsjoin_cli::nsls::procs::parent_pid(sandbox.pid).unwrap(),
+        sandbox.pid,
+    ];
     drop(sandbox);
     pids.into_iter().for_each(wait_gone);
 

@@ -11,26 +11,26 @@ use prost::Message;
 use zbus::zvariant::{serialized, OwnedValue, LE};
 
 use crate::container::{containerd, cri, docker, grpc, http, lxc, nspawn, Container, Engine};
-use crate::list::{CgroupPaths, ContainerId, ContainerResolver};
+use crate::scan::{CgroupPaths, ContainerId, ContainerResolver};
 
 /// `spawn::parse_environ`: `/proc/PID/environ`.
 pub fn environ(data: &[u8]) -> Vec<(OsString, OsString)> {
     crate::spawn::parse_environ(data)
 }
 
-/// `list::parse_nsfs_mounts`: the nsfs entries of `/proc/self/mountinfo` (their count).
+/// `scan::parse_nsfs_mounts`: the nsfs entries of `/proc/self/mountinfo` (their count).
 pub fn mountinfo(text: &[u8]) -> usize {
-    crate::list::parse_nsfs_mounts(text).len()
+    crate::scan::parse_nsfs_mounts(text).len()
 }
 
-/// `list::parse_ns_link`: a `/proc/PID/ns/*` or `/proc/PID/fd/*` link's text.
+/// `scan::parse_ns_link`: a `/proc/PID/ns/*` or `/proc/PID/fd/*` link's text.
 pub fn ns_link(link: &[u8]) -> Option<(&[u8], u64)> {
-    crate::list::parse_ns_link(link)
+    crate::scan::parse_ns_link(link)
 }
 
-/// `list::parse_num`: a `/proc` directory entry's name as a PID.
+/// `scan::parse_num`: a `/proc` directory entry's name as a PID.
 pub fn proc_pid(name: &[u8]) -> Option<i32> {
-    crate::list::parse_num(name)
+    crate::scan::parse_num(name)
 }
 
 /// [`ContainerId::from_cgroup`]: one cgroup path.

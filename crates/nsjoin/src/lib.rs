@@ -32,6 +32,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cgroup;
 #[cfg(feature = "containers")]
 pub mod container;
 mod error;
@@ -43,7 +44,12 @@ mod guard;
 mod handles;
 mod kind;
 #[cfg(feature = "scan")]
-pub mod list;
+pub mod os;
+#[cfg(feature = "scan")]
+pub mod scan;
+/// The discovery module under its earlier name.
+#[cfg(feature = "scan")]
+pub use scan as list;
 mod plan;
 mod procfs;
 mod run;
@@ -56,14 +62,14 @@ pub use error::{os_text, Error, Result};
 pub use guard::{enter, forget_thread_home, unshare_thread_fs, Guard, Home};
 pub use handles::{Handles, Namespace, NsId};
 pub use kind::{Kind, KindMap, KindSet};
-#[cfg(feature = "scan")]
-pub use list::{
-    CgroupPaths, ContainerId, ContainerResolver, EngineConfirmed, FdRef, Listing, NetnsId, NsInfo,
-    ProcInfo, Scan,
-};
 pub use plan::Plan;
 pub use procfs::{Source, FORCE_PROC_ENV};
 pub use run::run_in;
+#[cfg(feature = "scan")]
+pub use scan::{
+    CgroupPaths, ContainerId, ContainerResolver, EngineConfirmed, FdRef, Listing, NetnsId, NsInfo,
+    ProcInfo, Scan,
+};
 pub use spawn::{login_shell, Child, Dir, Id, Spawn, ENVIRON_LIMIT};
 pub use target::Target;
 

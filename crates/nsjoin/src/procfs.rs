@@ -151,6 +151,45 @@ pub(crate) fn read_file(dir: &File, shown: &Path, name: &str, limit: usize) -> R
     Ok(data)
 }
 
+/// Opens `/proc/REL` under the pinned `/proc` (O_CLOEXEC added). The outer error
+/// says `/proc` could not be pinned; the inner one is openat's own answer, left to
+/// the caller to tell a process that went away from a failure.
+#[cfg(feature = "scan")]
+pub(crate) fn open_at(rel: &str, flags: OFlags) -> Result<rustix::io::Result<OwnedFd>> {
+    Ok(rustix::fs::openat(
+        proc_root()?,
+        rel,
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+    ))
+}
+
+/// stat(2) of `/proc/REL` under the pinned `/proc`, following a final link (a
+/// `ns/KIND` link stats as the namespace itself). Errors as in [`open_at`].
+#[cfg(feature = "scan")]
+pub(crate) fn stat_at(rel: &str) -> Result<rustix::io::Result<rustix::fs::Stat>> {
+    Ok(rustix::fs::statat(
+        proc_root()?,
+        rel,
+        rustix::fs::AtFlags::empty(),
+    ))
+}
+
+/// Reads `/proc/REL` under the pinned `/proc`, its first `limit` bytes at most.
+/// Errors as in [`open_at`].
+#[cfg(feature = "scan")]
+pub(crate) fn read_at(rel: &str, limit: usize) -> Result<io::Result<Vec<u8>>> {
+    let fd = match open_at(rel, OFlags::RDONLY)? {
+        Ok(fd) => fd,
+        Err(e) => return Ok(Err(e.into())),
+    };
+    let mut data = Vec::with_capacity(512);
+    Ok(File::from(fd)
+        .take(limit as u64)
+        .read_to_end(&mut data)
+        .map(|_| data))
+}
+
 /// The state letter of `/proc/PID/stat` (`R`, `S`, `Z`, ...), or `None` if it cannot
 /// be read (the process is gone).
 pub(crate) fn state(dir: &File) -> Option<u8> {
@@ -242,12 +281,9 @@ pub(crate) fn pidfd_pid(pidfd: &OwnedFd) -> Result<i32> {
 /// for writing (joining it). `Err(Ok(why))` says why there is none to join.
 pub(crate) fn cgroup2_procs(cgroup: &str) -> std::result::Result<OwnedFd, Result<&'static str>> {
     const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-    let group = cgroup
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .ok_or(Ok(
-            "it is not in a cgroup v2 hierarchy (this host uses cgroup v1)",
-        ))?;
+    let group = crate::cgroup::unified(cgroup).ok_or(Ok(
+        "it is not in a cgroup v2 hierarchy (this host uses cgroup v1)",
+    ))?;
     let mount = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
         .into_iter()
         .find(|p| rustix::fs::statfs(*p).is_ok_and(|fs| fs_is(&fs, CGROUP2_SUPER_MAGIC)))

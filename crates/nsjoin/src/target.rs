@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{Mode, OFlags};
 
 #[cfg(feature = "containers")]
+use crate::cgroup;
+#[cfg(feature = "containers")]
 use crate::container::{self, ContainerRef};
 use crate::{procfs, Error, Handles, KindMap, KindSet, Namespace, Result, Source};
 
@@ -256,7 +258,7 @@ fn open_container(
         _ => {
             let shown = PathBuf::from(format!("/proc/{pid}"));
             let text = procfs::read_file(&dir, &shown, "cgroup", procfs::CGROUP_LIMIT)?;
-            if !cgroup_names(&String::from_utf8_lossy(&text), &answer.id) {
+            if !cgroup::names(&String::from_utf8_lossy(&text), &answer.id) {
                 return Err(refuse(format!(
                     "the engine named process {pid}, which is not in a cgroup of container \
                      {}; refusing to enter it",
@@ -273,25 +275,6 @@ fn open_container(
         return Err(Error::TargetExited { target: label });
     }
     Ok(open_process(pid, Path::new("/proc"), pidfd, kinds, label)?.with_container(answer, dir))
-}
-
-#[cfg(feature = "containers")]
-/// Whether a `/proc/PID/cgroup` text puts the process in a cgroup named for the
-/// container `id`: a path component that is `id`, or ends in `-<id>` or
-/// `-<id>.scope` (the cgroupfs and systemd drivers' names).
-pub(crate) fn cgroup_names(cgroup: &str, id: &str) -> bool {
-    if id.is_empty() {
-        return false;
-    }
-    let dashed = format!("-{id}");
-    cgroup
-        .lines()
-        .filter_map(|line| line.splitn(3, ':').nth(2))
-        .flat_map(|path| path.split('/'))
-        .any(|part| {
-            let unit = part.strip_suffix(".scope").unwrap_or(part);
-            part == id || unit.ends_with(&dashed)
-        })
 }
 
 /// Opens the namespaces of process `pid`: through its pidfd where the kernel can,
@@ -416,36 +399,4 @@ fn file_handles(namespace: Namespace, kinds: KindSet) -> Result<Handles> {
     let mut handles = Handles::new().labelled(namespace.path().display().to_string());
     handles.insert(namespace);
     Ok(handles)
-}
-
-#[cfg(all(test, feature = "containers"))]
-mod tests {
-    use super::cgroup_names;
-
-    #[test]
-    fn a_cgroup_names_a_container_only_by_a_whole_component() {
-        let id = "ab".repeat(32);
-        let v1 = format!("12:pids:/docker/{id}\n11:cpu:/docker/{id}\n");
-        let systemd = format!("0::/system.slice/docker-{id}.scope\n");
-        let cri = format!("0::/kubepods/besteffort/pod1/{id}\n");
-        let short = "0::/default/web\n";
-        for (text, name) in [
-            (&v1, id.as_str()),
-            (&systemd, &id),
-            (&cri, &id),
-            (&short.to_owned(), "web"),
-        ] {
-            assert!(cgroup_names(text, name), "{text}");
-        }
-        // Not a component: a prefix, a longer name, a file-name lookalike, nothing.
-        let other = format!("0::/system.slice/docker-{id}0.scope\n");
-        assert!(!cgroup_names(&other, &id));
-        assert!(!cgroup_names(&format!("0::/x/{id}-extra\n"), &id));
-        assert!(!cgroup_names("0::/user.slice/session-1.scope\n", &id));
-        assert!(!cgroup_names(&v1, ""));
-        assert!(
-            !cgroup_names(&format!("{id}\n"), &id),
-            "a line without a path"
-        );
-    }
 }

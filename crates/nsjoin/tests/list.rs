@@ -12,11 +12,19 @@ use std::time::{Duration, Instant};
 
 use common::{shared, NetnsFile, Sandbox};
 use nsjoin::container::Engine;
-use nsjoin::{list, ContainerId, ContainerResolver, Kind, KindSet, Scan, Target};
+use nsjoin::{ContainerId, ContainerResolver, Kind, KindSet, Scan, Target};
 
 /// The unshare process that holds a sandbox (the sandboxed process's parent).
 fn holder_of(sandbox: &Sandbox) -> i32 {
-    list::parent_pid(sandbox.pid).expect("sandbox has a parent")
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", sandbox.pid)).unwrap();
+    // `PID (COMM) STATE PPID ...`: COMM may hold anything; the last ')' ends it.
+    let after_comm = &stat[stat.rfind(')').expect("sandbox has a parent") + 1..];
+    after_comm
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// Waits until process `pid` is gone (a zombie keeps its user namespace).

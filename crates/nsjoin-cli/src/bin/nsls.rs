@@ -47,7 +47,7 @@ fn print(text: &str) -> ExitCode {
     if text.is_empty() {
         return ExitCode::SUCCESS;
     }
-    let result = if nsjoin::list::stdout_was_closed() {
+    let result = if nsjoin::os::stdout_was_closed() {
         Err(std::io::Error::from_raw_os_error(
             rustix::io::Errno::BADF.raw_os_error(),
         ))
@@ -87,6 +87,6 @@ fn output(human: bool) -> Output {
     });
     Output {
         term_width,
-        utf8: nsjoin::list::locale_is_utf8(),
+        utf8: nsjoin::os::locale_is_utf8(),
     }
 }

@@ -9,280 +9,23 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use nsjoin::list::{self, ContainerResolver, EngineConfirmed, Listing, NsInfo};
+mod columns;
+pub mod procs;
+
+use nsjoin::list::{ContainerResolver, EngineConfirmed, Listing, NsInfo};
 use nsjoin::{Kind, KindSet, Scan};
+
+use columns::{add_columns, info_of, INFOS};
+pub use columns::{list_columns, Col};
+use procs::Procs;
 
 use crate::nsls_args::{Config, Tree};
 use crate::table::{Column, Format, JsonType, Output, Table};
-
-/// The columns, in lsns' order, then nsls' own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Col {
-    /// NS
-    Ns,
-    /// TYPE
-    Type,
-    /// PATH
-    Path,
-    /// NPROCS
-    Nprocs,
-    /// PID
-    Pid,
-    /// PPID
-    Ppid,
-    /// COMMAND
-    Command,
-    /// UID
-    Uid,
-    /// USER
-    User,
-    /// NETNSID
-    Netnsid,
-    /// NSFS
-    Nsfs,
-    /// PNS
-    Pns,
-    /// ONS
-    Ons,
-    /// CONTAINER (nsls only)
-    Container,
-}
-
-struct Info {
-    col: Col,
-    name: &'static str,
-    whint: usize,
-    right: bool,
-    trunc: bool,
-    wrap: bool,
-    number: bool,
-    help: &'static str,
-}
-
-const fn has(flags: &[u8], c: u8) -> bool {
-    let mut i = 0;
-    while i < flags.len() {
-        if flags[i] == c {
-            return true;
-        }
-        i += 1;
-    }
-    false
-}
-
-const fn info(col: Col, name: &'static str, whint: usize, flags: &str, help: &'static str) -> Info {
-    let f = flags.as_bytes();
-    Info {
-        col,
-        name,
-        whint,
-        right: has(f, b'R'),
-        trunc: has(f, b'T'),
-        wrap: has(f, b'W'),
-        number: has(f, b'N'),
-        help,
-    }
-}
-
-/// lsns' `infos[]` (R right, T trunc, W wrap, N JSON number), plus CONTAINER.
-const INFOS: [Info; 14] = [
-    info(
-        Col::Ns,
-        "NS",
-        10,
-        "RN",
-        "namespace identifier (inode number)",
-    ),
-    info(Col::Type, "TYPE", 5, "", "kind of namespace"),
-    info(Col::Path, "PATH", 0, "", "path to the namespace"),
-    info(
-        Col::Nprocs,
-        "NPROCS",
-        5,
-        "RN",
-        "number of processes in the namespace",
-    ),
-    info(Col::Pid, "PID", 5, "RN", "lowest PID in the namespace"),
-    info(Col::Ppid, "PPID", 5, "RN", "PPID of the PID"),
-    info(Col::Command, "COMMAND", 0, "T", "command line of the PID"),
-    info(Col::Uid, "UID", 0, "RN", "UID of the PID"),
-    info(Col::User, "USER", 0, "", "username of the PID"),
-    info(
-        Col::Netnsid,
-        "NETNSID",
-        0,
-        "R",
-        "namespace ID as used by network subsystem",
-    ),
-    info(
-        Col::Nsfs,
-        "NSFS",
-        0,
-        "W",
-        "nsfs mountpoint (usually used network subsystem)",
-    ),
-    info(
-        Col::Pns,
-        "PNS",
-        10,
-        "RN",
-        "parent namespace identifier (inode number)",
-    ),
-    info(
-        Col::Ons,
-        "ONS",
-        10,
-        "RN",
-        "owner namespace identifier (inode number)",
-    ),
-    info(
-        Col::Container,
-        "CONTAINER",
-        0,
-        "",
-        "container owning the namespace (ENGINE://ID)",
-    ),
-];
-
-fn info_of(col: Col) -> &'static Info {
-    INFOS
-        .iter()
-        .find(|i| i.col == col)
-        .expect("every column has an info")
-}
-
-/// The -H listing: every column, its JSON type and description.
-pub fn list_columns(raw: bool, json: bool, output: Output) -> String {
-    let col = |name: &str, right: bool| Column {
-        name: name.into(),
-        whint: 0,
-        right,
-        trunc: false,
-        tree: false,
-        wrap_nl: false,
-        json: JsonType::String,
-    };
-    let format = if json {
-        Format::Json
-    } else if raw {
-        Format::Raw
-    } else {
-        Format::Human
-    };
-    let mut t = Table::new(
-        "lsns-columns",
-        vec![
-            col("HOLDER", true),
-            col("TYPE", false),
-            col("DESCRIPTION", false),
-        ],
-        format,
-        true,
-    );
-    for i in &INFOS {
-        let l = t.new_line(None);
-        t.set(l, 0, i.name.into());
-        t.set(l, 1, if i.number { "<integer>" } else { "<string>" }.into());
-        t.set(l, 2, i.help.into());
-    }
-    t.render(output)
-}
 
 /// An error for the user, printed as `nsls: MESSAGE` (exit status 1); an empty
 /// message prints nothing (lsns' silent failures, e.g. an empty `-o`).
 #[derive(Debug)]
 pub struct Failure(pub String);
-
-/// string_add_to_idarray(): `-o LIST` replaces the columns, `-o +LIST` appends.
-fn add_columns(columns: &mut Vec<Col>, list: &str) -> Result<(), Failure> {
-    let silent = || Failure(String::new());
-    if list.is_empty() {
-        return Err(silent());
-    }
-    let list = match list.strip_prefix('+') {
-        Some(rest) => rest,
-        None => {
-            columns.clear();
-            list
-        }
-    };
-    if list.is_empty() {
-        return Err(silent());
-    }
-    let max = INFOS.len() * 2;
-    let bytes = list.as_bytes();
-    let mut begin: Option<usize> = None;
-    for p in 0..bytes.len() {
-        if columns.len() >= max {
-            return Err(silent());
-        }
-        let b = *begin.get_or_insert(p);
-        let mut end = None;
-        if bytes[p] == b',' {
-            end = Some(p);
-        }
-        if p + 1 == bytes.len() {
-            end = Some(p + 1);
-        }
-        let Some(end) = end else { continue };
-        if end <= b {
-            return Err(silent());
-        }
-        let name = &list[b..end];
-        match INFOS.iter().find(|i| i.name.eq_ignore_ascii_case(name)) {
-            Some(i) => columns.push(i.col),
-            // lsns prints the rest of the list from the unknown name on.
-            None => return Err(Failure(format!("unknown column: {}", &list[b..]))),
-        }
-        begin = None;
-        if end == bytes.len() {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Per-process facts read only for the rows shown.
-struct Procs {
-    ppid: HashMap<i32, i32>,
-    uid: HashMap<i32, u32>,
-    names: HashMap<u32, String>,
-    containers: HashMap<i32, Option<String>>,
-    resolver: Arc<dyn ContainerResolver>,
-}
-
-impl Procs {
-    fn ppid(&mut self, pid: i32) -> i32 {
-        *self
-            .ppid
-            .entry(pid)
-            .or_insert_with(|| list::parent_pid(pid).unwrap_or(0))
-    }
-
-    fn uid(&mut self, pid: i32) -> u32 {
-        *self
-            .uid
-            .entry(pid)
-            .or_insert_with(|| list::process_uid(pid).unwrap_or(0))
-    }
-
-    fn user(&mut self, uid: u32) -> String {
-        self.names
-            .entry(uid)
-            .or_insert_with(|| list::user_name(uid).unwrap_or_else(|| uid.to_string()))
-            .clone()
-    }
-
-    fn container(&mut self, pid: i32) -> Option<String> {
-        self.containers
-            .entry(pid)
-            .or_insert_with(|| {
-                let cgroup = list::read_cgroup(pid)?;
-                self.resolver.resolve(pid, &cgroup).map(|c| c.to_string())
-            })
-            .clone()
-    }
-}
 
 /// The state of one `nsls` run.
 struct View<'a> {
@@ -337,13 +80,7 @@ pub fn run(cfg: &Config, output: Output) -> Result<String, Failure> {
         add_columns(&mut columns, list)?;
     }
 
-    let format = if cfg.opts.json {
-        Format::Json
-    } else if cfg.opts.raw {
-        Format::Raw
-    } else {
-        Format::Human
-    };
+    let format = Format::of(cfg.opts.json, cfg.opts.raw);
     let no_wrap = cfg.opts.nowrap || cfg.opts.raw;
     let table_columns = columns
         .iter()
@@ -371,13 +108,7 @@ pub fn run(cfg: &Config, output: Output) -> Result<String, Failure> {
         visible,
         columns,
         table: Table::new("namespaces", table_columns, format, cfg.opts.noheadings),
-        procs: Procs {
-            ppid: HashMap::new(),
-            uid: HashMap::new(),
-            names: HashMap::new(),
-            containers: HashMap::new(),
-            resolver: Arc::clone(&resolver),
-        },
+        procs: Procs::new(Arc::clone(&resolver)),
         proc_line: HashMap::new(),
         ns_line: HashMap::new(),
         no_wrap,
@@ -496,26 +227,17 @@ impl View<'_> {
     /// show_namespace(): an owner (or parent) is printed before what it owns.
     fn show_namespace(&mut self, ns: &NsInfo, pid: Option<i32>) {
         let listing = self.listing;
-        match self.cfg.tree {
-            Tree::Owner => {
-                if let Some(owner) = self.owner_of(ns).and_then(|o| listing.get(o)) {
-                    if !self.ns_line.contains_key(&owner.ino) {
-                        self.show_namespace(owner, owner.pid);
-                    }
-                }
+        // The owner tree goes up to owners; the parent tree to parents, or to the
+        // owner of a namespace without a parent.
+        let above = match self.cfg.tree {
+            Tree::Owner => self.owner_of(ns),
+            Tree::Parent => self.parent_of(ns).or_else(|| self.owner_of(ns)),
+            _ => None,
+        };
+        if let Some(up) = above.and_then(|i| listing.get(i)) {
+            if !self.ns_line.contains_key(&up.ino) {
+                self.show_namespace(up, up.pid);
             }
-            Tree::Parent => {
-                if let Some(parent) = self.parent_of(ns).and_then(|p| listing.get(p)) {
-                    if !self.ns_line.contains_key(&parent.ino) {
-                        self.show_namespace(parent, parent.pid);
-                    }
-                } else if let Some(owner) = self.owner_of(ns).and_then(|o| listing.get(o)) {
-                    if !self.ns_line.contains_key(&owner.ino) {
-                        self.show_namespace(owner, owner.pid);
-                    }
-                }
-            }
-            _ => {}
         }
         self.add_line(ns, pid);
     }
@@ -590,7 +312,7 @@ impl View<'_> {
             Col::Ppid => pid
                 .map(|p| self.procs.ppid(p).to_string())
                 .unwrap_or_default(),
-            Col::Command => pid.and_then(list::command).unwrap_or_default(),
+            Col::Command => pid.and_then(procs::command).unwrap_or_default(),
             Col::Uid => self.uid(ns, pid).to_string(),
             Col::User => {
                 let uid = self.uid(ns, pid);
@@ -626,44 +348,5 @@ impl View<'_> {
             Some(pid) => self.procs.uid(pid),
             None => ns.owner_uid.unwrap_or(0),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn output_lists_like_string_add_to_idarray() {
-        let mut cols = vec![Col::Ns];
-        add_columns(&mut cols, "+pns,ONS").unwrap();
-        assert_eq!(cols, [Col::Ns, Col::Pns, Col::Ons]);
-        add_columns(&mut cols, "type").unwrap();
-        assert_eq!(cols, [Col::Type]);
-        assert_eq!(
-            add_columns(&mut cols, "FOO,TYPE").unwrap_err().0,
-            "unknown column: FOO,TYPE"
-        );
-        assert_eq!(
-            add_columns(&mut cols, "NS,").unwrap_err().0,
-            "unknown column: NS,"
-        );
-        assert_eq!(add_columns(&mut cols, "NS,,TYPE").unwrap_err().0, "");
-        assert_eq!(add_columns(&mut cols, "").unwrap_err().0, "");
-    }
-
-    #[test]
-    fn column_list_is_lsns_plus_container() {
-        let out = list_columns(
-            false,
-            false,
-            Output {
-                term_width: None,
-                utf8: true,
-            },
-        );
-        assert!(out.starts_with("       NS <integer> namespace identifier (inode number)\n"));
-        assert!(out.contains("CONTAINER <string>  container owning"));
-        assert_eq!(out.lines().count(), 14);
     }
 }
