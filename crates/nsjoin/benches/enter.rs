@@ -13,7 +13,9 @@
 //! | `raw_setns_pair/net` | setns into the target's net fd and back into ours, both opened in advance: the floor |
 //! | `guard_cycle_preopened/net` | plain `Handles::enter` + `Guard::leave` on handles opened once (the thread's way back is taken once per thread) |
 //! | `guard_cycle_home/net` | `Handles::enter_from` an explicit `Home` + `Guard::leave` |
-//! | `guard_cycle_oneshot/net` | `Target::open` + enter + leave + close (`with Namespace(pid, 'net')`) |
+//! | `raw_setns_pair_guard_fds/net` | the floor on the fds a guard uses (the target's from `Target::open`, ours as a guard saves it) |
+//! | `guard_cycle_oneshot/net` | `nsjoin::enter(&target, net)` + leave: one statement, through the process's pidfd (`with Namespace(pid, 'net')`) |
+//! | `guard_cycle_open_enter/net` | `Target::open` + `Handles::enter` + leave + close: the namespace files opened each time |
 //! | `run_in/net` | `nsjoin::run_in`: open, a closure on a thread of its own, join |
 //! | `spawn_true/all` | `/bin/true` inside net, uts, ipc, mnt and pid (`Spawn`, pre-opened handles), waited for |
 
@@ -79,6 +81,15 @@ fn benches(c: &mut Criterion, sandbox: &Sandbox) {
     });
 
     c.bench_function("guard_cycle_oneshot/net", |b| {
+        b.iter(|| {
+            nsjoin::enter(&target, net)
+                .expect("enter")
+                .leave()
+                .expect("leave")
+        })
+    });
+
+    c.bench_function("guard_cycle_open_enter/net", |b| {
         b.iter(|| {
             let handles = target.open(net).expect("open");
             handles.enter(net).expect("enter").leave().expect("leave");

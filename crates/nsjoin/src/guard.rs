@@ -49,8 +49,60 @@ pub fn unshare_thread_fs() -> Result<()> {
 /// guard.leave()?;
 /// # Ok(()) }
 /// ```
+///
+/// A process target ([`Target::Pid`] under `/proc`, [`Target::Pidfd`]) entered in
+/// kinds that need nothing but the setns itself (net, uts, ipc, pid, cgroup) takes
+/// the short way: one setns(2) on the process's pidfd for all of them at once,
+/// atomic in the kernel, with no namespace file opened. Every other case, a kernel
+/// without setns on pidfds (before 5.8), `NSJOIN_FORCE_PROC=1`, or any failure of
+/// the short way (which enters nothing), opens the namespace files as
+/// [`Handles::enter`] does, so the errors are the same either way.
+/// [`Guard::entered_by`] says which way was taken.
 pub fn enter(target: &Target, kinds: KindSet) -> Result<Guard> {
+    if let Some(guard) = enter_through_pidfd(target, kinds) {
+        return Ok(guard);
+    }
     target.open(kinds)?.enter(kinds)
+}
+
+/// How a [`Guard`] got into its namespaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnteredBy {
+    /// One setns(2) per kind, on namespace fds (a [`Handles`]).
+    NamespaceFds,
+    /// One setns(2) on the target process's pidfd, every kind at once
+    /// ([`enter`] on a process).
+    ProcessPidfd,
+}
+
+/// Kinds whose setns(2) changes nothing but the thread's namespace, so that one
+/// setns on a pidfd can do them together (mnt also changes root and working
+/// directory, and user and time need a single-threaded process).
+const PIDFD_KINDS: KindSet =
+    KindSet::from_array([Kind::Net, Kind::Uts, Kind::Ipc, Kind::Pid, Kind::Cgroup]);
+
+/// The short way of [`enter`], or `None` where it does not apply or did not work.
+fn enter_through_pidfd(target: &Target, kinds: KindSet) -> Option<Guard> {
+    if kinds.is_empty() || !kinds.difference(PIDFD_KINDS).is_empty() || procfs::forced() {
+        return None;
+    }
+    let opened;
+    let pidfd = match target {
+        Target::Pid { pid, proc } if proc.as_path() == std::path::Path::new("/proc") => {
+            opened = procfs::open_pidfd(*pid).ok()??;
+            opened.as_fd()
+        }
+        Target::Pidfd(fd) => fd.as_fd(),
+        _ => return None,
+    };
+    guarded(kinds, None, EnteredBy::ProcessPidfd, || {
+        plan::setns_pidfd(pidfd, kinds).map_err(|errno| Failed {
+            kind: kinds.iter().next().unwrap_or(Kind::Net),
+            errno,
+            done: KindSet::EMPTY,
+        })
+    })
+    .ok()
 }
 
 /// The calling thread's stay in some namespaces. Dropping it (or calling
@@ -91,6 +143,7 @@ pub struct Guard {
     /// This guard's frames on the thread's stacks.
     id: u64,
     entered: KindSet,
+    by: EnteredBy,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -221,65 +274,79 @@ impl Handles {
 
     fn enter_saving(&self, kinds: KindSet, home: Option<&Home>) -> Result<Guard> {
         let plan = self.plan_for_thread(kinds, KindSet::from(Kind::User), USER_IS_ONE_WAY)?;
-        // Every way back is in hand before anything is entered.
-        let mut backs = KindMap::new();
-        let id = THREAD.with_borrow_mut(|t| -> Result<u64> {
-            for kind in plan.kinds().iter() {
-                let inside = !t.stacks[kind as usize].is_empty();
-                let back = match (inside, home.and_then(|h| h.saved.get(kind))) {
-                    (false, Some(saved)) => Rc::clone(saved),
-                    (false, None) => match t.home.get(kind) {
-                        Some(own) => Rc::clone(own),
-                        None => {
-                            let own = Rc::new(save_current(kind)?);
-                            t.home.insert(kind, Rc::clone(&own));
-                            own
-                        }
-                    },
-                    (true, _) => Rc::new(save_current(kind)?),
-                };
-                backs.insert(kind, back);
-            }
-            t.next_id += 1;
-            Ok(t.next_id)
-        })?;
-        let dirs = if plan.kinds().contains(Kind::Mnt) {
-            Some(Rc::new((open_dir("/")?, open_dir(".")?)))
-        } else {
-            None
-        };
-        let result = plan::enter(&mut self.fds(), plan);
-        let entered = match &result {
-            Ok(()) => plan.kinds(),
-            Err(failed) => failed.done,
-        };
-        THREAD.with_borrow_mut(|t| {
-            for kind in entered.iter() {
-                t.stacks[kind as usize].push(Frame {
-                    guard: id,
-                    kind,
-                    back: backs
-                        .remove(kind)
-                        .expect("a way back for every planned kind"),
-                    dirs: if kind == Kind::Mnt {
-                        dirs.clone()
-                    } else {
-                        None
-                    },
-                });
-            }
-        });
-        let guard = Guard {
-            id,
-            entered,
-            _not_send: PhantomData,
-        };
-        match result {
-            Ok(()) => Ok(guard),
-            Err(failed) => {
-                guard.leave()?;
-                Err(enter_error(failed))
-            }
+        guarded(plan.kinds(), home, EnteredBy::NamespaceFds, || {
+            plan::enter(&mut self.fds(), plan)
+        })
+    }
+}
+
+/// Takes the way back for every one of `kinds` (before anything is entered), runs
+/// `enter`, and records one frame per kind entered on the thread's stacks. If
+/// `enter` fails, what it did enter is left again before the error is returned.
+fn guarded(
+    kinds: KindSet,
+    home: Option<&Home>,
+    by: EnteredBy,
+    enter: impl FnOnce() -> Result<(), Failed>,
+) -> Result<Guard> {
+    let mut backs = KindMap::new();
+    let id = THREAD.with_borrow_mut(|t| -> Result<u64> {
+        for kind in kinds.iter() {
+            let inside = !t.stacks[kind as usize].is_empty();
+            let back = match (inside, home.and_then(|h| h.saved.get(kind))) {
+                (false, Some(saved)) => Rc::clone(saved),
+                (false, None) => match t.home.get(kind) {
+                    Some(own) => Rc::clone(own),
+                    None => {
+                        let own = Rc::new(save_current(kind)?);
+                        t.home.insert(kind, Rc::clone(&own));
+                        own
+                    }
+                },
+                (true, _) => Rc::new(save_current(kind)?),
+            };
+            backs.insert(kind, back);
+        }
+        t.next_id += 1;
+        Ok(t.next_id)
+    })?;
+    let dirs = if kinds.contains(Kind::Mnt) {
+        Some(Rc::new((open_dir("/")?, open_dir(".")?)))
+    } else {
+        None
+    };
+    let result = enter();
+    let entered = match &result {
+        Ok(()) => kinds,
+        Err(failed) => failed.done,
+    };
+    THREAD.with_borrow_mut(|t| {
+        for kind in entered.iter() {
+            t.stacks[kind as usize].push(Frame {
+                guard: id,
+                kind,
+                back: backs
+                    .remove(kind)
+                    .expect("a way back for every planned kind"),
+                dirs: if kind == Kind::Mnt {
+                    dirs.clone()
+                } else {
+                    None
+                },
+            });
+        }
+    });
+    let guard = Guard {
+        id,
+        entered,
+        by,
+        _not_send: PhantomData,
+    };
+    match result {
+        Ok(()) => Ok(guard),
+        Err(failed) => {
+            guard.leave()?;
+            Err(enter_error(failed))
         }
     }
 }
@@ -384,6 +451,12 @@ impl Guard {
     /// The kinds this guard entered (and will leave).
     pub fn entered(&self) -> KindSet {
         self.entered
+    }
+
+    /// How the namespaces were entered: through namespace fds, or in one step
+    /// through the target process's pidfd (see [`enter`]).
+    pub fn entered_by(&self) -> EnteredBy {
+        self.by
     }
 
     /// Leaves the namespaces now and reports whether that worked. On error the

@@ -163,6 +163,17 @@ impl KindSet {
         })
     }
 
+    /// The set of `kinds`, usable in constants.
+    pub const fn from_array<const N: usize>(kinds: [Kind; N]) -> KindSet {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < N {
+            bits |= kinds[i].bit();
+            i += 1;
+        }
+        KindSet(bits)
+    }
+
     /// Whether `kind` is in the set.
     pub const fn contains(self, kind: Kind) -> bool {
         self.0 & kind.bit() != 0

@@ -59,7 +59,7 @@ mod sys;
 mod target;
 
 pub use error::{os_text, Error, Result};
-pub use guard::{enter, forget_thread_home, unshare_thread_fs, Guard, Home};
+pub use guard::{enter, forget_thread_home, unshare_thread_fs, EnteredBy, Guard, Home};
 pub use handles::{Handles, Namespace, NsId};
 pub use kind::{Kind, KindMap, KindSet};
 pub use plan::Plan;

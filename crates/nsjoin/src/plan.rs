@@ -117,6 +117,13 @@ impl Setns for Fds<'_> {
 
 /// `setns(fd, CLONE_NEW<KIND>)`: the kind is passed, as nsenter does, so that the
 /// kernel refuses an fd of another kind too.
+/// setns(2) on a process's pidfd: every kind of `kinds` at once, or none of them.
+pub(crate) fn setns_pidfd(pidfd: BorrowedFd<'_>, kinds: KindSet) -> Result<(), Errno> {
+    use rustix::thread::ThreadNameSpaceType as T;
+    let flags = T::from_bits_retain(kinds.clone_flags() as u32);
+    rustix::thread::move_into_thread_name_spaces(pidfd, flags)
+}
+
 pub(crate) fn setns_kind(fd: BorrowedFd<'_>, kind: Kind) -> Result<(), Errno> {
     use rustix::thread::LinkNameSpaceType as T;
     let kind = match kind {

@@ -312,11 +312,15 @@ static PIDFD_NS_UNSUPPORTED: AtomicBool = AtomicBool::new(false);
 /// Whether the pidfd namespace ioctls are to be tried: not forced off by
 /// `NSJOIN_FORCE_PROC=1`, and not already answered ENOTTY by this kernel.
 pub(crate) fn pidfd_ns_enabled() -> bool {
+    !forced() && !PIDFD_NS_UNSUPPORTED.load(Ordering::Relaxed)
+}
+
+/// Whether `NSJOIN_FORCE_PROC=1` turns every pidfd shortcut to a namespace off
+/// (read once per process).
+pub(crate) fn forced() -> bool {
     static FORCED_OFF: OnceLock<bool> = OnceLock::new();
-    let forced = *FORCED_OFF.get_or_init(|| {
-        std::env::var_os(FORCE_PROC_ENV).is_some_and(|v| !v.is_empty() && v != "0")
-    });
-    !forced && !PIDFD_NS_UNSUPPORTED.load(Ordering::Relaxed)
+    *FORCED_OFF
+        .get_or_init(|| std::env::var_os(FORCE_PROC_ENV).is_some_and(|v| !v.is_empty() && v != "0"))
 }
 
 /// `ioctl(pidfd, PIDFD_GET_<KIND>_NAMESPACE)`; `Ok(None)` where the kernel has no such

@@ -246,3 +246,110 @@ fn a_target_gone_before_the_call_is_gone_not_racing() {
         .unwrap_err();
     assert!(!other.is_target_gone());
 }
+
+/// The way `nsjoin::enter` must take here: one setns on the process's pidfd for
+/// kinds that allow it (setns on pidfds is in every kernel this runs on, 5.8 and
+/// later), unless forced onto the namespace files.
+fn expected_entry() -> nsjoin::EnteredBy {
+    let forced = std::env::var_os(nsjoin::FORCE_PROC_ENV).is_some_and(|v| v == "1");
+    if forced {
+        nsjoin::EnteredBy::NamespaceFds
+    } else {
+        nsjoin::EnteredBy::ProcessPidfd
+    }
+}
+
+/// `nsjoin::enter` on a process goes in through its pidfd in one step, lands
+/// where the namespace files would have taken it, and comes back the same way.
+#[test]
+fn one_statement_enter_on_a_process_takes_its_pidfd() {
+    if !common::root_or_skip("one_statement_enter_on_a_process_takes_its_pidfd") {
+        return;
+    }
+    let _lock = shared();
+    let sandbox = Sandbox::new();
+    let kinds = KindSet::from([Kind::Net, Kind::Uts, Kind::Ipc, Kind::Pid, Kind::Cgroup]);
+    let ours: Vec<u64> = ["net", "uts", "ipc", "pid_for_children", "cgroup"]
+        .iter()
+        .map(|k| common::thread_ns_ino(k))
+        .collect();
+    let theirs: Vec<u64> = ["net", "uts", "ipc", "pid", "cgroup"]
+        .iter()
+        .map(|k| sandbox.ns_ino(k))
+        .collect();
+    on_thread(|| {
+        let by_pid = nsjoin::enter(&Target::pid(sandbox.pid), kinds).unwrap();
+        assert_eq!(by_pid.entered_by(), expected_entry());
+        assert_eq!(by_pid.entered(), kinds);
+        let inside: Vec<u64> = ["net", "uts", "ipc", "pid_for_children", "cgroup"]
+            .iter()
+            .map(|k| common::thread_ns_ino(k))
+            .collect();
+        assert_eq!(inside, theirs);
+        by_pid.leave().unwrap();
+        let back: Vec<u64> = ["net", "uts", "ipc", "pid_for_children", "cgroup"]
+            .iter()
+            .map(|k| common::thread_ns_ino(k))
+            .collect();
+        assert_eq!(back, ours);
+
+        // A pidfd the caller holds takes the same way.
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(sandbox.pid).unwrap(),
+            rustix::process::PidfdFlags::empty(),
+        )
+        .unwrap();
+        let by_pidfd = nsjoin::enter(&Target::Pidfd(pidfd), Kind::Uts.into()).unwrap();
+        assert_eq!(by_pidfd.entered_by(), expected_entry());
+        assert_eq!(common::thread_hostname(), {
+            let guard = Target::pid(sandbox.pid)
+                .open(Kind::Uts.into())
+                .unwrap()
+                .enter(Kind::Uts.into())
+                .unwrap();
+            assert_eq!(guard.entered_by(), nsjoin::EnteredBy::NamespaceFds);
+            let name = common::thread_hostname();
+            guard.leave().unwrap();
+            name
+        });
+        drop(by_pidfd);
+        assert_eq!(common::thread_ns_ino("uts"), ours[1]);
+    });
+}
+
+/// Where one setns on a pidfd cannot do it (a mount namespace, a namespace file,
+/// another proc mount), `nsjoin::enter` opens the namespace files, and says so; a
+/// process that is gone gives the error opening it would have given.
+#[test]
+fn one_statement_enter_opens_files_where_a_pidfd_cannot_do_it() {
+    if !common::root_or_skip("one_statement_enter_opens_files_where_a_pidfd_cannot_do_it") {
+        return;
+    }
+    let _lock = shared();
+    let sandbox = Sandbox::new();
+    on_thread(|| {
+        nsjoin::unshare_thread_fs().unwrap();
+        let with_mnt = KindSet::from([Kind::Net, Kind::Mnt]);
+        let guard = nsjoin::enter(&Target::pid(sandbox.pid), with_mnt).unwrap();
+        assert_eq!(guard.entered_by(), nsjoin::EnteredBy::NamespaceFds);
+        assert_eq!(common::thread_ns_ino("mnt"), sandbox.ns_ino("mnt"));
+        guard.leave().unwrap();
+
+        let file = Target::path(format!("/proc/{}/ns/net", sandbox.pid));
+        let guard = nsjoin::enter(&file, Kind::Net.into()).unwrap();
+        assert_eq!(guard.entered_by(), nsjoin::EnteredBy::NamespaceFds);
+        assert_eq!(common::thread_ns_ino("net"), sandbox.ns_ino("net"));
+        guard.leave().unwrap();
+
+        let other_proc = Target::pid(sandbox.pid).with_proc("/proc/self/root/proc");
+        let guard = nsjoin::enter(&other_proc, Kind::Net.into()).unwrap();
+        assert_eq!(guard.entered_by(), nsjoin::EnteredBy::NamespaceFds);
+        guard.leave().unwrap();
+    });
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id() as i32;
+    gone.wait().unwrap();
+    let opened = Target::pid(pid).open(Kind::Net.into()).unwrap_err();
+    let entered = nsjoin::enter(&Target::pid(pid), Kind::Net.into()).unwrap_err();
+    assert_eq!(entered.to_string(), opened.to_string());
+}
