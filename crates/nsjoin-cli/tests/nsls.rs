@@ -518,10 +518,11 @@ fn container_column_appears_only_with_containers() {
     for r in rows(&serde_json::from_str(&all.stdout).unwrap()) {
         assert!(r["container"].is_null(), "{r}");
     }
-    // Where containers run, the default columns name them.
+    // Where containers run, `-c` adds the column that names them (the defaults
+    // stay lsns' own).
     let listed = run(NSLS, &["-o", "CONTAINER", "-n", "-r"]).stdout;
     if listed.lines().any(|l| l.contains("://")) {
-        let default = run(NSLS, &[]).stdout;
+        let default = run(NSLS, &["-c"]).stdout;
         assert!(
             default.lines().next().unwrap().contains(" CONTAINER "),
             "{default}"
