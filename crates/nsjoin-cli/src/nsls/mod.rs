@@ -390,7 +390,7 @@ impl View<'_> {
                 Some(p) if Some(p) == ns.pid => ns
                     .container
                     .as_ref()
-                    .map(|c| c.to_string())
+                    .map(|c| c.target())
                     .unwrap_or_default(),
                 Some(p) => self.procs.container(p).unwrap_or_default(),
                 None => String::new(),
