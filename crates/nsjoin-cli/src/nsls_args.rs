@@ -14,12 +14,13 @@ use clap::{ArgAction, CommandFactory, Parser};
 use nsjoin::Kind;
 
 use crate::getopt::{self, Item, OptSpec};
+use crate::nsls::filter::Filter;
 
 /// List system namespaces.
 ///
 /// Like util-linux lsns: the same options, columns and output formats, plus a
-/// CONTAINER column (in the defaults when any listed namespace belongs to a
-/// container), and namespaces held only by bind mounts, open fds or sockets.
+/// CONTAINER column (-c, or -o +CONTAINER), and namespaces held only by bind
+/// mounts, open fds or sockets.
 #[derive(Parser, Debug, Default)]
 #[command(
     name = "nsls",
@@ -54,6 +55,14 @@ pub struct NslsOpts {
     /// Namespaces without processes
     #[arg(short = 'P', long)]
     pub persistent: bool,
+
+    /// Apply display filter (lsns' expression language, see scols-filter(5))
+    #[arg(short = 'Q', long, value_name = "expr")]
+    pub filter: Option<String>,
+
+    /// Add a CONTAINER column: the container target (docker://NAME, ...) of each row
+    #[arg(short = 'c', long)]
+    pub containers: bool,
 
     /// Print process namespaces
     #[arg(short = 'p', long = "task", value_name = "pid")]
@@ -146,6 +155,8 @@ pub struct Config {
     pub task: Option<i32>,
     /// The `<namespace>` argument.
     pub namespace: Option<u64>,
+    /// `-Q`, parsed (the last one given).
+    pub filter: Option<Filter>,
 }
 
 /// lsns' `excl[]` as err_exclusive_options() walks it: groups in ASCII order, each
@@ -235,7 +246,7 @@ fn tree_value(v: &str) -> Result<Tree, UsageError> {
     }
 }
 
-/// Parses argv as lsns would: getopt_long("JlPp:o:nruhVt:T::WH") with
+/// Parses argv as lsns would: getopt_long("JlPp:o:nruhVt:T::WQ:H", and nsls' -c) with
 /// permutation, each option acted on as getopt returns it.
 pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
     let mut cmd = NslsOpts::command();
@@ -249,6 +260,7 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
         .collect();
     let mut excl = Exclusive([None; 3]);
     let (mut raw, mut json) = (false, false);
+    let mut filter = None;
     let mut normalized: Vec<OsString> = vec!["nsls".into()];
     let mut operands = Vec::new();
     for item in getopt::getopt(&table, &args, true) {
@@ -275,6 +287,11 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
             }
             "tree" if text.is_some() => {
                 tree_value(v)?;
+            }
+            "filter" => {
+                filter = Some(Filter::parse(v).map_err(|why| {
+                    UsageError::Message(format!("failed to parse \"{v}\": {why}"))
+                })?);
             }
             "list-columns" => return Ok(Parsed::ListColumns { raw, json }),
             "help" => return Ok(Parsed::Print(cmd.render_help().to_string())),
@@ -322,6 +339,7 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
         tree,
         task,
         namespace,
+        filter,
     })))
 }
 

@@ -518,10 +518,11 @@ fn container_column_appears_only_with_containers() {
     for r in rows(&serde_json::from_str(&all.stdout).unwrap()) {
         assert!(r["container"].is_null(), "{r}");
     }
-    // Where containers run, the default columns name them.
+    // Where containers run, `-c` adds the column that names them (the defaults
+    // stay lsns' own).
     let listed = run(NSLS, &["-o", "CONTAINER", "-n", "-r"]).stdout;
     if listed.lines().any(|l| l.contains("://")) {
-        let default = run(NSLS, &[]).stdout;
+        let default = run(NSLS, &["-c"]).stdout;
         assert!(
             default.lines().next().unwrap().contains(" CONTAINER "),
             "{default}"
@@ -562,9 +563,11 @@ fn help_and_version() {
 
 /// A process in a cgroup named like a Docker container's (`docker/<64 hex>`: any
 /// user with a delegated cgroup subtree can make one) is not shown as that
-/// container: the engine does not confirm it, so the value ends in `?`. A real
-/// container is confirmed by the engine and named as Docker names it. (The pid
-/// namespaces are listed: the sandbox's holds only processes of the cgroup.)
+/// container. One Docker does not know keeps the cgroup's ID (a `-t` that fails
+/// to enter, as the engine says); one named like a real container's, whose init
+/// is in another pid namespace, shows no container. A real container is confirmed
+/// by the engine and named as Docker names it. (The pid namespaces are listed:
+/// the sandbox's holds only processes of the cgroup.)
 #[test]
 fn container_names_only_what_the_engine_confirms() {
     if !common::root_or_skip("container_names_only_what_the_engine_confirms") {
@@ -577,7 +580,8 @@ fn container_names_only_what_the_engine_confirms() {
     let out = run(NSLS, &["-J", "-o", "NS,CONTAINER", "-t", "pid", "-p", &pid]);
     let listed = rows(&serde_json::from_str(&out.stdout).unwrap());
     assert_eq!(listed.len(), 1, "{}", out.stdout);
-    assert_eq!(listed[0]["container"], format!("docker://{}?", &id[..12]));
+    assert_eq!(listed[0]["container"], format!("docker://{}", &id[..12]));
+    drop(impostor);
 
     let Some(c) = common::Container::start_or_skip("container_names_only_what_the_engine_confirms")
     else {
@@ -587,4 +591,16 @@ fn container_names_only_what_the_engine_confirms() {
     let out = run(NSLS, &["-J", "-o", "NS,CONTAINER", "-t", "pid", "-p", &pid]);
     let listed = rows(&serde_json::from_str(&out.stdout).unwrap());
     assert_eq!(listed[0]["container"], format!("docker://{}", c.name));
+
+    let full_id = common::docker()
+        .args(["inspect", "-f", "{{.Id}}", &c.name])
+        .output()
+        .unwrap();
+    let full_id = String::from_utf8(full_id.stdout).unwrap().trim().to_owned();
+    let impostor = common::CgroupSandbox::at(&format!("docker/{full_id}"));
+    let pid = impostor.sandbox.pid.to_string();
+    let out = run(NSLS, &["-J", "-o", "NS,CONTAINER", "-t", "pid", "-p", &pid]);
+    let listed = rows(&serde_json::from_str(&out.stdout).unwrap());
+    assert_eq!(listed.len(), 1, "{}", out.stdout);
+    assert!(listed[0]["container"].is_null(), "{}", out.stdout);
 }

@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 mod columns;
+pub mod filter;
 pub mod procs;
 
 use nsjoin::list::{ContainerResolver, EngineConfirmed, Listing, NsInfo};
@@ -39,6 +40,25 @@ struct View<'a> {
     proc_line: HashMap<i32, usize>,
     ns_line: HashMap<u64, usize>,
     no_wrap: bool,
+    /// `-Q`, its columns indexes into [`INFOS`].
+    filter: Option<filter::Bound>,
+}
+
+/// A row's cells as `-Q` reads them, filled only when asked for.
+struct Cells<'v, 'a, 'n> {
+    view: &'v mut View<'a>,
+    ns: &'n NsInfo,
+    pid: Option<i32>,
+}
+
+impl filter::Row for Cells<'_, '_, '_> {
+    fn cell(&mut self, i: usize) -> String {
+        self.view.fill(self.ns, self.pid, INFOS[i].col)
+    }
+
+    fn numeric(&self, i: usize) -> bool {
+        INFOS[i].number
+    }
 }
 
 /// Runs `nsls` with these options and returns what it prints.
@@ -56,29 +76,19 @@ pub fn run(cfg: &Config, output: Output) -> Result<String, Failure> {
         .map_err(|e| Failure(e.to_string()))?;
     let visible = visible_set(&listing, cfg.tree);
 
-    let mut columns = Vec::new();
-    if cfg.opts.output_all {
-        columns = INFOS.iter().map(|i| i.col).collect();
-    }
-    if cfg.namespace.is_some() && columns.is_empty() {
-        columns = vec![Col::Pid, Col::Ppid, Col::User, Col::Command];
-    }
-    if columns.is_empty() {
-        columns = vec![Col::Ns, Col::Type, Col::Nprocs, Col::Pid, Col::User];
-        if cfg.kinds.contains(&Kind::Net) {
-            columns.extend([Col::Netnsid, Col::Nsfs]);
-        }
-        let any_container = listing.namespaces.iter().any(|ns| {
-            visible.contains(&ns.ino) && ns.container.is_some() && shown(cfg, &listing, ns)
-        });
-        if any_container {
-            columns.push(Col::Container);
-        }
-        columns.push(Col::Command);
-    }
-    if let Some(list) = &cfg.opts.output {
-        add_columns(&mut columns, list)?;
-    }
+    let columns = pick_columns(cfg)?;
+    let filter = match &cfg.filter {
+        Some(f) => Some(f.bind(&column_names()).map_err(|unknown| {
+            // lsns names every unknown column, then gives up.
+            let mut msg: Vec<String> = unknown
+                .iter()
+                .map(|n| format!("unknown column: {n}"))
+                .collect();
+            msg.push("failed to initialize filter".into());
+            Failure(msg.join("\nnsls: "))
+        })?),
+        None => None,
+    };
 
     let format = Format::of(cfg.opts.json, cfg.opts.raw);
     let no_wrap = cfg.opts.nowrap || cfg.opts.raw;
@@ -112,6 +122,7 @@ pub fn run(cfg: &Config, output: Output) -> Result<String, Failure> {
         proc_line: HashMap::new(),
         ns_line: HashMap::new(),
         no_wrap,
+        filter,
     };
     match cfg.namespace {
         Some(ino) => {
@@ -124,6 +135,40 @@ pub fn run(cfg: &Config, output: Output) -> Result<String, Failure> {
         None => view.show_namespaces(),
     }
     Ok(view.table.render(output))
+}
+
+/// The columns lsns would print (its defaults, `--output-all`, `-o`), with
+/// CONTAINER where `-c` asks for it: before COMMAND in the defaults, else last.
+fn pick_columns(cfg: &Config) -> Result<Vec<Col>, Failure> {
+    let mut columns = Vec::new();
+    if cfg.opts.output_all {
+        columns = INFOS.iter().map(|i| i.col).collect();
+    }
+    if cfg.namespace.is_some() && columns.is_empty() {
+        columns = vec![Col::Pid, Col::Ppid, Col::User, Col::Command];
+    }
+    if columns.is_empty() {
+        columns = vec![Col::Ns, Col::Type, Col::Nprocs, Col::Pid, Col::User];
+        if cfg.kinds.contains(&Kind::Net) {
+            columns.extend([Col::Netnsid, Col::Nsfs]);
+        }
+        columns.push(Col::Command);
+    }
+    if let Some(list) = &cfg.opts.output {
+        add_columns(&mut columns, list)?;
+    }
+    if cfg.opts.containers && !columns.contains(&Col::Container) {
+        match columns.iter().position(|&c| c == Col::Command) {
+            Some(i) if cfg.opts.output.is_none() => columns.insert(i, Col::Container),
+            _ => columns.push(Col::Container),
+        }
+    }
+    Ok(columns)
+}
+
+/// Every column's name, as a filter refers to it.
+fn column_names() -> Vec<&'static str> {
+    INFOS.iter().map(|i| i.name).collect()
 }
 
 /// Whether the -p and -P filters let a namespace through.
@@ -267,8 +312,20 @@ impl View<'_> {
         self.add_line(ns, Some(pid));
     }
 
-    /// add_scols_line()
+    /// add_scols_line(): a row `-Q` refuses is not added (what would have been
+    /// its children are then shown without a parent row).
     fn add_line(&mut self, ns: &NsInfo, pid: Option<i32>) {
+        if let Some(f) = self.filter.take() {
+            let pass = f.matches(&mut Cells {
+                view: self,
+                ns,
+                pid,
+            });
+            self.filter = Some(f);
+            if !pass {
+                return;
+            }
+        }
         let parent = match (self.cfg.tree, pid) {
             (Tree::Process, Some(pid)) => {
                 let ppid = self.procs.ppid(pid);
@@ -333,7 +390,7 @@ impl View<'_> {
                 Some(p) if Some(p) == ns.pid => ns
                     .container
                     .as_ref()
-                    .map(|c| c.to_string())
+                    .map(|c| c.target())
                     .unwrap_or_default(),
                 Some(p) => self.procs.container(p).unwrap_or_default(),
                 None => String::new(),

@@ -55,7 +55,7 @@ impl Procs {
             .entry(pid)
             .or_insert_with(|| {
                 let cgroup = list::read_cgroup(pid)?;
-                self.resolver.resolve(pid, &cgroup).map(|c| c.to_string())
+                self.resolver.resolve(pid, &cgroup).map(|c| c.target())
             })
             .clone()
     }

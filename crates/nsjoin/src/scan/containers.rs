@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde::{Serialize, Serializer};
 
@@ -66,22 +67,27 @@ fn engine_scheme<S: Serializer>(engine: &Engine, s: S) -> std::result::Result<S:
 }
 
 impl std::fmt::Display for ContainerId {
-    /// The container target that enters it: `ENGINE://NAME` where a name is known,
-    /// else `ENGINE://ID`, a 64-digit ID cut to the 12 `docker ps` shows (every
-    /// engine's target takes a unique prefix).
-    /// Unconfirmed (see [`ContainerId::confirmed`]), it ends in `?`.
+    /// [`ContainerId::target`]; unconfirmed (see [`ContainerId::confirmed`]), it
+    /// ends in `?`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unconfirmed = if self.confirmed { "" } else { "?" };
+        write!(f, "{}{unconfirmed}", self.target())
+    }
+}
+
+impl ContainerId {
+    /// The container target that enters it (what `nsjoin -t` takes):
+    /// `ENGINE://NAME` where a name is known, else `ENGINE://ID`, a 64-digit ID cut
+    /// to the 12 `docker ps` shows (every engine's target takes a unique prefix).
+    pub fn target(&self) -> String {
         let id = match &self.name {
             Some(name) => name.as_str(),
             None if is_oci_id(&self.id) => &self.id[..12],
             None => &self.id,
         };
-        let unconfirmed = if self.confirmed { "" } else { "?" };
-        write!(f, "{}://{id}{unconfirmed}", self.engine.scheme())
+        format!("{}://{id}", self.engine.scheme())
     }
-}
 
-impl ContainerId {
     /// The container a cgroup path (from `/proc/PID/cgroup`) says a process is in:
     ///
     /// | path component | engine |
@@ -137,26 +143,51 @@ impl ContainerResolver for CgroupPaths {
 /// Containers from cgroup paths ([`CgroupPaths`]), each checked with its engine: the
 /// engine is asked once per container (by its ID, or name for LXC and nspawn) for
 /// its init process, and a process counts as the container's only when it is in
-/// that init's pid namespace. Then the engine's name for it is used too. Where the
-/// engine cannot be asked, does not know the container, or names a process in
-/// another pid namespace, the cgroup's word stays unconfirmed.
+/// that init's pid namespace. Then the engine's name for it is used too.
+///
+/// Where the engine names the container's init in another pid namespace, the
+/// process is not that container's (any process can sit in a cgroup named like a
+/// container's): no container. Where the engine cannot be asked or does not
+/// answer (no engine, an unknown container, a slow engine), the cgroup's word
+/// stays, unconfirmed. Each engine gets [`ENGINE_BUDGET`] (or the engine time
+/// limit, if shorter) for all its answers in one scan: past it, the containers
+/// not yet asked about stay unconfirmed, never an error.
 #[derive(Debug, Default)]
 pub struct EngineConfirmed {
-    /// Per (engine, id): the init's pid namespace and the container's name.
+    /// Per (engine, id): what the engine said (`None`: no answer).
     answers: Mutex<HashMap<(Engine, String), Option<Confirmation>>>,
+    /// Per engine: when its time is up.
+    deadlines: Mutex<HashMap<Engine, Instant>>,
 }
+
+/// The time one engine gets, over one scan, to answer about the containers found.
+pub const ENGINE_BUDGET: Duration = Duration::from_secs(2);
 
 /// What an engine said of a container: its init's pid namespace, its name.
 type Confirmation = (NsId, String);
 
 impl EngineConfirmed {
-    fn ask(engine: Engine, id: &str) -> Option<Confirmation> {
+    /// The time left to `engine` in this scan (its clock starts at its first ask).
+    fn time_left(&self, engine: Engine) -> Duration {
+        let mut deadlines = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
+        let end = *deadlines.entry(engine).or_insert_with(|| {
+            let limit = container::timeout().map_or(ENGINE_BUDGET, |t| t.min(ENGINE_BUDGET));
+            Instant::now() + limit
+        });
+        end.saturating_duration_since(Instant::now())
+    }
+
+    fn ask(&self, engine: Engine, id: &str) -> Option<Confirmation> {
+        let limit = self.time_left(engine);
+        if limit.is_zero() {
+            return None;
+        }
         let spec = ContainerRef {
             engine,
             name: id.to_owned(),
             namespace: None,
         };
-        let answer = container::resolve(&spec).ok()?;
+        let answer = container::resolve_within(&spec, limit).ok()?;
         if is_oci_id(id) && answer.id != id {
             return None;
         }
@@ -172,16 +203,18 @@ impl ContainerResolver for EngineConfirmed {
             let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
             answers
                 .entry((found.engine, found.id.clone()))
-                .or_insert_with(|| EngineConfirmed::ask(found.engine, &found.id))
+                .or_insert_with(|| self.ask(found.engine, &found.id))
                 .clone()
         };
         if let Some((init_pid_ns, name)) = answer {
-            if pid_namespace(pid) == Some(init_pid_ns) {
-                found.confirmed = true;
-                let name = name.trim_start_matches('/');
-                if !name.is_empty() {
-                    found.name = Some(name.to_owned());
-                }
+            if pid_namespace(pid) != Some(init_pid_ns) {
+                // The engine's container is elsewhere: not this process's.
+                return None;
+            }
+            found.confirmed = true;
+            let name = name.trim_start_matches('/');
+            if !name.is_empty() {
+                found.name = Some(name.to_owned());
             }
         }
         Some(found)

@@ -5,7 +5,9 @@
 //!
 //! * a process in it (`/proc/PID/ns/KIND`, one readlink per process and kind);
 //! * a bind mount of it (an nsfs entry in `/proc/self/mountinfo`, e.g. `/run/netns/NAME`);
-//! * an open fd on it (`/proc/PID/fd/N` reading `KIND:[INODE]`);
+//! * an open fd on it (`/proc/PID/fd/N` reading `KIND:[INODE]`, or a path for a
+//!   file opened through a bind mount, `/` once that is gone: such fds are told
+//!   by the device they are on, nsfs's);
 //! * a socket created in it (a network namespace only, asked with `SIOCGSKNS` on a
 //!   copy of the socket made with pidfd_getfd(2));
 //! * another namespace it owns or is the parent of (`NS_GET_USERNS`, `NS_GET_PARENT`).
@@ -139,10 +141,11 @@ impl Scan {
         // process's pid namespace, never the thread's current view of it.
         let proc_dir = procfs::proc_root()?;
         let pids = processes::list_pids(proc_dir)?;
-        let scanned = self.scan_processes(proc_dir, &pids)?;
+        let nsfs_dev = nsfs_dev(self.kinds)?;
+        let scanned = self.scan_processes(proc_dir, &pids, nsfs_dev)?;
         drop(pids);
 
-        let mut b = Builder::new(self.kinds, nsfs_dev(self.kinds)?);
+        let mut b = Builder::new(self.kinds, nsfs_dev);
         let mut processes = Vec::with_capacity(scanned.len());
         let mut fd_refs = Vec::new();
         let mut sockets = Vec::new();

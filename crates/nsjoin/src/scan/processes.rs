@@ -78,7 +78,7 @@ fn scan_process(
     proc_dir: BorrowedFd<'_>,
     pid: i32,
     kinds: KindSet,
-    fds: bool,
+    fds: Option<u64>,
     path: &mut String,
 ) -> Result<Option<ProcScan>> {
     use std::fmt::Write;
@@ -129,8 +129,8 @@ fn scan_process(
         nsfs_fds: Vec::new(),
         sockets: Vec::new(),
     };
-    if fds {
-        scan_fds(&dir, &mut scan)?;
+    if let Some(nsfs_dev) = fds {
+        scan_fds(&dir, &mut scan, nsfs_dev)?;
     }
     Ok(Some(scan))
 }
@@ -152,7 +152,13 @@ pub(crate) fn parse_ns_link(link: &[u8]) -> Option<(&[u8], u64)> {
 
 /// The nsfs files and sockets among a process's open fds. A process whose fds may
 /// not be read (another user's) shows none, as in lsns.
-fn scan_fds(pid_dir: &std::os::fd::OwnedFd, scan: &mut ProcScan) -> Result<()> {
+///
+/// A namespace file reads `KIND:[INODE]`, unless it was opened through a bind
+/// mount: then the link reads the mount's path, or `/` once the mount is gone,
+/// and only the file itself tells. So every fd whose link reads as a path is
+/// looked at (a stat through the link): on nsfs (`nsfs_dev`), it holds a
+/// namespace, whose kind is asked of the kernel later.
+fn scan_fds(pid_dir: &std::os::fd::OwnedFd, scan: &mut ProcScan, nsfs_dev: u64) -> Result<()> {
     let pid = scan.pid;
     let fd_dir = match rustix::fs::openat(
         pid_dir,
@@ -184,6 +190,17 @@ fn scan_fds(pid_dir: &std::os::fd::OwnedFd, scan: &mut ProcScan) -> Result<()> {
             Err(e) => return Err(Error::sys(format!("cannot read /proc/{pid}/fd/{fd}"), e)),
         };
         let Some((what, ino)) = parse_ns_link(&link[..n]) else {
+            if link[..n].first() == Some(&b'/') && nsfs_dev != 0 {
+                match rustix::fs::statat(&fd_dir, name, rustix::fs::AtFlags::empty()) {
+                    Ok(st) if st.st_dev == nsfs_dev => scan.nsfs_fds.push((fd, st.st_ino)),
+                    Ok(_) => {}
+                    Err(e) if exhausted(e) => {
+                        return Err(Error::sys(format!("cannot stat /proc/{pid}/fd/{fd}"), e))
+                    }
+                    // Closed meanwhile, gone, or a file we may not look at.
+                    Err(_) => {}
+                }
+            }
             continue;
         };
         if what == b"socket" {
@@ -204,6 +221,7 @@ impl Scan {
         &self,
         proc_dir: BorrowedFd<'_>,
         pids: &[i32],
+        nsfs_dev: u64,
     ) -> Result<Vec<Vec<ProcScan>>> {
         const BLOCK: usize = 64;
         // A helper needs little: a few path and link buffers, no recursion. A
@@ -218,6 +236,7 @@ impl Scan {
         {
             threads = 1;
         }
+        let fds = self.fds.then_some(nsfs_dev);
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let work = || -> Result<Vec<Block>> {
@@ -231,7 +250,7 @@ impl Scan {
                 let block = &pids[start..(start + BLOCK).min(pids.len())];
                 let mut found = Vec::with_capacity(block.len());
                 for &pid in block {
-                    match scan_process(proc_dir, pid, self.kinds, self.fds, &mut path) {
+                    match scan_process(proc_dir, pid, self.kinds, fds, &mut path) {
                         Ok(Some(p)) => found.push(p),
                         Ok(None) => {}
                         Err(e) => {
