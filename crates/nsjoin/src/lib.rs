@@ -44,6 +44,7 @@ mod handles;
 mod kind;
 #[cfg(feature = "scan")]
 pub mod list;
+mod namespace;
 mod plan;
 mod procfs;
 mod run;
@@ -54,13 +55,14 @@ mod target;
 
 pub use error::{os_text, Error, Result};
 pub use guard::{enter, forget_thread_home, unshare_thread_fs, Guard, Home};
-pub use handles::{Handles, Namespace, NsId};
+pub use handles::Handles;
 pub use kind::{Kind, KindMap, KindSet};
 #[cfg(feature = "scan")]
 pub use list::{
     CgroupPaths, ContainerId, ContainerResolver, EngineConfirmed, FdRef, Listing, NetnsId, NsInfo,
     ProcInfo, Scan,
 };
+pub use namespace::{Namespace, NsId};
 pub use plan::Plan;
 pub use procfs::{Source, FORCE_PROC_ENV};
 pub use run::run_in;
