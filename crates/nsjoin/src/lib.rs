@@ -66,7 +66,7 @@ pub use namespace::{Namespace, NsId};
 pub use plan::Plan;
 pub use procfs::{Source, FORCE_PROC_ENV};
 pub use run::run_in;
-pub use spawn::{login_shell, Child, Dir, Id, Spawn, ENVIRON_LIMIT};
+pub use spawn::{login_shell, Child, Dir, Id, Spawn, SpawnOptions, ENVIRON_LIMIT};
 pub use target::Target;
 
 /// The README's examples, compiled as doc tests so that they stay true.
