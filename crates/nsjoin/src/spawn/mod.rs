@@ -43,6 +43,7 @@ mod report;
 
 pub use child::Child;
 pub use credentials::Id;
+#[cfg(feature = "scan")]
 pub(crate) use environ::parse_environ;
 pub use environ::{login_shell, ENVIRON_LIMIT};
 pub use options::SpawnOptions;
