@@ -202,7 +202,12 @@ class Process:
 
 
 def _stream(
-    fd: Optional[int], mode: str, text: bool, encoding: Optional[str], errors: Optional[str], **wrapper: Any
+    fd: Optional[int],
+    mode: str,
+    text: bool,
+    encoding: Optional[str],
+    errors: Optional[str],
+    **wrapper: Any,
 ) -> Optional[IO[Any]]:
     """The parent's end of a pipe as a file object, None where the stream is not
     piped; in text mode wrapped as subprocess wraps it."""
@@ -210,7 +215,7 @@ def _stream(
         return None
     stream: IO[Any] = open(fd, mode)
     if text:
-        stream = io.TextIOWrapper(stream, encoding=encoding, errors=errors, **wrapper)  # type: ignore[arg-type]
+        stream = io.TextIOWrapper(stream, encoding=encoding, errors=errors, **wrapper)
     return stream
 
 
