@@ -121,23 +121,10 @@ class Process:
         self._errors = errors
         self._communication: Optional[_Communication] = None
         fd_in, fd_out, fd_err = child.take_stdio()
-        self.stdin: Optional[IO[Any]] = None
-        self.stdout: Optional[IO[Any]] = None
-        self.stderr: Optional[IO[Any]] = None
-        if fd_in is not None:
-            self.stdin = open(fd_in, "wb")
-            if text:
-                self.stdin = io.TextIOWrapper(
-                    self.stdin, encoding=encoding, errors=errors, write_through=True, line_buffering=True
-                )
-        if fd_out is not None:
-            self.stdout = open(fd_out, "rb")
-            if text:
-                self.stdout = io.TextIOWrapper(self.stdout, encoding=encoding, errors=errors)
-        if fd_err is not None:
-            self.stderr = open(fd_err, "rb")
-            if text:
-                self.stderr = io.TextIOWrapper(self.stderr, encoding=encoding, errors=errors)
+        line_buffered = dict(write_through=True, line_buffering=True)
+        self.stdin: Optional[IO[Any]] = _stream(fd_in, "wb", text, encoding, errors, **line_buffered)
+        self.stdout: Optional[IO[Any]] = _stream(fd_out, "rb", text, encoding, errors)
+        self.stderr: Optional[IO[Any]] = _stream(fd_err, "rb", text, encoding, errors)
 
     def __repr__(self) -> str:
         return f"<nsjoin.Process pid={self.pid} returncode={self.returncode}>"
@@ -212,6 +199,24 @@ class Process:
             pass
         finally:
             self.wait()
+
+
+def _stream(
+    fd: Optional[int],
+    mode: str,
+    text: bool,
+    encoding: Optional[str],
+    errors: Optional[str],
+    **wrapper: Any,
+) -> Optional[IO[Any]]:
+    """The parent's end of a pipe as a file object, None where the stream is not
+    piped; in text mode wrapped as subprocess wraps it."""
+    if fd is None:
+        return None
+    stream: IO[Any] = open(fd, mode)
+    if text:
+        stream = io.TextIOWrapper(stream, encoding=encoding, errors=errors, **wrapper)
+    return stream
 
 
 class _Communication:

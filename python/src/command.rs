@@ -16,7 +16,7 @@ use pyo3::types::{PyBool, PyBytes, PyMapping, PyString};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags};
 
-use nsjoin::{Dir, Handles, KindSet, Spawn};
+use nsjoin::{Dir, Handles, Id, KindSet, Spawn, SpawnOptions};
 
 use crate::args;
 use crate::errors::{os_error, to_py, value_error};
@@ -65,45 +65,33 @@ fn open<'py>(
     Ok((Opened::Owned(Box::new(handles)), kinds))
 }
 
-/// Everything about the program but its stdio.
-struct Options {
+/// The keywords `_spawn` and `_exec` share, as the library's nsenter-style option
+/// set: entering a user namespace makes the program root in it (uid and gid 0)
+/// unless `preserve_credentials` or an explicit `user`/`group` says otherwise.
+#[allow(clippy::too_many_arguments)]
+fn options(
     kinds: KindSet,
-    strict_user: bool,
-    root: Option<Dir>,
-    cwd: Option<Dir>,
-    uid: Option<u32>,
-    gid: Option<u32>,
+    target_env: bool,
+    root: Option<&Bound<'_, PyAny>>,
+    cwd: Option<&Bound<'_, PyAny>>,
+    user: Option<u32>,
+    group: Option<u32>,
     preserve_credentials: bool,
     join_cgroup: bool,
-    target_env: bool,
-}
-
-impl Options {
-    /// A `Spawn` for these options, as the `nsjoin` command sets one up:
-    /// entering a user namespace makes the program root in it (uid and gid 0)
-    /// unless `preserve_credentials` or an explicit `user`/`group` says otherwise.
-    fn spawn<'a>(&self, handles: &'a Handles) -> PyResult<Spawn<'a>> {
-        let mut spawn = Spawn::new(handles);
-        spawn
-            .kinds(self.kinds)
-            .strict_user(self.strict_user)
-            .root_in_user_namespace(!self.preserve_credentials)
-            .join_cgroup(self.join_cgroup)
-            .target_env(self.target_env);
-        if let Some(root) = &self.root {
-            spawn.root(root.clone());
-        }
-        if let Some(cwd) = &self.cwd {
-            spawn.cwd(cwd.clone());
-        }
-        if let Some(uid) = self.uid {
-            spawn.uid(uid);
-        }
-        if let Some(gid) = self.gid {
-            spawn.gid(gid);
-        }
-        Ok(spawn)
-    }
+    strict_user: bool,
+) -> PyResult<SpawnOptions> {
+    Ok(SpawnOptions {
+        kinds,
+        strict_user,
+        root: root_dir(root)?,
+        cwd: cwd_dir(cwd)?,
+        uid: user.map(Id::Of),
+        gid: group.map(Id::Of),
+        preserve_credentials,
+        join_cgroup,
+        keep_caps: false,
+        target_env,
+    })
 }
 
 /// `root=`: True for the target's root, else a directory as the caller sees it.
@@ -436,17 +424,17 @@ pub fn _spawn(
     strict_user: bool,
 ) -> PyResult<_Child> {
     let (opened, kinds) = open(target, kinds, proc)?;
-    let options = Options {
+    let options = options(
         kinds,
-        strict_user,
-        root: root_dir(root)?,
-        cwd: cwd_dir(cwd)?,
-        uid: user,
-        gid: group,
+        target_env,
+        root,
+        cwd,
+        user,
+        group,
         preserve_credentials,
         join_cgroup,
-        target_env,
-    };
+        strict_user,
+    )?;
     let mut cmd = command(args, env)?;
     let parent = connect_stdio(
         &mut cmd,
@@ -454,7 +442,7 @@ pub fn _spawn(
         stdio_arg(stdout, "stdout")?,
         stdio_arg(stderr, "stderr")?,
     )?;
-    let spawn = options.spawn(opened.handles())?;
+    let spawn = Spawn::with_options(opened.handles(), &options).map_err(to_py)?;
     let child = py.detach(|| spawn.spawn(cmd)).map_err(to_py)?;
     let pid = child.id() as i32;
     let pidfd =
@@ -494,18 +482,18 @@ pub fn _exec(
     strict_user: bool,
 ) -> PyResult<()> {
     let (opened, kinds) = open(target, kinds, proc)?;
-    let options = Options {
+    let options = options(
         kinds,
-        strict_user,
-        root: root_dir(root)?,
-        cwd: cwd_dir(cwd)?,
-        uid: user,
-        gid: group,
+        target_env,
+        root,
+        cwd,
+        user,
+        group,
         preserve_credentials,
         join_cgroup,
-        target_env,
-    };
+        strict_user,
+    )?;
     let cmd = command(args, env)?;
-    let spawn = options.spawn(opened.handles())?;
+    let spawn = Spawn::with_options(opened.handles(), &options).map_err(to_py)?;
     Err(to_py(py.detach(|| spawn.exec(cmd))))
 }

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use nsjoin::{Error, Handles, Kind, Namespace, Plan, Spawn};
+use nsjoin::{Error, Handles, Kind, Namespace, Plan, Spawn, SpawnOptions};
 use tracing::debug;
 
 use crate::args::Opts;
@@ -94,7 +94,7 @@ fn execute(req: Request) -> Result<std::convert::Infallible, Failure> {
     // already in; asking for it by name gets the kernel's answer, as in nsenter.
     let plan = handles.plan(req.kinds)?;
     debug!(enter = %plan.kinds(), skipped = %plan.skipped(), "plan");
-    let spawn = spawner(&req, &handles, plan);
+    let spawn = spawner(&req, &handles, plan)?;
     let cmd = program(&req, &handles)?;
     if !plan.kinds().contains(Kind::Pid) || req.no_fork {
         debug!(program = ?cmd.get_program(), "exec in place");
@@ -151,27 +151,12 @@ fn open(req: &Request) -> Result<Handles, Failure> {
 }
 
 /// The program's set-up, by nsenter's rules (which live in the library's Spawn).
-fn spawner<'a>(req: &Request, handles: &'a Handles, plan: Plan) -> Spawn<'a> {
-    let mut spawn = Spawn::new(handles);
-    spawn
-        .kinds(plan.kinds())
-        .strict_user(req.strict_user)
-        .root_in_user_namespace(!req.preserve_credentials)
-        .join_cgroup(req.join_cgroup)
-        .keep_caps(req.keep_caps && plan.kinds().contains(Kind::User));
-    if let Some(dir) = &req.root {
-        spawn.root(dir.clone());
-    }
-    if let Some(dir) = &req.cwd {
-        spawn.cwd(dir.clone());
-    }
-    if let Some(id) = req.uid {
-        spawn.user(id);
-    }
-    if let Some(id) = req.gid {
-        spawn.group(id);
-    }
-    spawn
+fn spawner<'a>(req: &Request, handles: &'a Handles, plan: Plan) -> Result<Spawn<'a>, Failure> {
+    let options = SpawnOptions {
+        kinds: plan.kinds(),
+        ..req.spawn.clone()
+    };
+    Ok(Spawn::with_options(handles, &options)?)
 }
 
 /// The program, or the login shell; with -e, in the target's environment (read

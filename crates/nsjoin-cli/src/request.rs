@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use nsjoin::{Dir, Id, Kind, KindSet, Target};
+use nsjoin::{Dir, Id, Kind, KindSet, SpawnOptions, Target};
 
 use crate::args::Opts;
 use crate::enter::Failure;
@@ -25,22 +25,11 @@ pub struct Request {
     pub net_socket: Option<i32>,
     /// Every kind to enter.
     pub kinds: KindSet,
-    /// `-U` by name: a user namespace we are already in is setns's EINVAL.
-    pub strict_user: bool,
-    /// `-r`: the target's root or a directory.
-    pub root: Option<Dir>,
-    /// `-w`/`-W`: the target's cwd, a directory, or one inside.
-    pub cwd: Option<Dir>,
-    /// `-c`: join the target's cgroup.
-    pub join_cgroup: bool,
-    /// `-S`, `-G` (`follow`: the target's).
-    pub uid: Option<Id>,
-    /// See `uid`.
-    pub gid: Option<Id>,
-    /// `--preserve-credentials`: not 0/0 in an entered user namespace.
-    pub preserve_credentials: bool,
-    /// `--keep-caps`.
-    pub keep_caps: bool,
+    /// The program's set-up (`-U` by name, `-r`, `-w`/`-W`, `-S`, `-G`,
+    /// `--preserve-credentials`, `-c`, `--keep-caps`), by the library's nsenter
+    /// rules. Its kinds are filled in once the plan is known; its `target_env` is
+    /// left off (see `target_env` below).
+    pub spawn: SpawnOptions,
     /// `-e`: the target's environment.
     pub target_env: bool,
     /// The program and its arguments; empty: the login shell.
@@ -146,31 +135,37 @@ pub fn resolve(opts: &Opts) -> Result<Request, Failure> {
         user_parent: opts.user_parent,
         net_socket,
         kinds,
-        strict_user: opts.user.is_some(),
-        root: match &opts.root {
-            Some(None) => Some(Dir::Target),
-            Some(Some(dir)) => Some(Dir::Path(dir.clone())),
-            None => None,
+        spawn: SpawnOptions {
+            kinds: KindSet::EMPTY,
+            strict_user: opts.user.is_some(),
+            root: match &opts.root {
+                Some(None) => Some(Dir::Target),
+                Some(Some(dir)) => Some(Dir::Path(dir.clone())),
+                None => None,
+            },
+            cwd: match (&opts.wd, &opts.wdns) {
+                (Some(None), _) => Some(Dir::Target),
+                (Some(Some(dir)), _) => Some(Dir::Path(dir.clone())),
+                (None, Some(Some(dir))) => Some(Dir::Inside(dir.clone())),
+                _ => None,
+            },
+            join_cgroup: opts.join_cgroup,
+            uid: opts
+                .setuid
+                .as_deref()
+                .map(|v| parse_id(v, "uid"))
+                .transpose()?,
+            gid: opts
+                .setgid
+                .as_deref()
+                .map(|v| parse_id(v, "gid"))
+                .transpose()?,
+            preserve_credentials: opts.preserve_credentials,
+            keep_caps: opts.keep_caps,
+            // The command reads the environment itself: the login shell is
+            // looked up in it.
+            target_env: false,
         },
-        cwd: match (&opts.wd, &opts.wdns) {
-            (Some(None), _) => Some(Dir::Target),
-            (Some(Some(dir)), _) => Some(Dir::Path(dir.clone())),
-            (None, Some(Some(dir))) => Some(Dir::Inside(dir.clone())),
-            _ => None,
-        },
-        join_cgroup: opts.join_cgroup,
-        uid: opts
-            .setuid
-            .as_deref()
-            .map(|v| parse_id(v, "uid"))
-            .transpose()?,
-        gid: opts
-            .setgid
-            .as_deref()
-            .map(|v| parse_id(v, "gid"))
-            .transpose()?,
-        preserve_credentials: opts.preserve_credentials,
-        keep_caps: opts.keep_caps,
         target_env: opts.env,
         program: opts.program.clone(),
         no_fork: opts.no_fork,
@@ -207,26 +202,29 @@ mod tests {
         );
         assert_eq!(r.kinds, KindSet::from([Kind::Net, Kind::Uts, Kind::Mnt]));
         assert_eq!(r.program, [OsString::from("true")]);
-        assert!(!r.strict_user);
+        assert!(!r.spawn.strict_user);
     }
 
     #[test]
     fn all_adds_every_supported_kind_and_user_by_name_is_strict() {
         let r = resolved(&["-a", "-t", "42"]).unwrap();
         assert_eq!(r.kinds, KindSet::supported());
-        assert!(!r.strict_user && r.program.is_empty());
+        assert!(!r.spawn.strict_user && r.program.is_empty());
         let r = resolved(&["-U", "-t", "42"]).unwrap();
-        assert!(r.strict_user);
+        assert!(r.spawn.strict_user);
     }
 
     #[test]
     fn credentials_directories_and_flags() {
         let r = resolved(&["-t", "1", "-n", "-S", "follow", "-G", "7", "-r", "-W/srv"]).unwrap();
-        assert_eq!((r.uid, r.gid), (Some(Id::Target), Some(Id::Of(7))));
-        assert_eq!(r.root, Some(Dir::Target));
-        assert_eq!(r.cwd, Some(Dir::Inside("/srv".into())));
+        assert_eq!(
+            (r.spawn.uid, r.spawn.gid),
+            (Some(Id::Target), Some(Id::Of(7)))
+        );
+        assert_eq!(r.spawn.root, Some(Dir::Target));
+        assert_eq!(r.spawn.cwd, Some(Dir::Inside("/srv".into())));
         let r = resolved(&["-t", "1", "-p", "-F", "-e", "-c", "--preserve-credentials"]).unwrap();
-        assert!(r.no_fork && r.target_env && r.join_cgroup && r.preserve_credentials);
+        assert!(r.no_fork && r.target_env && r.spawn.join_cgroup && r.spawn.preserve_credentials);
         let r = resolved(&["-t", "1", "--user-parent", "-N", "3"]).unwrap();
         assert_eq!(r.kinds, KindSet::from([Kind::User, Kind::Net]));
         assert_eq!(r.net_socket, Some(3));

@@ -2,8 +2,9 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::str::FromStr;
 
-use crate::Kind;
+use crate::{Kind, KindSet};
 
 /// Everything that can go wrong while opening, entering or leaving namespaces.
 ///
@@ -216,6 +217,29 @@ impl Error {
             what: what.into(),
             source: source.into(),
         }
+    }
+}
+
+/// Parsing lives here, above [`Kind`], so that `kind` needs nothing of `error`.
+impl FromStr for Kind {
+    type Err = Error;
+
+    /// Parses a kind name as util-linux and the original Python package spell them:
+    /// `cgroup ipc mnt mount net pid time user uts`.
+    fn from_str(s: &str) -> Result<Kind, Error> {
+        Kind::from_name(s).ok_or_else(|| Error::UnknownKind(s.to_owned()))
+    }
+}
+
+impl FromStr for KindSet {
+    type Err = Error;
+
+    /// Parses a comma-separated list of kind names; `all` means every supported kind.
+    fn from_str(s: &str) -> Result<KindSet, Error> {
+        if s == "all" {
+            return Ok(KindSet::supported());
+        }
+        s.split(',').map(str::parse).collect()
     }
 }
 

@@ -89,7 +89,7 @@ fn enter_through_pidfd(target: &Target, kinds: KindSet) -> Option<Guard> {
     let opened;
     let pidfd = match target {
         Target::Pid { pid, proc } if proc.as_path() == std::path::Path::new("/proc") => {
-            opened = procfs::open_pidfd(*pid).ok()??;
+            opened = procfs::pidfd_open(*pid).ok()??;
             opened.as_fd()
         }
         Target::Pidfd(fd) => fd.as_fd(),

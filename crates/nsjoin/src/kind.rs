@@ -1,10 +1,7 @@
 //! The eight kinds of Linux namespace and sets of them.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::OnceLock;
-
-use crate::Error;
 
 /// One kind of Linux namespace, as named in `/proc/PID/ns/` (see namespaces(7)).
 ///
@@ -112,13 +109,12 @@ impl fmt::Display for Kind {
     }
 }
 
-impl FromStr for Kind {
-    type Err = Error;
-
-    /// Parses a kind name as util-linux and the original Python package spell them:
-    /// `cgroup ipc mnt mount net pid time user uts`.
-    fn from_str(s: &str) -> Result<Kind, Error> {
-        Ok(match s {
+impl Kind {
+    /// The kind a name means, as util-linux and the original Python package spell
+    /// them: `cgroup ipc mnt mount net pid time user uts`. (`str::parse` gives the
+    /// error for any other name.)
+    pub(crate) fn from_name(s: &str) -> Option<Kind> {
+        Some(match s {
             "cgroup" => Kind::Cgroup,
             "ipc" => Kind::Ipc,
             "mnt" | "mount" => Kind::Mnt,
@@ -127,7 +123,7 @@ impl FromStr for Kind {
             "time" => Kind::Time,
             "user" => Kind::User,
             "uts" => Kind::Uts,
-            _ => return Err(Error::UnknownKind(s.to_owned())),
+            _ => return None,
         })
     }
 }
@@ -271,18 +267,6 @@ impl fmt::Display for KindSet {
             f.write_str(k.name())?;
         }
         Ok(())
-    }
-}
-
-impl FromStr for KindSet {
-    type Err = Error;
-
-    /// Parses a comma-separated list of kind names; `all` means every supported kind.
-    fn from_str(s: &str) -> Result<KindSet, Error> {
-        if s == "all" {
-            return Ok(KindSet::supported());
-        }
-        s.split(',').map(str::parse).collect()
     }
 }
 

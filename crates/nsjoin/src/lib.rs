@@ -43,6 +43,7 @@ pub mod fuzz;
 mod guard;
 mod handles;
 mod kind;
+mod namespace;
 #[cfg(feature = "scan")]
 pub mod os;
 #[cfg(feature = "scan")]
@@ -60,8 +61,9 @@ mod target;
 
 pub use error::{os_text, Error, Result};
 pub use guard::{enter, forget_thread_home, unshare_thread_fs, EnteredBy, Guard, Home};
-pub use handles::{Handles, Namespace, NsId};
+pub use handles::Handles;
 pub use kind::{Kind, KindMap, KindSet};
+pub use namespace::{Namespace, NsId};
 pub use plan::Plan;
 pub use procfs::{Source, FORCE_PROC_ENV};
 pub use run::run_in;
@@ -70,7 +72,7 @@ pub use scan::{
     CgroupPaths, ContainerId, ContainerResolver, EngineConfirmed, FdRef, Listing, NetnsId, NsInfo,
     ProcInfo, Scan,
 };
-pub use spawn::{login_shell, Child, Dir, Id, Spawn, ENVIRON_LIMIT};
+pub use spawn::{login_shell, Child, Dir, Id, Spawn, SpawnOptions, ENVIRON_LIMIT};
 pub use target::Target;
 
 /// The README's examples, compiled as doc tests so that they stay true.

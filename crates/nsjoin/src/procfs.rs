@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags};
 
 use crate::{sys, Error, Kind, Result};
@@ -219,20 +220,79 @@ pub(crate) fn pidfd_alive(pidfd: impl AsFd) -> bool {
     matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(0))
 }
 
-/// A pidfd on `pid` (in this process's pid namespace). `None` where the kernel has no
-/// pidfd_open (before 5.3); ESRCH for a PID that names no process.
-pub(crate) fn open_pidfd(pid: i32) -> Result<Option<OwnedFd>> {
-    let path = || PathBuf::from(format!("/proc/{pid}"));
+/// pidfd_open(2) on `pid` (in this process's pid namespace): the one place a
+/// process's pidfd is made. `None` where the kernel has no pidfd_open (before 5.3);
+/// ESRCH for a PID that names no process.
+pub(crate) fn pidfd_open(pid: i32) -> io::Result<Option<OwnedFd>> {
     let Some(raw) = (pid > 0).then(|| Pid::from_raw(pid)).flatten() else {
-        return Err(Error::open(
-            path(),
-            io::Error::from_raw_os_error(libc::ESRCH),
-        ));
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
     };
     match rustix::process::pidfd_open(raw, PidfdFlags::empty()) {
         Ok(fd) => Ok(Some(fd)),
-        Err(rustix::io::Errno::NOSYS) => Ok(None),
-        Err(e) => Err(Error::open(path(), e)),
+        Err(Errno::NOSYS) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`pidfd_open`] for a target: a failure is said about `/proc/PID`.
+pub(crate) fn open_pidfd(pid: i32) -> Result<Option<OwnedFd>> {
+    pidfd_open(pid).map_err(|e| Error::open(format!("/proc/{pid}"), e))
+}
+
+/// Whether a process is still running: through its pidfd if there is one, else
+/// through its `/proc/PID` directory.
+pub(crate) fn process_alive(dir: &File, pidfd: Option<BorrowedFd<'_>>) -> bool {
+    match pidfd {
+        Some(pidfd) => pidfd_alive(pidfd),
+        None => dir_alive(dir),
+    }
+}
+
+/// Where a process's namespace is opened from.
+#[derive(Clone, Copy)]
+pub(crate) enum Via<'a> {
+    /// Its pidfd: `ioctl(pidfd, PIDFD_GET_<KIND>_NAMESPACE)` (Linux 6.11).
+    Pidfd(BorrowedFd<'a>),
+    /// `ns/KIND` of its `/proc/PID` directory; its pidfd, if any, tells whether
+    /// it still runs.
+    Dir(&'a File, Option<BorrowedFd<'a>>),
+}
+
+/// Opens a process's namespace of `kind`: the one step by which every namespace of
+/// a target process is opened (its kinds for [`crate::Target::open`], its user
+/// namespace for [`crate::Handles::user_parent`]). `None` through a pidfd on a
+/// kernel without the ioctls (or with `NSJOIN_FORCE_PROC=1`): open it through the
+/// directory then. `path` (`/proc/PID/ns/KIND`) names it in messages. A kind this
+/// kernel lacks is [`Error::KindUnsupported`]; a process that is no longer there
+/// is what `gone` makes of the error; anything else is an [`Error::Open`] of `path`.
+pub(crate) fn process_namespace(
+    via: Via<'_>,
+    kind: Kind,
+    path: &Path,
+    gone: impl FnOnce(io::Error) -> Error,
+) -> Result<Option<(OwnedFd, Source)>> {
+    match via {
+        Via::Pidfd(pidfd) => match pidfd_namespace(pidfd, kind, false) {
+            Ok(fd) => Ok(fd.map(|fd| (fd, Source::Pidfd))),
+            Err(e) => Err(match e.raw_os_error() {
+                // A zombie, or reaped.
+                Some(libc::ESRCH) => gone(e),
+                // The kernel has no such kind of namespace.
+                Some(libc::EOPNOTSUPP) if !kind.is_supported() => Error::KindUnsupported(kind),
+                _ => Error::open(path, e),
+            }),
+        },
+        Via::Dir(dir, pidfd) => {
+            let rel = format!("ns/{}", kind.name());
+            let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+            match rustix::fs::openat(dir, rel.as_str(), flags, Mode::empty()) {
+                Ok(fd) => Ok(Some((fd, Source::Proc))),
+                Err(Errno::NOENT) if !kind.is_supported() => Err(Error::KindUnsupported(kind)),
+                // A zombie has no namespaces left: say that it exited, not ENOENT.
+                Err(e) if !process_alive(dir, pidfd) => Err(gone(e.into())),
+                Err(e) => Err(Error::open(path, e)),
+            }
+        }
     }
 }
 

@@ -115,7 +115,7 @@ pub(crate) fn unshare_fs() -> io::Result<()> {
 /// `unsafe` block in this module, and its one caller upholds the contract. The
 /// caller guarantees that `f` only makes async-signal-safe calls (raw system calls
 /// on data prepared before the fork; no allocation, no locks), which is what
-/// `spawn::ChildPlan::run` is written to do.
+/// `spawn::pre_exec::ChildPlan::run` is written to do.
 ///
 /// # References
 /// - [`fork(2)`](https://man7.org/linux/man-pages/man2/fork.2.html)

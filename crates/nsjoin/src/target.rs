@@ -2,16 +2,15 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-
-use rustix::fs::{Mode, OFlags};
 
 #[cfg(feature = "containers")]
 use crate::cgroup;
 #[cfg(feature = "containers")]
 use crate::container::{self, ContainerRef};
-use crate::{procfs, Error, Handles, KindMap, KindSet, Namespace, Result, Source};
+use crate::procfs::{self, Via};
+use crate::{Error, Handles, KindMap, KindSet, Namespace, Result};
 
 /// A target whose namespaces are to be entered.
 ///
@@ -106,8 +105,8 @@ impl Target {
         let Some(inode) = inode else {
             return Ok(Target::pid(pid));
         };
-        let raw = rustix::process::Pid::from_raw(pid).ok_or_else(bad)?;
-        let pidfd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty())
+        let pidfd = procfs::pidfd_open(pid)
+            .and_then(|fd| fd.ok_or_else(|| io::Error::from_raw_os_error(libc::ENOSYS)))
             .map_err(|e| Error::sys(format!("cannot open pidfd of {pid}"), e))?;
         let st = rustix::fs::fstat(&pidfd)
             .map_err(|e| Error::sys(format!("cannot stat pidfd of {pid}"), e))?;
@@ -309,35 +308,20 @@ fn open_process(
         }
     }
     let dir = File::from(procfs::open_pid_dir(proc, pid)?);
-    let alive = |dir: &File| match &pidfd {
-        Some(pidfd) => procfs::pidfd_alive(pidfd),
-        None => procfs::dir_alive(dir),
-    };
+    let alive = |dir: &File| procfs::process_alive(dir, pidfd.as_ref().map(AsFd::as_fd));
     if pidfd.is_none() && !alive(&dir) {
         return Err(gone_before());
     }
     let mut ns = KindMap::new();
     for kind in kinds.iter() {
-        let rel = format!("ns/{}", kind.name());
-        let path = dir_path.join(&rel);
-        let fd = match rustix::fs::openat(
-            &dir,
-            rel.as_str(),
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(rustix::io::Errno::NOENT) if !kind.is_supported() => {
-                return Err(Error::KindUnsupported(kind))
-            }
-            // A zombie has no namespaces left: say that it exited, not ENOENT.
-            Err(_) if !alive(&dir) => return Err(Error::TargetExited { target: label }),
-            Err(e) => return Err(Error::open(path, e)),
+        let path = dir_path.join("ns").join(kind.name());
+        let via = Via::Dir(&dir, pidfd.as_ref().map(AsFd::as_fd));
+        let gone = |_| Error::TargetExited {
+            target: label.clone(),
         };
-        ns.insert(
-            kind,
-            Namespace::checked(fd, path, Some(kind), Source::Proc)?,
-        );
+        if let Some((fd, source)) = procfs::process_namespace(via, kind, &path, gone)? {
+            ns.insert(kind, Namespace::checked(fd, path, Some(kind), source)?);
+        }
     }
     if !alive(&dir) {
         return Err(Error::TargetExited { target: label });
@@ -361,28 +345,23 @@ fn open_through_pidfd(
     let mut ns = KindMap::new();
     for kind in kinds.iter() {
         let path = dir_path.join("ns").join(kind.name());
-        match procfs::pidfd_namespace(pidfd, kind, false) {
+        let first = ns.kinds().is_empty();
+        let gone = |e| {
+            if first {
+                // A zombie (or reaped) already at the first look: gone.
+                Error::open(dir_path, e)
+            } else {
+                // Exited while its namespaces were being opened.
+                Error::TargetExited {
+                    target: label.to_owned(),
+                }
+            }
+        };
+        match procfs::process_namespace(Via::Pidfd(pidfd.as_fd()), kind, &path, gone)? {
             // The kernel made it of this kind: no NS_GET_NSTYPE needed.
-            Ok(Some(fd)) => {
-                ns.insert(kind, Namespace::of_kind(fd, path, kind, Source::Pidfd)?);
-            }
-            Ok(None) => return Ok(None),
-            Err(e) => {
-                return match e.raw_os_error() {
-                    // A zombie (or reaped) already at the first look: gone.
-                    Some(libc::ESRCH) if ns.kinds().is_empty() => Err(Error::open(dir_path, e)),
-                    // Exited while its namespaces were being opened.
-                    Some(libc::ESRCH) => Err(Error::TargetExited {
-                        target: label.to_owned(),
-                    }),
-                    // The kernel has no such kind of namespace.
-                    Some(libc::EOPNOTSUPP) if !kind.is_supported() => {
-                        Err(Error::KindUnsupported(kind))
-                    }
-                    _ => Err(Error::open(path, e)),
-                };
-            }
-        }
+            Some((fd, source)) => ns.insert(kind, Namespace::of_kind(fd, path, kind, source)?),
+            None => return Ok(None),
+        };
     }
     Ok(Some(ns))
 }
