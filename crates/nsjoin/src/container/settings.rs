@@ -166,7 +166,6 @@ impl Settings {
     /// })
     /// .unwrap();
     /// assert_eq!(s.docker_host.as_deref(), Some("unix:///tmp/d.sock"));
-    /// # nsjoin::container::set_timeout(None);
     /// assert_eq!(s.timeout, std::time::Duration::from_millis(500));
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Settings> {
@@ -213,5 +212,27 @@ mod tests {
         }
         // Too large for a Duration.
         assert_eq!(parse_seconds(&"9".repeat(400)), None);
+    }
+
+    #[test]
+    fn settings_come_from_the_variables_once() {
+        use std::os::unix::ffi::OsStringExt;
+        let vars = |name: &str| -> Option<OsString> {
+            match name {
+                "DOCKER_HOST" => Some("unix:///d.sock".into()),
+                // Empty is unset; a namespace must be text.
+                "CONTAINER_HOST" => Some("".into()),
+                "CONTAINERD_NAMESPACE" => Some(OsString::from_vec(vec![0xff])),
+                "LXC_PATH" => Some("/srv/lxc".into()),
+                _ => None,
+            }
+        };
+        let s = Settings::engines_from(&vars);
+        assert_eq!(s.docker_host.as_deref(), Some("unix:///d.sock"));
+        assert_eq!(s.podman_host, None);
+        assert_eq!(s.containerd_namespace, None);
+        assert_eq!(s.lxc_path, Some(PathBuf::from("/srv/lxc")));
+        assert_eq!(s.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(Settings::engines_from(&|_| None), Settings::default());
     }
 }
