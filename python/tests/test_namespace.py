@@ -284,6 +284,21 @@ def test_unknown_container_is_os_error(container) -> None:
         Namespace("docker://nsjoin-py-no-such-container", "net")
     assert "docker://nsjoin-py-no-such-container: " in str(info.value)
     assert not isinstance(info.value, FileNotFoundError)
+    # Which case it is, without parsing the message.
+    assert info.value.reason == "not_found"
+    assert info.value.target == "docker://nsjoin-py-no-such-container"
+
+
+def test_unreachable_engine_says_so(monkeypatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/nsjoin-py/docker.sock")
+    with pytest.raises(OSError) as info:
+        Namespace("docker://web", "net")
+    assert info.value.reason == "unreachable"
+    assert info.value.socket == "/nonexistent/nsjoin-py/docker.sock"
+    assert str(info.value) == (
+        "docker://web: cannot connect to /nonexistent/nsjoin-py/docker.sock: "
+        "No such file or directory (is the engine running?)"
+    )
 
 
 @pytest.mark.parametrize("target", [None, 3.5, True, object()])

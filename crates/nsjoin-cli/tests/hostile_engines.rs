@@ -11,7 +11,7 @@
 
 #[path = "../../nsjoin/tests/common/mod.rs"]
 mod common;
-#[path = "../../nsjoin/tests/engine_fakes/mod.rs"]
+#[path = "../../nsjoin/tests/engine_fakes/sockets.rs"]
 mod engine_fakes;
 
 use std::io::Write;

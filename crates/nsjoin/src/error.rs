@@ -147,13 +147,17 @@ pub enum Error {
     },
 
     /// A container target could not be resolved: unknown, ambiguous, stopped,
-    /// engine unreachable or answering nonsense. One line, naming the target.
-    #[error("{target}: {why}")]
+    /// engine unreachable or answering nonsense. One line, naming the target
+    /// (what an engine says reaches the user's terminal: no control characters).
+    #[cfg(feature = "containers")]
+    #[error("{target}: {}", crate::container::one_line(&why.to_string()))]
     Container {
         /// The target as given (`docker://redis`).
         target: String,
-        /// What the engine (or its absence) said.
-        why: String,
+        /// Why, typed: [`ContainerError::reason`](crate::container::ContainerError::reason)
+        /// tells the cases apart; the socket and the OS error are attached.
+        #[source]
+        why: crate::container::ContainerError,
     },
 
     /// Any other system call failure, with what was being done.
@@ -185,10 +189,9 @@ impl Error {
             Error::KindUnsupported(_) => Some(libc::ENOSYS),
             Error::NeedsOtherApi { .. } => Some(libc::EINVAL),
             Error::PidInode { .. } => Some(libc::ESRCH),
-            Error::UnknownKind(_)
-            | Error::BadPid { .. }
-            | Error::NeedsProcess { .. }
-            | Error::Container { .. } => None,
+            Error::UnknownKind(_) | Error::BadPid { .. } | Error::NeedsProcess { .. } => None,
+            #[cfg(feature = "containers")]
+            Error::Container { .. } => None,
         }
     }
 
@@ -202,6 +205,15 @@ impl Error {
                 source.raw_os_error() == Some(libc::ESRCH)
             }
             _ => false,
+        }
+    }
+
+    /// Why a container target failed, if this is about one.
+    #[cfg(feature = "containers")]
+    pub fn container_error(&self) -> Option<&crate::container::ContainerError> {
+        match self {
+            Error::Container { why, .. } => Some(why),
+            _ => None,
         }
     }
 

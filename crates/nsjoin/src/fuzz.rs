@@ -50,7 +50,7 @@ pub fn http_response(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
 
 /// `docker::parse_inspect`: an Engine API inspect answer.
 pub fn docker_inspect(engine: Engine, body: &[u8]) -> Result<Container, String> {
-    docker::parse_inspect(engine, body)
+    docker::parse_inspect(engine, body).map_err(|e| e.to_string())
 }
 
 /// `grpc::unframe`: the single length-prefixed message of a gRPC response body.
@@ -66,7 +66,7 @@ pub fn grpc_message(raw: &[u8]) -> String {
 /// `cri::parse_status`: a protobuf `ContainerStatusResponse` (None: not one).
 pub fn cri_status(engine: Engine, message: &[u8]) -> Option<Result<Container, String>> {
     let answer = cri::ContainerStatusResponse::decode(message).ok()?;
-    Some(cri::parse_status(engine, answer))
+    Some(cri::parse_status(engine, answer).map_err(|e| e.to_string()))
 }
 
 /// containerd's `Containers.Get` answer: the name and environment nsjoin reads.
@@ -84,13 +84,18 @@ pub fn containerd_container(message: &[u8]) -> Option<(String, Option<Vec<(OsStr
 /// containerd's `Tasks.Get` answer, through `containerd::check_process`.
 pub fn containerd_task(message: &[u8]) -> Option<Result<(), String>> {
     let process = containerd::GetResponse::decode(message).ok()?.process?;
-    Some(containerd::check_process(&process))
+    Some(containerd::check_process(&process).map_err(|e| e.to_string()))
 }
 
 /// containerd's `Tasks.List` answer, each task through `containerd::check_process`.
 pub fn containerd_tasks(message: &[u8]) -> Option<Vec<Result<(), String>>> {
     let list = containerd::ListTasksResponse::decode(message).ok()?;
-    Some(list.tasks.iter().map(containerd::check_process).collect())
+    Some(
+        list.tasks
+            .iter()
+            .map(|t| containerd::check_process(t).map_err(|e| e.to_string()))
+            .collect(),
+    )
 }
 
 /// The size of an LXC monitor's answer (`struct lxc_cmd_rsp`).
@@ -98,7 +103,7 @@ pub const LXC_REPLY_LEN: usize = lxc::MESSAGE_LEN;
 
 /// `lxc::parse_response`: a `GET_INIT_PID` answer.
 pub fn lxc_reply(reply: &[u8; LXC_REPLY_LEN]) -> Result<i32, String> {
-    lxc::parse_response(reply)
+    lxc::parse_response(reply).map_err(|e| e.to_string())
 }
 
 /// `nspawn::machine`: a Machine's properties, as machined's `GetAll` answers them
@@ -106,5 +111,5 @@ pub fn lxc_reply(reply: &[u8; LXC_REPLY_LEN]) -> Result<i32, String> {
 pub fn nspawn_answer(name: &str, body: &[u8]) -> Option<Result<Container, String>> {
     let data = serialized::Data::new(body, serialized::Context::new_dbus(LE, 0));
     let (properties, _): (HashMap<String, OwnedValue>, usize) = data.deserialize().ok()?;
-    Some(nspawn::machine(name, &properties))
+    Some(nspawn::machine(name, &properties).map_err(|e| e.to_string()))
 }

@@ -177,7 +177,31 @@ impl Target {
                 file_handles(ns, kinds)
             }
             #[cfg(feature = "containers")]
-            Target::Container(spec) => open_container(spec, container::resolve(spec)?, kinds),
+            Target::Container(spec) => {
+                let settings = container::Settings::from_env()?;
+                open_container(
+                    spec,
+                    container::resolve_with(spec, &settings)?,
+                    kinds,
+                    Some(&settings),
+                )
+            }
+        }
+    }
+
+    /// [`Target::open`], a container target being resolved with `settings`
+    /// (where its engine is, how long it may take) rather than with what the
+    /// environment says. Other targets ignore them.
+    #[cfg(feature = "containers")]
+    pub fn open_with(&self, kinds: KindSet, settings: &container::Settings) -> Result<Handles> {
+        match self {
+            Target::Container(spec) => open_container(
+                spec,
+                container::resolve_with(spec, settings)?,
+                kinds,
+                Some(settings),
+            ),
+            other => other.open(kinds),
         }
     }
 
@@ -188,7 +212,7 @@ impl Target {
     /// target is refused.
     pub fn open_resolved(&self, answer: container::Container, kinds: KindSet) -> Result<Handles> {
         match self {
-            Target::Container(spec) => open_container(spec, answer, kinds),
+            Target::Container(spec) => open_container(spec, answer, kinds, None),
             _ => Err(Error::NeedsProcess {
                 what: "an engine's answer",
             }),
@@ -219,50 +243,50 @@ impl Target {
 ///   the process's `/proc/PID/cgroup` must have a component that is the container's
 ///   ID (`<id>`, `*-<id>`, `*-<id>.scope`);
 /// - LXC and nspawn, whose cgroups are named by configuration: the engine is asked
-///   a second time, after the pidfd was taken, and must name the same process.
+///   a second time (with the same `settings`, else those of the environment),
+///   after the pidfd was taken, and must name the same process.
 ///
 /// Then the pidfd must still be alive, so the process checked is the one entered.
 fn open_container(
     spec: &container::ContainerRef,
     answer: container::Container,
     kinds: KindSet,
+    settings: Option<&container::Settings>,
 ) -> Result<Handles> {
+    use container::ContainerError;
     let label = spec.to_string();
-    let refuse = |why: String| Error::Container {
+    let refuse = |why: ContainerError| Error::Container {
         target: label.clone(),
         why,
     };
     let pid = answer.pid;
     let pidfd = match procfs::open_pidfd(pid) {
-        Err(e) if e.is_target_gone() => {
-            return Err(refuse(format!(
-                "the engine's PID {pid} names no process here (an engine in another \
-                 pid namespace, or the container stopped)"
-            )))
-        }
+        Err(e) if e.is_target_gone() => return Err(refuse(ContainerError::PidNotHere { pid })),
         other => other?,
     };
     // Under the pinned /proc (open_pid_dir pins it), never the thread's view.
     let dir = File::from(procfs::open_pid_dir(Path::new("/proc"), pid)?);
     match answer.engine {
         container::Engine::Lxc | container::Engine::Nspawn => {
-            let again = container::resolve(spec)?;
+            let again = match settings {
+                Some(settings) => container::resolve_with(spec, settings)?,
+                None => container::resolve(spec)?,
+            };
             if again.pid != pid {
-                return Err(refuse(format!(
-                    "the engine named process {pid}, then process {}: its init changed",
-                    again.pid
-                )));
+                return Err(refuse(ContainerError::InitChanged {
+                    first: pid,
+                    then: again.pid,
+                }));
             }
         }
         _ => {
             let shown = PathBuf::from(format!("/proc/{pid}"));
             let text = procfs::read_file(&dir, &shown, "cgroup", procfs::CGROUP_LIMIT)?;
             if !cgroup::names(&String::from_utf8_lossy(&text), &answer.id) {
-                return Err(refuse(format!(
-                    "the engine named process {pid}, which is not in a cgroup of container \
-                     {}; refusing to enter it",
-                    answer.id
-                )));
+                return Err(refuse(ContainerError::NotInCgroup {
+                    pid,
+                    id: answer.id.clone(),
+                }));
             }
         }
     }

@@ -1,10 +1,12 @@
 //! `lxc://` targets against real LXC containers: Debian's lxc (installed by
 //! scripts/lxc-nspawn.sh), `lxc-create -t busybox` in an lxcpath of the test's own
-//! (a temporary directory, given to nsjoin through LXC_PATH), no network, started
+//! (a temporary directory, given to nsjoin as its settings' lxcpath, which is what
+//! LXC_PATH sets), no network, started
 //! with `lxc-start` and asked through the monitor's command socket. Without LXC
 //! the tests say "skipped: needs lxc", or fail with NSJOIN_REQUIRE_LXC=1 (CI).
 //!
-//! LXC_PATH is process-wide: every test here takes `common::exclusive()`.
+//! The lxcpath is passed in [`Settings`], not through the process's environment,
+//! so the tests here run alongside the others (`common::shared()`).
 
 mod common;
 
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use nsjoin::container::Engine;
+use nsjoin::container::{Engine, Settings};
 use nsjoin::{Kind, KindSet, Target};
 
 use common::{ns_ino, TempDir};
@@ -114,22 +116,19 @@ impl Drop for LxcContainer {
     }
 }
 
-/// Runs `f` with LXC_PATH set to `lxcpath`, restoring it after.
-fn with_lxc_path<T>(lxcpath: &Path, f: impl FnOnce() -> T) -> T {
-    let saved = std::env::var_os("LXC_PATH");
-    std::env::set_var("LXC_PATH", lxcpath);
-    let out = f();
-    match saved {
-        Some(v) => std::env::set_var("LXC_PATH", v),
-        None => std::env::remove_var("LXC_PATH"),
-    }
-    out
+/// Settings that send nsjoin to the lxcpath `lxcpath` (as LXC_PATH would).
+fn in_lxcpath(lxcpath: &Path) -> Settings {
+    let mut settings = Settings::default();
+    settings.lxc_path = Some(lxcpath.to_owned());
+    settings
 }
 
 fn assert_opens(c: &LxcContainer) {
     let kinds = KindSet::from_iter([Kind::Mnt, Kind::Uts, Kind::Ipc, Kind::Net, Kind::Pid]);
     let spec = format!("lxc://{}", c.name);
-    let handles = with_lxc_path(&c.lxcpath, || Target::container(&spec).unwrap().open(kinds))
+    let handles = Target::container(&spec)
+        .unwrap()
+        .open_with(kinds, &in_lxcpath(&c.lxcpath))
         .unwrap_or_else(|e| panic!("{spec}: {e}"));
     assert_eq!(handles.pid(), Some(c.pid));
     for kind in kinds.iter() {
@@ -148,13 +147,11 @@ fn assert_opens(c: &LxcContainer) {
 }
 
 fn open_error(lxcpath: &Path, spec: &str) -> String {
-    with_lxc_path(lxcpath, || {
-        Target::container(spec)
-            .unwrap()
-            .open(KindSet::from_iter([Kind::Net]))
-            .unwrap_err()
-            .to_string()
-    })
+    Target::container(spec)
+        .unwrap()
+        .open_with(KindSet::from_iter([Kind::Net]), &in_lxcpath(lxcpath))
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -162,7 +159,7 @@ fn lxc_container_by_name() {
     if !common::root_or_skip("lxc_container_by_name") {
         return;
     }
-    let _exclusive = common::exclusive();
+    let _shared = common::shared();
     if !ready_or_skip("lxc_container_by_name") {
         return;
     }
@@ -176,7 +173,7 @@ fn lxc_long_lxcpath_uses_the_hashed_socket_name() {
     if !common::root_or_skip("lxc_long_lxcpath_uses_the_hashed_socket_name") {
         return;
     }
-    let _exclusive = common::exclusive();
+    let _shared = common::shared();
     if !ready_or_skip("lxc_long_lxcpath_uses_the_hashed_socket_name") {
         return;
     }
@@ -199,7 +196,7 @@ fn lxc_stopped_and_unknown_containers() {
     if !common::root_or_skip("lxc_stopped_and_unknown_containers") {
         return;
     }
-    let _exclusive = common::exclusive();
+    let _shared = common::shared();
     if !ready_or_skip("lxc_stopped_and_unknown_containers") {
         return;
     }

@@ -3,15 +3,17 @@
 //!
 //! These machines have no systemd as PID 1 and no system bus, so the test brings
 //! its own: a private dbus-daemon (system-bus type, on a socket in a temporary
-//! directory, given to machined and to nsjoin through DBUS_SYSTEM_BUS_ADDRESS),
+//! directory, given to machined through DBUS_SYSTEM_BUS_ADDRESS and to nsjoin in
+//! its settings),
 //! systemd-machined on it, and `systemd-nspawn --keep-unit --register=yes` run
 //! from a cgroup named like a scope unit (machined wants the leader's unit, which
 //! without systemd nobody else creates). Everything is stopped and removed after.
 //! Without these the test says "skipped: needs nspawn", or fails with
 //! NSJOIN_REQUIRE_NSPAWN=1 (CI). The error path without any bus runs everywhere.
 //!
-//! DBUS_SYSTEM_BUS_ADDRESS is process-wide: every test here takes
-//! `common::exclusive()`.
+//! The bus is passed to nsjoin in [`Settings`], not through the process's
+//! environment; the live test still takes `common::exclusive()`, since it counts
+//! the process's tokio threads.
 
 mod common;
 
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nsjoin::container::Engine;
+use nsjoin::container::{Engine, Settings};
 use nsjoin::{Kind, KindSet, Target};
 
 use common::{ns_ino, TempDir};
@@ -303,26 +305,20 @@ fn remove_cgroup(dir: &Path) {
     let _ = std::fs::remove_dir(dir);
 }
 
-/// Runs `f` with DBUS_SYSTEM_BUS_ADDRESS set to `address`, restoring it after.
-fn with_bus<T>(address: &str, f: impl FnOnce() -> T) -> T {
-    let saved = std::env::var_os("DBUS_SYSTEM_BUS_ADDRESS");
-    std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", address);
-    let out = f();
-    match saved {
-        Some(v) => std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", v),
-        None => std::env::remove_var("DBUS_SYSTEM_BUS_ADDRESS"),
-    }
-    out
+/// Settings that send nsjoin to the system bus at `address` (as
+/// DBUS_SYSTEM_BUS_ADDRESS would).
+fn on_bus(address: &str) -> Settings {
+    let mut settings = Settings::default();
+    settings.dbus_system_bus = Some(address.to_owned());
+    settings
 }
 
 fn open_error(address: &str, spec: &str) -> String {
-    with_bus(address, || {
-        Target::container(spec)
-            .unwrap()
-            .open(KindSet::from_iter([Kind::Net]))
-            .unwrap_err()
-            .to_string()
-    })
+    Target::container(spec)
+        .unwrap()
+        .open_with(KindSet::from_iter([Kind::Net]), &on_bus(address))
+        .unwrap_err()
+        .to_string()
 }
 
 fn tokio_threads() -> usize {
@@ -348,7 +344,9 @@ fn nspawn_machine_through_real_machined() {
 
     let kinds = KindSet::from_iter([Kind::Mnt, Kind::Uts, Kind::Ipc, Kind::Pid, Kind::Cgroup]);
     for spec in [format!("nspawn://{name}"), format!("machine://{name}")] {
-        let handles = with_bus(&m.address, || Target::container(&spec).unwrap().open(kinds))
+        let handles = Target::container(&spec)
+            .unwrap()
+            .open_with(kinds, &on_bus(&m.address))
             .unwrap_or_else(|e| panic!("{spec}: {e}"));
         assert_eq!(handles.pid(), Some(c.leader));
         for kind in kinds.iter() {
@@ -403,7 +401,7 @@ fn nspawn_machine_through_real_machined() {
 fn nspawn_without_a_system_bus() {
     // Runs everywhere: there is no system bus on these machines, and the error
     // must say so on one line.
-    let _exclusive = common::exclusive();
+    let _shared = common::shared();
     let dir = TempDir::new("nobus");
     let address = format!("unix:path={}/system_bus_socket", dir.path().display());
     assert_eq!(

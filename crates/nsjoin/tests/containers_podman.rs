@@ -3,8 +3,8 @@
 //! scripts/podman.sh. Without them the tests say "skipped: needs podman", or fail
 //! with NSJOIN_REQUIRE_PODMAN=1 (CI).
 //!
-//! The test that sets CONTAINER_HOST takes `common::exclusive()`; the others hold
-//! `common::shared()`, so none of them sees another's environment.
+//! CONTAINER_HOST's test passes the socket as [`nsjoin::container::Settings`]: no
+//! test here changes the process's environment.
 
 mod common;
 
@@ -213,17 +213,19 @@ fn container_host_names_the_socket() {
     if !common::root_or_skip("container_host_names_the_socket") {
         return;
     }
-    // CONTAINER_HOST is process-wide: no other test may run meanwhile.
-    let _exclusive = common::exclusive();
-    let saved = std::env::var_os("CONTAINER_HOST");
-    std::env::set_var("CONTAINER_HOST", "unix:///nonexistent/podman.sock");
-    let missing = open_error("podman://anything");
-    std::env::set_var("CONTAINER_HOST", "tcp://127.0.0.1:8080");
-    let remote = open_error("podman://anything");
-    match saved {
-        Some(v) => std::env::set_var("CONTAINER_HOST", v),
-        None => std::env::remove_var("CONTAINER_HOST"),
-    }
+    // What CONTAINER_HOST sets, passed as settings.
+    let _shared = common::shared();
+    let with_host = |host: &str| {
+        let mut settings = nsjoin::container::Settings::default();
+        settings.podman_host = Some(host.to_owned());
+        Target::container("podman://anything")
+            .unwrap()
+            .open_with(KindSet::from_iter([Kind::Net]), &settings)
+            .unwrap_err()
+            .to_string()
+    };
+    let missing = with_host("unix:///nonexistent/podman.sock");
+    let remote = with_host("tcp://127.0.0.1:8080");
     assert_eq!(
         missing,
         "podman://anything: cannot connect to /nonexistent/podman.sock: \

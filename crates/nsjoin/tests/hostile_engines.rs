@@ -22,9 +22,11 @@
 //!   running)".
 //!
 //! Every case is bounded: a resolution still running after [`HANG`] fails the
-//! test (it is left behind on its thread). Each test takes `common::exclusive()`:
-//! the variables are process-wide, and the peak memory is measured for the whole
-//! process (reset through /proc/self/clear_refs).
+//! test (it is left behind on its thread). The engines' places and the limit are
+//! passed as [`Settings`] made from the variables, not set in the process's
+//! environment; each test still takes `common::exclusive()`, since the peak memory
+//! is measured for the whole process (reset through /proc/self/clear_refs) and
+//! [`container::set_timeout`] is process-wide.
 
 mod common;
 mod engine_fakes;
@@ -33,19 +35,19 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::num::NonZeroU32;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
-use nsjoin::container::{self, ContainerRef};
+use nsjoin::container::{self, ContainerRef, Settings};
 use prost::Message;
 use rustix::net::SocketAddrUnix;
 
 use common::TempDir;
+use engine_fakes::grpc::{self, Reply, H2_SETTINGS};
 use engine_fakes::{
-    engine_api, inspect_with_pid, pause, pour, trickle, Fake, Stuck, ENDLESS, HUGE,
+    engine_api, inspect_with_pid, pause, pb, pour, trickle, Fake, Stuck, ENDLESS, HUGE,
 };
 
 /// NSJOIN_ENGINE_TIMEOUT in these tests.
@@ -61,44 +63,9 @@ const MEMORY: u64 = 64 << 20;
 // Running a resolution
 // ---------------------------------------------------------------------------
 
-const VARS: [&str; 8] = [
-    "NSJOIN_ENGINE_TIMEOUT",
-    "DOCKER_HOST",
-    "CONTAINER_HOST",
-    "CONTAINERD_ADDRESS",
-    "CONTAINERD_NAMESPACE",
-    "CONTAINER_RUNTIME_ENDPOINT",
-    "LXC_PATH",
-    "DBUS_SYSTEM_BUS_ADDRESS",
-];
-
-/// Sets these variables and clears the others nsjoin reads, until dropped.
-struct Env {
-    saved: Vec<(&'static str, Option<std::ffi::OsString>)>,
-}
-
-impl Env {
-    fn set(vars: &[(&str, String)]) -> Env {
-        let saved = VARS.iter().map(|v| (*v, std::env::var_os(v))).collect();
-        for var in VARS {
-            match vars.iter().find(|(k, _)| *k == var) {
-                Some((_, value)) => std::env::set_var(var, value),
-                None => std::env::remove_var(var),
-            }
-        }
-        Env { saved }
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        for (var, value) in &self.saved {
-            match value {
-                Some(v) => std::env::set_var(var, v),
-                None => std::env::remove_var(var),
-            }
-        }
-    }
+/// The settings nsjoin would read from an environment holding just `vars`.
+fn settings_of(vars: &[(&str, String)]) -> nsjoin::Result<Settings> {
+    Settings::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()))
 }
 
 /// A `/proc/self/status` field, in bytes.
@@ -125,16 +92,16 @@ struct Outcome {
     memory: u64,
 }
 
-/// Resolves `spec` with `vars` and NSJOIN_ENGINE_TIMEOUT=LIMIT; it must fail.
+/// Resolves `spec` with the settings of `vars` and NSJOIN_ENGINE_TIMEOUT=LIMIT;
+/// it must fail.
 fn attempt(spec: &str, vars: &[(&'static str, String)]) -> Outcome {
     let mut all = vec![("NSJOIN_ENGINE_TIMEOUT", LIMIT.as_secs_f64().to_string())];
     all.extend(vars.iter().cloned());
-    let _env = Env::set(&all);
-    attempt_as_set(spec)
+    attempt_with(spec, settings_of(&all).unwrap())
 }
 
-/// Resolves `spec` in the environment as it is; it must fail.
-fn attempt_as_set(spec: &str) -> Outcome {
+/// Resolves `spec` with `settings`; it must fail.
+fn attempt_with(spec: &str, settings: Settings) -> Outcome {
     let before = status_bytes("VmRSS:");
     // "5": reset the peak RSS to the current RSS.
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
@@ -142,7 +109,7 @@ fn attempt_as_set(spec: &str) -> Outcome {
     let start = Instant::now();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
-        let _ = tx.send(container::resolve(&r));
+        let _ = tx.send(container::resolve_with(&r, &settings));
     });
     let result = rx
         .recv_timeout(HANG)
@@ -312,140 +279,10 @@ impl Place {
 
 // --- gRPC (containerd, CRI) ---
 
-mod pb {
-    use std::collections::HashMap;
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct GetContainerResponse {
-        #[prost(message, optional, tag = "1")]
-        pub container: Option<Container>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Container {
-        #[prost(string, tag = "1")]
-        pub id: String,
-        #[prost(message, optional, tag = "4")]
-        pub runtime: Option<Runtime>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Runtime {
-        #[prost(string, tag = "1")]
-        pub name: String,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct GetResponse {
-        #[prost(message, optional, tag = "1")]
-        pub process: Option<Process>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Process {
-        #[prost(string, tag = "1")]
-        pub container_id: String,
-        #[prost(string, tag = "2")]
-        pub id: String,
-        #[prost(uint32, tag = "3")]
-        pub pid: u32,
-        #[prost(int32, tag = "4")]
-        pub status: i32,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ContainerStatusResponse {
-        #[prost(message, optional, tag = "1")]
-        pub status: Option<ContainerStatus>,
-        #[prost(map = "string, string", tag = "2")]
-        pub info: HashMap<String, String>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ContainerStatus {
-        #[prost(string, tag = "1")]
-        pub id: String,
-        #[prost(int32, tag = "3")]
-        pub state: i32,
-    }
-}
-
-/// What the gRPC stand-in answers to a call.
-enum Grpc {
-    /// This message, and status OK.
-    Message(Vec<u8>),
-    /// One message announced as `len` bytes, and that many bytes sent (as fast as
-    /// flow control lets them go).
-    Announced(usize),
-}
-
-fn frame(payload: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(payload.len() + 5);
-    out.put_u8(0);
-    out.put_u32(payload.len() as u32);
-    out.extend_from_slice(payload);
-    out.freeze()
-}
-
 /// A gRPC server (h2) answering every call with `answer(path)`.
-fn grpc_server(
-    answer: fn(&str) -> Grpc,
-) -> impl Fn(UnixStream, Arc<AtomicBool>) + Send + Sync + 'static {
-    move |conn, stop| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            conn.set_nonblocking(true).unwrap();
-            let io = tokio::net::UnixStream::from_std(conn).unwrap();
-            let Ok(mut h2) = h2::server::handshake(io).await else {
-                return;
-            };
-            // accept() drives the connection; each call is answered on a task.
-            while let Some(Ok((request, mut respond))) = h2.accept().await {
-                let path = request.uri().path().to_owned();
-                let stop = stop.clone();
-                tokio::spawn(async move {
-                    let ok = http::Response::builder()
-                        .status(200)
-                        .header("content-type", "application/grpc")
-                        .body(())
-                        .unwrap();
-                    let Ok(mut send) = respond.send_response(ok, false) else {
-                        return;
-                    };
-                    match answer(&path) {
-                        Grpc::Message(m) => {
-                            let _ = send.send_data(frame(&m), false);
-                        }
-                        Grpc::Announced(len) => {
-                            let mut prefix = BytesMut::new();
-                            prefix.put_u8(0);
-                            prefix.put_u32(len as u32);
-                            let _ = send.send_data(prefix.freeze(), false);
-                            let chunk = Bytes::from(vec![0u8; 16 << 10]);
-                            let mut sent = 0;
-                            while sent < len && !stop.load(Ordering::SeqCst) {
-                                send.reserve_capacity(chunk.len());
-                                let n =
-                                    match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
-                                        Some(Ok(n)) if n > 0 => n.min(chunk.len()).min(len - sent),
-                                        Some(Ok(_)) => continue,
-                                        _ => return,
-                                    };
-                                if send.send_data(chunk.slice(..n), false).is_err() {
-                                    return;
-                                }
-                                sent += n;
-                            }
-                        }
-                    }
-                    let mut trailers = http::HeaderMap::new();
-                    trailers.insert("grpc-status", "0".parse().unwrap());
-                    let _ = send.send_trailers(trailers);
-                });
-            }
-        });
-    }
+fn grpc_server(answer: fn(&str) -> Reply) -> impl Fn(UnixStream, Arc<AtomicBool>) + Send + Sync {
+    grpc::serving(move |path, _, _| answer(path))
 }
-
-/// An HTTP/2 SETTINGS frame, the first thing a gRPC server sends.
-const H2_SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
 
 // --- D-Bus (nspawn) ---
 
@@ -697,7 +534,7 @@ fn containerd_endless_answer() {
     let place = Place::new(Engine::Containerd);
     let _fake = Fake::at(
         &place.addr,
-        grpc_server(|_| Grpc::Announced(u32::MAX as usize)),
+        grpc_server(|_| Reply::Announced(u32::MAX as usize)),
     );
     place
         .attempt()
@@ -708,7 +545,7 @@ fn containerd_endless_answer() {
 fn cri_huge_answer() {
     let _x = common::exclusive();
     let place = Place::new(Engine::Cri);
-    let _fake = Fake::at(&place.addr, grpc_server(|_| Grpc::Announced(HUGE)));
+    let _fake = Fake::at(&place.addr, grpc_server(|_| Reply::Announced(HUGE)));
     place
         .attempt()
         .refused("the engine's answer is larger than 16 MiB; refused");
@@ -814,13 +651,14 @@ fn containerd_lying_about_the_pid() {
     let _fake = Fake::at(
         &place.addr,
         grpc_server(|path| {
-            Grpc::Message(if path.ends_with("Containers/Get") {
+            Reply::Ok(if path.ends_with("Containers/Get") {
                 pb::GetContainerResponse {
-                    container: Some(pb::Container {
+                    container: Some(pb::ContainerdContainer {
                         id: "web".into(),
                         runtime: Some(pb::Runtime {
                             name: "io.containerd.runc.v2".into(),
                         }),
+                        ..Default::default()
                     }),
                 }
                 .encode_to_vec()
@@ -831,6 +669,7 @@ fn containerd_lying_about_the_pid() {
                         id: "web".into(),
                         pid: 0,
                         status: 2, // running
+                        exit_status: 0,
                     }),
                 }
                 .encode_to_vec()
@@ -845,7 +684,7 @@ fn containerd_lying_about_the_pid() {
 fn cri_lying(pid: i64) {
     let _x = common::exclusive();
     let place = Place::new(Engine::Cri);
-    let answer: fn(&str) -> Grpc = if pid == 0 {
+    let answer: fn(&str) -> Reply = if pid == 0 {
         |_| cri_status_with_pid(0)
     } else {
         |_| cri_status_with_pid(-1)
@@ -856,12 +695,13 @@ fn cri_lying(pid: i64) {
         .refused(&format!("the runtime {NO_VALID_PID} (pid {pid})"));
 }
 
-fn cri_status_with_pid(pid: i64) -> Grpc {
-    Grpc::Message(
+fn cri_status_with_pid(pid: i64) -> Reply {
+    Reply::Ok(
         pb::ContainerStatusResponse {
             status: Some(pb::ContainerStatus {
                 id: "web".into(),
                 state: 1, // CONTAINER_RUNNING
+                ..Default::default()
             }),
             info: HashMap::from([("info".into(), format!(r#"{{"pid":{pid}}}"#))]),
         }
@@ -916,10 +756,10 @@ fn the_library_setting_overrides_the_variable() {
     let _stuck = Stuck::at(&place.addr);
     let mut vars = place.vars.clone();
     vars.push(("NSJOIN_ENGINE_TIMEOUT", "100".into()));
-    let _env = Env::set(&vars);
     container::set_timeout(Some(Duration::from_millis(500)));
-    let outcome = attempt_as_set(place.spec);
+    let settings = settings_of(&vars);
     container::set_timeout(None);
+    let outcome = attempt_with(place.spec, settings.unwrap());
     outcome.late_after(&place.shown, Duration::from_millis(500));
     assert!(
         outcome.error.contains("nsjoin waits 0.5 s"),
@@ -932,11 +772,12 @@ fn the_library_setting_overrides_the_variable() {
 fn a_malformed_limit_is_one_line() {
     let _x = common::exclusive();
     for bad in ["abc", "0", "-1", "inf", "10s"] {
-        let _env = Env::set(&[
+        let error = settings_of(&[
             ("NSJOIN_ENGINE_TIMEOUT", bad.into()),
             ("DOCKER_HOST", "unix:///nonexistent/docker.sock".into()),
-        ]);
-        let error = attempt_as_set("docker://web").error;
+        ])
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             error,
             format!("NSJOIN_ENGINE_TIMEOUT={bad}: not a time limit in seconds (such as 10 or 0.5)")

@@ -323,7 +323,10 @@ fn docker_init_replaced_between_answer_and_entry_is_refused() {
         let _ = impostor.wait();
         match result {
             Err(Error::Container { why, .. }) if impostor_pid == pid => {
-                assert!(why.contains("not in a cgroup of container"), "{why}");
+                assert!(
+                    why.to_string().contains("not in a cgroup of container"),
+                    "{why}"
+                );
             }
             Err(e) if impostor_pid != pid => {
                 assert!(

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::grpc::{self, CallError, Client};
 use super::socket::Deadline;
-use super::{no_valid_pid, Container, ContainerRef, Engine};
+use super::{no_valid_pid, Container, ContainerError, ContainerRef, Engine, Settings};
 
 /// Searched, in this order, when neither the spec nor CONTAINERD_NAMESPACE names one.
 pub(crate) const NAMESPACES: [&str; 3] = ["k8s.io", "moby", "default"];
@@ -124,12 +124,16 @@ const RUNNING: i32 = 2;
 const PAUSED: i32 = 4;
 const PAUSING: i32 = 5;
 
-pub(crate) fn resolve(r: &ContainerRef, deadline: &Deadline) -> Result<Container, String> {
-    let socket = socket_path()?;
+pub(crate) fn resolve(
+    r: &ContainerRef,
+    settings: &Settings,
+    deadline: &Deadline,
+) -> Result<Container, ContainerError> {
+    let socket = socket_path(settings)?;
     let namespaces: Vec<String> = match &r.namespace {
         Some(ns) => vec![ns.clone()],
-        None => match std::env::var("CONTAINERD_NAMESPACE") {
-            Ok(ns) if !ns.is_empty() => vec![ns],
+        None => match settings.containerd_namespace.as_deref() {
+            Some(ns) if !ns.is_empty() => vec![ns.to_owned()],
             _ => NAMESPACES.iter().map(|ns| ns.to_string()).collect(),
         },
     };
@@ -142,7 +146,7 @@ pub(crate) fn resolve_at(
     namespaces: &[String],
     id: &str,
     deadline: &Deadline,
-) -> Result<Container, String> {
+) -> Result<Container, ContainerError> {
     let mut client = Client::connect(socket, deadline)?;
     for ns in namespaces {
         let request = GetContainerRequest { id: id.to_owned() };
@@ -153,7 +157,7 @@ pub(crate) fn resolve_at(
         ) {
             Ok(answer) => return running_task(&mut client, ns, id, answer.container),
             Err(CallError::Status { code, .. }) if code == grpc::NOT_FOUND => continue,
-            Err(e) => return Err(e.describe("containerd", socket)),
+            Err(e) => return Err(e.into_error("containerd", socket)),
         }
     }
     // Not a full ID anywhere: a unique prefix of a running task's ID will do.
@@ -166,7 +170,7 @@ pub(crate) fn resolve_at(
         ) {
             Ok(list) => list.tasks,
             Err(CallError::Status { code, .. }) if code == grpc::NOT_FOUND => Vec::new(),
-            Err(e) => return Err(e.describe("containerd", socket)),
+            Err(e) => return Err(e.into_error("containerd", socket)),
         };
         // A task's `id` is its container's ID (containerd leaves container_id empty
         // in listings).
@@ -190,10 +194,11 @@ pub(crate) fn resolve_at(
         format!("containerd namespaces {}", namespaces.join(", "))
     };
     match matches.as_slice() {
-        [] => Err(format!(
-            "no such container in {searched} (at {})",
-            socket.display()
-        )),
+        [] => Err(ContainerError::NotFound {
+            engine: Engine::Containerd,
+            name: id.to_owned(),
+            detail: Some(format!("in {searched} (at {})", socket.display())),
+        }),
         [(ns, full)] => {
             let request = GetContainerRequest { id: full.clone() };
             let answer = client
@@ -202,13 +207,14 @@ pub(crate) fn resolve_at(
                     &[(NAMESPACE_HEADER, ns)],
                     &request,
                 )
-                .map_err(|e| e.describe("containerd", socket))?;
+                .map_err(|e| e.into_error("containerd", socket))?;
             running_task(&mut client, ns, full, answer.container)
         }
-        several => Err(format!(
-            "ambiguous ID prefix: {} running containers in {searched} start with {id}",
-            several.len()
-        )),
+        several => Err(ContainerError::Ambiguous {
+            prefix: id.to_owned(),
+            searched,
+            candidates: several.iter().map(|(_, full)| full.clone()).collect(),
+        }),
     }
 }
 
@@ -218,19 +224,19 @@ fn running_task(
     ns: &str,
     id: &str,
     info: Option<ContainerInfo>,
-) -> Result<Container, String> {
+) -> Result<Container, ContainerError> {
     let socket = client.socket().to_owned();
     let info = info.ok_or_else(|| {
-        format!(
+        ContainerError::bad(format!(
             "{}: Containers.Get answered without a container",
             socket.display()
-        )
+        ))
     })?;
     let runtime = info.runtime.as_ref().map(|r| r.name.as_str()).unwrap_or("");
     if runtime.contains("runsc") || runtime.contains("kata") {
-        return Err(format!(
-            "container runs under {runtime}, whose processes are not host processes"
-        ));
+        return Err(ContainerError::Unsupported {
+            runtime: runtime.to_owned(),
+        });
     }
     let request = GetRequest {
         container_id: id.to_owned(),
@@ -239,14 +245,17 @@ fn running_task(
     let process =
         match client.call::<_, GetResponse>(TASKS_GET, &[(NAMESPACE_HEADER, ns)], &request) {
             Ok(answer) => answer.process.ok_or_else(|| {
-                format!("{}: Tasks.Get answered without a process", socket.display())
+                ContainerError::bad(format!(
+                    "{}: Tasks.Get answered without a process",
+                    socket.display()
+                ))
             })?,
             Err(CallError::Status { code, .. }) if code == grpc::NOT_FOUND => {
-                return Err(format!(
-                    "container is not running (it has no task in containerd namespace {ns})"
-                ))
+                return Err(ContainerError::not_running(format!(
+                    "it has no task in containerd namespace {ns}"
+                )))
             }
-            Err(e) => return Err(e.describe("containerd", &socket)),
+            Err(e) => return Err(e.into_error("containerd", &socket)),
         };
     check_process(&process)?;
     let pid = i32::try_from(process.pid)
@@ -265,7 +274,7 @@ fn running_task(
 }
 
 /// Refuses a task whose process cannot be entered (not started, or gone).
-pub(crate) fn check_process(process: &Process) -> Result<(), String> {
+pub(crate) fn check_process(process: &Process) -> Result<(), ContainerError> {
     let status = STATUS_NAMES
         .get(process.status as usize)
         .copied()
@@ -276,11 +285,13 @@ pub(crate) fn check_process(process: &Process) -> Result<(), String> {
             "containerd",
             format_args!("pid {}", process.pid),
         )),
-        3 => Err(format!(
-            "container is not running (its task has stopped, exit status {})",
+        3 => Err(ContainerError::not_running(format!(
+            "its task has stopped, exit status {}",
             process.exit_status
-        )),
-        _ => Err(format!("container is not running (task status: {status})")),
+        ))),
+        _ => Err(ContainerError::not_running(format!(
+            "task status: {status}"
+        ))),
     }
 }
 
@@ -303,14 +314,18 @@ pub(crate) fn spec_env(
 }
 
 /// CONTAINERD_ADDRESS, else the first of [`SOCKETS`] that is there.
-fn socket_path() -> Result<PathBuf, String> {
-    if let Some(address) = std::env::var_os("CONTAINERD_ADDRESS").filter(|a| !a.is_empty()) {
-        let address = address.to_string_lossy();
-        let path = address.strip_prefix("unix://").unwrap_or(&address);
+fn socket_path(settings: &Settings) -> Result<PathBuf, ContainerError> {
+    if let Some(address) = settings
+        .containerd_address
+        .as_deref()
+        .filter(|a| !a.is_empty())
+    {
+        let path = address.strip_prefix("unix://").unwrap_or(address);
         if path.is_empty() || path.contains("://") {
-            return Err(format!(
-                "CONTAINERD_ADDRESS={address} is not supported: nsjoin needs containerd's local unix socket"
-            ));
+            return Err(ContainerError::UnsupportedAddress {
+                setting: format!("CONTAINERD_ADDRESS={address}"),
+                needs: "containerd's local unix socket",
+            });
         }
         return Ok(PathBuf::from(path));
     }
@@ -323,11 +338,9 @@ fn socket_path() -> Result<PathBuf, String> {
             std::fs::symlink_metadata(p)
                 .map_or_else(|e| e.kind() != std::io::ErrorKind::NotFound, |_| true)
         })
-        .ok_or_else(|| {
-            format!(
-                "no containerd socket at {} (is containerd running? CONTAINERD_ADDRESS names another)",
-                SOCKETS.join(" or ")
-            )
+        .ok_or_else(|| ContainerError::NoSocket {
+            engine: Engine::Containerd,
+            tried: SOCKETS.iter().map(|s| s.to_string()).collect(),
         })
 }
 
@@ -347,15 +360,15 @@ mod tests {
         assert!(check_process(&process(RUNNING, 42)).is_ok());
         assert!(check_process(&process(PAUSED, 42)).is_ok());
         assert_eq!(
-            check_process(&process(3, 0)).unwrap_err(),
+            check_process(&process(3, 0)).unwrap_err().to_string(),
             "container is not running (its task has stopped, exit status 137)"
         );
         assert_eq!(
-            check_process(&process(1, 42)).unwrap_err(),
+            check_process(&process(1, 42)).unwrap_err().to_string(),
             "container is not running (task status: created)"
         );
         assert_eq!(
-            check_process(&process(RUNNING, 0)).unwrap_err(),
+            check_process(&process(RUNNING, 0)).unwrap_err().to_string(),
             "containerd reported the container running but with no valid PID (pid 0)"
         );
         assert!(check_process(&process(99, 42)).is_err());

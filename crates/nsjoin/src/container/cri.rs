@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use super::grpc::{self, CallError, Client};
 use super::socket::Deadline;
-use super::{no_valid_pid, Container, ContainerRef, Engine};
+use super::{no_valid_pid, Container, ContainerError, ContainerRef, Engine, Peer, Settings};
 
 /// CRI-O's socket.
 pub(crate) const CRIO_SOCKET: &str = "/var/run/crio/crio.sock";
@@ -91,23 +91,24 @@ struct Info {
     runtime_spec: Option<super::OciSpec>,
 }
 
-pub(crate) fn resolve(r: &ContainerRef, deadline: &Deadline) -> Result<Container, String> {
+pub(crate) fn resolve(
+    r: &ContainerRef,
+    settings: &Settings,
+    deadline: &Deadline,
+) -> Result<Container, ContainerError> {
     let mut client = match r.engine {
         Engine::CriO => Client::connect(Path::new(CRIO_SOCKET), deadline)?,
-        _ => connect_cri(deadline)?,
+        _ => connect_cri(settings, deadline)?,
     };
     container_status(&mut client, r.engine, &r.name)
 }
 
 /// CONTAINER_RUNTIME_ENDPOINT, else the first default endpoint that answers.
-fn connect_cri(deadline: &Deadline) -> Result<Client, String> {
-    if let Some(endpoint) = std::env::var_os("CONTAINER_RUNTIME_ENDPOINT").filter(|e| !e.is_empty())
-    {
-        let endpoint = endpoint.to_string_lossy();
-        let path = endpoint_path(&endpoint).ok_or_else(|| {
-            format!(
-                "CONTAINER_RUNTIME_ENDPOINT={endpoint} is not supported: nsjoin needs the runtime's local unix socket"
-            )
+fn connect_cri(settings: &Settings, deadline: &Deadline) -> Result<Client, ContainerError> {
+    if let Some(endpoint) = settings.cri_endpoint.as_deref().filter(|e| !e.is_empty()) {
+        let path = endpoint_path(endpoint).ok_or_else(|| ContainerError::UnsupportedAddress {
+            setting: format!("CONTAINER_RUNTIME_ENDPOINT={endpoint}"),
+            needs: "the runtime's local unix socket",
         })?;
         return Client::connect(&path, deadline);
     }
@@ -115,7 +116,7 @@ fn connect_cri(deadline: &Deadline) -> Result<Client, String> {
     for endpoint in DEFAULT_ENDPOINTS {
         let path = endpoint_path(endpoint).expect("a unix endpoint");
         let addr = rustix::net::SocketAddrUnix::new(&path)
-            .map_err(|e| grpc::connect_error(&path, &e.into()))?;
+            .map_err(|e| ContainerError::connect(&path, e.into(), Peer::Runtime))?;
         match super::socket::connect(&addr, deadline) {
             Ok(stream) => return Client::over(&path, stream, deadline),
             Err(e)
@@ -126,16 +127,14 @@ fn connect_cri(deadline: &Deadline) -> Result<Client, String> {
             {
                 refused.push(endpoint)
             }
-            Err(e) if super::socket::is_timeout(&e) => {
-                return Err(deadline.late(&format!("the engine at {}", path.display())))
-            }
-            Err(e) => return Err(grpc::connect_error(&path, &e)),
+            Err(e) if super::socket::is_timeout(&e) => return Err(grpc::late(&path, deadline)),
+            Err(e) => return Err(ContainerError::connect(&path, e, Peer::Runtime)),
         }
     }
-    Err(format!(
-        "no CRI runtime answers at {} (set CONTAINER_RUNTIME_ENDPOINT)",
-        refused.join(", ")
-    ))
+    Err(ContainerError::NoSocket {
+        engine: Engine::Cri,
+        tried: refused.iter().map(|e| e.to_string()).collect(),
+    })
 }
 
 /// The socket path of a `unix://` endpoint (or a bare absolute path, as crictl
@@ -150,7 +149,11 @@ fn endpoint_path(endpoint: &str) -> Option<PathBuf> {
 }
 
 /// Asks for the verbose status of container `id` and takes its PID from it.
-fn container_status(client: &mut Client, engine: Engine, id: &str) -> Result<Container, String> {
+fn container_status(
+    client: &mut Client,
+    engine: Engine,
+    id: &str,
+) -> Result<Container, ContainerError> {
     let socket = client.socket().to_owned();
     let who = match engine {
         Engine::CriO => "CRI-O",
@@ -169,15 +172,16 @@ fn container_status(client: &mut Client, engine: Engine, id: &str) -> Result<Con
     let answer = match answer {
         Ok(answer) => answer,
         Err(CallError::Status { code, .. }) if code == grpc::NOT_FOUND => {
-            return Err(format!("no such container (at {})", socket.display()))
+            return Err(ContainerError::NotFound {
+                engine,
+                name: id.to_owned(),
+                detail: Some(format!("(at {})", socket.display())),
+            })
         }
         Err(CallError::Status { code, .. }) if code == grpc::UNIMPLEMENTED => {
-            return Err(format!(
-                "{} does not serve the CRI API (for containerd: is its cri plugin disabled?)",
-                socket.display()
-            ))
+            return Err(ContainerError::NoCriApi { socket })
         }
-        Err(e) => return Err(e.describe(who, &socket)),
+        Err(e) => return Err(e.into_error(who, &socket)),
     };
     parse_status(engine, answer)
 }
@@ -186,10 +190,10 @@ fn container_status(client: &mut Client, engine: Engine, id: &str) -> Result<Con
 pub(crate) fn parse_status(
     engine: Engine,
     answer: ContainerStatusResponse,
-) -> Result<Container, String> {
-    let status = answer
-        .status
-        .ok_or("the runtime answered ContainerStatus without a status")?;
+) -> Result<Container, ContainerError> {
+    let status = answer.status.ok_or_else(|| {
+        ContainerError::bad("the runtime answered ContainerStatus without a status")
+    })?;
     if status.state != CONTAINER_RUNNING {
         let state = STATE_NAMES
             .get(status.state as usize)
@@ -200,18 +204,25 @@ pub(crate) fn parse_status(
             (2, reason) => format!(", exit code {}, {reason}", status.exit_code),
             _ => String::new(),
         };
-        return Err(format!("container is not running (state: {state}{detail})"));
+        return Err(ContainerError::not_running(format!(
+            "state: {state}{detail}"
+        )));
     }
-    let info = answer.info.get("info").ok_or(
-        "the runtime's verbose status has no \"info\" entry, so it does not tell the container's PID",
-    )?;
-    let info: Info = serde_json::from_str(info)
-        .map_err(|e| format!("the runtime's verbose \"info\" is not the expected JSON ({e})"))?;
+    let info = answer.info.get("info").ok_or_else(|| {
+        ContainerError::bad(
+            "the runtime's verbose status has no \"info\" entry, so it does not tell the container's PID",
+        )
+    })?;
+    let info: Info = serde_json::from_str(info).map_err(|e| {
+        ContainerError::bad(format!(
+            "the runtime's verbose \"info\" is not the expected JSON ({e})"
+        ))
+    })?;
     if let Some(runtime) = info.runtime_type.as_deref() {
         if runtime.contains("runsc") || runtime.contains("kata") {
-            return Err(format!(
-                "container runs under {runtime}, whose processes are not host processes"
-            ));
+            return Err(ContainerError::Unsupported {
+                runtime: runtime.to_owned(),
+            });
         }
     }
     let pid = match info.pid {
@@ -219,7 +230,11 @@ pub(crate) fn parse_status(
             .ok()
             .filter(|pid| *pid > 0)
             .ok_or_else(|| no_valid_pid("the runtime", format_args!("pid {pid}")))?,
-        None => return Err("the runtime's verbose status has no PID for the container".into()),
+        None => {
+            return Err(ContainerError::bad(
+                "the runtime's verbose status has no PID for the container",
+            ))
+        }
     };
     Ok(Container {
         engine,
@@ -266,7 +281,9 @@ mod tests {
         assert_eq!((c.id.as_str(), c.name.as_str(), c.pid), ("4f1e", "web", 42));
         assert_eq!(c.env.unwrap().len(), 1);
         assert_eq!(
-            parse_status(Engine::Cri, answer(2, Some(r#"{"pid":0}"#))).unwrap_err(),
+            parse_status(Engine::Cri, answer(2, Some(r#"{"pid":0}"#)))
+                .unwrap_err()
+                .to_string(),
             "container is not running (state: exited, exit code 0, Completed)"
         );
         for bad in [

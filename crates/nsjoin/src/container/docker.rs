@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::http;
 use super::socket::Deadline;
-use super::{env_pairs, no_valid_pid, Container, ContainerRef, Engine};
+use super::{env_pairs, no_valid_pid, Container, ContainerError, ContainerRef, Engine, Settings};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -58,15 +58,19 @@ struct ErrorBody {
 /// lead into the sandbox's helper, not the container.
 const SANDBOXED_RUNTIMES: [&str; 4] = ["runsc", "kata", "kata-runtime", "io.containerd.kata"];
 
-pub(crate) fn resolve(r: &ContainerRef, deadline: &Deadline) -> Result<Container, String> {
-    let socket = socket_path(r.engine)?;
+pub(crate) fn resolve(
+    r: &ContainerRef,
+    settings: &Settings,
+    deadline: &Deadline,
+) -> Result<Container, ContainerError> {
+    let socket = socket_path(r.engine, settings)?;
     let ping = http::get(&socket, "/_ping", deadline)?;
     if ping.status != 200 {
-        return Err(format!(
+        return Err(ContainerError::bad(format!(
             "{} answered /_ping with HTTP {}",
             socket.display(),
             ping.status
-        ));
+        )));
     }
     let prefix = match ping.header("Api-Version") {
         Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.') => {
@@ -77,28 +81,33 @@ pub(crate) fn resolve(r: &ContainerRef, deadline: &Deadline) -> Result<Container
     let path = format!("{prefix}/containers/{}/json", http::encode_segment(&r.name));
     let response = http::get(&socket, &path, deadline)?;
     if response.status != 200 {
+        if response.status == 404 {
+            return Err(ContainerError::NotFound {
+                engine: r.engine,
+                name: r.name.clone(),
+                detail: None,
+            });
+        }
         let message = serde_json::from_slice::<ErrorBody>(&response.body)
             .map(|e| e.message)
             .unwrap_or_else(|_| format!("HTTP {}", response.status));
-        return Err(match response.status {
-            404 => "no such container".to_owned(),
-            _ => message,
-        });
+        return Err(ContainerError::Refused { message });
     }
     parse_inspect(r.engine, &response.body)
 }
 
 /// Turns an inspect answer into a [`Container`], refusing what cannot be entered.
-pub(crate) fn parse_inspect(engine: Engine, body: &[u8]) -> Result<Container, String> {
-    let inspect: Inspect = serde_json::from_slice(body)
-        .map_err(|e| format!("the engine answered with unexpected JSON ({e})"))?;
+pub(crate) fn parse_inspect(engine: Engine, body: &[u8]) -> Result<Container, ContainerError> {
+    let inspect: Inspect = serde_json::from_slice(body).map_err(|e| {
+        ContainerError::bad(format!("the engine answered with unexpected JSON ({e})"))
+    })?;
     if !inspect.state.running {
         let status = if inspect.state.status.is_empty() {
             "not running"
         } else {
             &inspect.state.status
         };
-        return Err(format!("container is not running (status: {status})"));
+        return Err(ContainerError::not_running(format!("status: {status}")));
     }
     // Running without a process: the engine is wrong (or lying), not the container.
     if inspect.state.pid <= 0 {
@@ -114,9 +123,9 @@ pub(crate) fn parse_inspect(engine: Engine, body: &[u8]) -> Result<Container, St
             || runtime.contains("runsc")
             || runtime.contains("kata")
         {
-            return Err(format!(
-                "container runs under {runtime}, whose processes are not host processes"
-            ));
+            return Err(ContainerError::Unsupported {
+                runtime: runtime.to_owned(),
+            });
         }
     }
     let pid = i32::try_from(inspect.state.pid)
@@ -135,19 +144,19 @@ pub(crate) fn parse_inspect(engine: Engine, body: &[u8]) -> Result<Container, St
 
 /// The engine's socket: `DOCKER_HOST` / `CONTAINER_HOST` (unix:// only), else the
 /// engine's default path.
-fn socket_path(engine: Engine) -> Result<PathBuf, String> {
-    let var = match engine {
-        Engine::Podman => "CONTAINER_HOST",
-        _ => "DOCKER_HOST",
+fn socket_path(engine: Engine, settings: &Settings) -> Result<PathBuf, ContainerError> {
+    let (var, host) = match engine {
+        Engine::Podman => ("CONTAINER_HOST", &settings.podman_host),
+        _ => ("DOCKER_HOST", &settings.docker_host),
     };
-    if let Some(host) = std::env::var_os(var).filter(|h| !h.is_empty()) {
-        let host = host.to_string_lossy();
+    if let Some(host) = host.as_deref().filter(|h| !h.is_empty()) {
         return match host.strip_prefix("unix://") {
             Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
-            _ => Err(format!(
-                "{var}={host} is not supported: nsjoin needs the engine's local unix socket \
-                 (a container's PID is only meaningful on its own host)"
-            )),
+            _ => Err(ContainerError::UnsupportedAddress {
+                setting: format!("{var}={host}"),
+                needs: "the engine's local unix socket \
+                        (a container's PID is only meaningful on its own host)",
+            }),
         };
     }
     Ok(match engine {
@@ -155,11 +164,9 @@ fn socket_path(engine: Engine) -> Result<PathBuf, String> {
             if rustix::process::geteuid().is_root() {
                 PathBuf::from("/run/podman/podman.sock")
             } else {
-                let runtime = std::env::var_os("XDG_RUNTIME_DIR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| {
-                        PathBuf::from(format!("/run/user/{}", rustix::process::getuid().as_raw()))
-                    });
+                let runtime = settings.runtime_dir.clone().unwrap_or_else(|| {
+                    PathBuf::from(format!("/run/user/{}", rustix::process::getuid().as_raw()))
+                });
                 runtime.join("podman/podman.sock")
             }
         }
@@ -184,20 +191,25 @@ mod tests {
         assert_eq!(c.env.unwrap().len(), 2);
         let stopped = br#"{"Id":"abc","State":{"Running":false,"Pid":0,"Status":"exited"}}"#;
         assert_eq!(
-            parse_inspect(Engine::Docker, stopped).unwrap_err(),
+            parse_inspect(Engine::Docker, stopped)
+                .unwrap_err()
+                .to_string(),
             "container is not running (status: exited)"
         );
         let gvisor =
             br#"{"Id":"abc","State":{"Running":true,"Pid":7},"HostConfig":{"Runtime":"runsc"}}"#;
         assert!(parse_inspect(Engine::Docker, gvisor)
             .unwrap_err()
+            .to_string()
             .contains("runsc"));
         for lie in [0, -1] {
             let body = format!(
                 r#"{{"Id":"abc","State":{{"Running":true,"Pid":{lie},"Status":"running"}}}}"#
             );
             assert_eq!(
-                parse_inspect(Engine::Docker, body.as_bytes()).unwrap_err(),
+                parse_inspect(Engine::Docker, body.as_bytes())
+                    .unwrap_err()
+                    .to_string(),
                 format!(
                     "the engine reported the container running but with no valid PID (Pid {lie})"
                 )
@@ -207,6 +219,7 @@ mod tests {
         assert!(parse_inspect(Engine::Docker, huge).is_err());
         assert!(parse_inspect(Engine::Docker, b"[]")
             .unwrap_err()
+            .to_string()
             .contains("unexpected JSON"));
     }
 }

@@ -14,6 +14,7 @@ use rustix::net::SocketAddrUnix;
 use tokio::runtime::Runtime;
 
 use super::socket::{self, Deadline};
+use super::{ContainerError, Peer};
 
 /// Answers larger than this are refused (a verbose CRI status is tens of KiB).
 const MAX_RESPONSE: usize = 16 << 20;
@@ -31,27 +32,21 @@ pub(crate) const UNIMPLEMENTED: u32 = 12;
 pub(crate) enum CallError {
     /// The server answered with a gRPC status other than OK.
     Status { code: u32, message: String },
-    /// No usable answer; the text is one line and names the socket.
-    Other(String),
+    /// No usable answer.
+    Other(ContainerError),
 }
 
 impl CallError {
-    /// One line for the user: `containerd at SOCKET: MESSAGE (gRPC NAME)`.
-    pub(crate) fn describe(&self, who: &str, socket: &Path) -> String {
+    /// The error for the user: `WHO at SOCKET answered: MESSAGE (gRPC NAME)`.
+    pub(crate) fn into_error(self, who: &'static str, socket: &Path) -> ContainerError {
         match self {
-            CallError::Status { code, message } => {
-                let hint = if *code == PERMISSION_DENIED {
-                    " (permission denied by the runtime)"
-                } else {
-                    ""
-                };
-                format!(
-                    "{who} at {} answered: {message} (gRPC {}){hint}",
-                    socket.display(),
-                    code_name(*code)
-                )
-            }
-            CallError::Other(text) => text.clone(),
+            CallError::Status { code, message } => ContainerError::Status {
+                who,
+                socket: socket.to_owned(),
+                code,
+                message,
+            },
+            CallError::Other(e) => e,
         }
     }
 }
@@ -68,8 +63,7 @@ pub(crate) struct Client {
 
 impl Client {
     /// Connects to `socket` before `deadline`, which then bounds every call too.
-    /// Errors are one line for the user.
-    pub(crate) fn connect(socket: &Path, deadline: &Deadline) -> Result<Client, String> {
+    pub(crate) fn connect(socket: &Path, deadline: &Deadline) -> Result<Client, ContainerError> {
         Client::over(socket, connect(socket, deadline)?, deadline)
     }
 
@@ -78,20 +72,22 @@ impl Client {
         socket: &Path,
         stream: std::os::unix::net::UnixStream,
         deadline: &Deadline,
-    ) -> Result<Client, String> {
+    ) -> Result<Client, ContainerError> {
         let end = tokio::time::Instant::from_std(deadline.end());
-        let io_error =
-            |e: std::io::Error| format!("{}: {}", socket.display(), crate::error::os_text(&e));
+        let io_error = |e: std::io::Error| ContainerError::Io {
+            socket: socket.display().to_string(),
+            source: e,
+        };
         stream.set_nonblocking(true).map_err(io_error)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
             .build()
             .map_err(|e| {
-                format!(
+                ContainerError::other(format!(
                     "cannot start the gRPC client: {}",
                     crate::error::os_text(&e)
-                )
+                ))
             })?;
         let send = rt.block_on(async {
             let stream = tokio::net::UnixStream::from_std(stream).map_err(io_error)?;
@@ -107,7 +103,7 @@ impl Client {
             tokio::spawn(async move {
                 let _ = connection.await;
             });
-            Ok::<_, String>(send)
+            Ok::<_, ContainerError>(send)
         })?;
         Ok(Client {
             socket: socket.to_owned(),
@@ -143,9 +139,11 @@ impl Client {
         for (name, value) in metadata {
             builder = builder.header(*name, *value);
         }
-        let http_request = builder
-            .body(())
-            .map_err(|e| CallError::Other(format!("cannot build the request for {path}: {e}")))?;
+        let http_request = builder.body(()).map_err(|e| {
+            CallError::Other(ContainerError::other(format!(
+                "cannot build the request for {path}: {e}"
+            )))
+        })?;
         let payload = request.encode_to_vec();
         let mut body = BytesMut::with_capacity(payload.len() + 5);
         body.extend_from_slice(&[0]);
@@ -160,10 +158,10 @@ impl Client {
                 .unwrap_or_else(|_| Err(CallError::Other(late(&socket, &deadline))))
         })?;
         Resp::decode(answer).map_err(|e| {
-            CallError::Other(format!(
+            CallError::Other(ContainerError::bad(format!(
                 "{}: the answer to {path} is not the expected message ({e})",
                 socket.display()
-            ))
+            )))
         })
     }
 }
@@ -176,8 +174,12 @@ async fn exchange(
     socket: &Path,
 ) -> Result<Bytes, CallError> {
     let h2e = |e: h2::Error| CallError::Other(h2_error(socket, &e));
-    let garbage =
-        |why: String| CallError::Other(format!("{}: not a gRPC answer ({why})", socket.display()));
+    let garbage = |why: String| {
+        CallError::Other(ContainerError::bad(format!(
+            "{}: not a gRPC answer ({why})",
+            socket.display()
+        )))
+    };
     let mut send = send.ready().await.map_err(h2e)?;
     let (response, mut stream) = send.send_request(request, false).map_err(h2e)?;
     stream.send_data(body, true).map_err(h2e)?;
@@ -204,11 +206,10 @@ async fn exchange(
         let chunk = chunk.map_err(h2e)?;
         let _ = recv.flow_control().release_capacity(chunk.len());
         if data.len() + chunk.len() > MAX_RESPONSE {
-            return Err(CallError::Other(format!(
-                "{}: the engine's answer is larger than {}; refused",
-                socket.display(),
-                super::mib(MAX_RESPONSE)
-            )));
+            return Err(CallError::Other(ContainerError::TooLarge {
+                socket: socket.to_owned(),
+                limit: MAX_RESPONSE,
+            }));
         }
         data.extend_from_slice(&chunk);
     }
@@ -240,10 +241,10 @@ fn status_of(headers: &http::HeaderMap) -> Option<Result<(), CallError>> {
                 message: super::one_line(&message),
             })
         }
-        None => Err(CallError::Other(format!(
+        None => Err(CallError::Other(ContainerError::bad(format!(
             "malformed grpc-status {:?}",
             String::from_utf8_lossy(value.as_bytes())
-        ))),
+        )))),
     })
 }
 
@@ -313,51 +314,36 @@ pub(crate) fn code_name(code: u32) -> &'static str {
     }
 }
 
-/// `connect(2)` to the socket at `socket` before `deadline`. Errors are one line.
+/// `connect(2)` to the socket at `socket` before `deadline`.
 pub(crate) fn connect(
     socket: &Path,
     deadline: &Deadline,
-) -> Result<std::os::unix::net::UnixStream, String> {
-    let addr = SocketAddrUnix::new(socket).map_err(|e| connect_error(socket, &e.into()))?;
+) -> Result<std::os::unix::net::UnixStream, ContainerError> {
+    let addr = SocketAddrUnix::new(socket)
+        .map_err(|e| ContainerError::connect(socket, e.into(), Peer::Runtime))?;
     socket::connect(&addr, deadline).map_err(|e| {
         if socket::is_timeout(&e) {
             late(socket, deadline)
         } else {
-            connect_error(socket, &e)
+            ContainerError::connect(socket, e, Peer::Runtime)
         }
     })
 }
 
-/// The error for a failed connect(2), with a hint for the usual causes.
-pub(crate) fn connect_error(socket: &Path, e: &std::io::Error) -> String {
-    let hint = match e.kind() {
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-            " (is the runtime running?)"
-        }
-        std::io::ErrorKind::PermissionDenied => " (the runtime's socket is usually root's only)",
-        _ => "",
-    };
-    format!(
-        "cannot connect to {}: {}{hint}",
-        socket.display(),
-        crate::error::os_text(e)
-    )
-}
-
-fn late(socket: &Path, deadline: &Deadline) -> String {
+pub(crate) fn late(socket: &Path, deadline: &Deadline) -> ContainerError {
     deadline.late(&format!("the engine at {}", socket.display()))
 }
 
-fn h2_error(socket: &Path, e: &h2::Error) -> String {
+fn h2_error(socket: &Path, e: &h2::Error) -> ContainerError {
     let why = match e.get_io() {
         Some(io) => crate::error::os_text(io),
         None => e.to_string(),
     };
-    format!(
+    ContainerError::bad(format!(
         "{}: no gRPC answer ({}; is this a containerd or CRI socket?)",
         socket.display(),
         super::one_line(&why)
-    )
+    ))
 }
 
 #[cfg(test)]
@@ -392,17 +378,5 @@ mod tests {
         assert_eq!(percent_decode(b"%zz"), "%zz");
         assert_eq!(crate::container::one_line("a\nb\tc"), "a b c");
         assert_eq!(code_name(NOT_FOUND), "NOT_FOUND");
-    }
-
-    #[test]
-    fn connect_errors_name_the_socket_and_the_cause() {
-        let e = std::io::Error::from_raw_os_error(libc::EACCES);
-        let text = connect_error(Path::new("/run/x.sock"), &e);
-        assert_eq!(
-            text,
-            "cannot connect to /run/x.sock: Permission denied (the runtime's socket is usually root's only)"
-        );
-        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
-        assert!(connect_error(Path::new("/x"), &e).ends_with("(is the runtime running?)"));
     }
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use rustix::net::SocketAddrUnix;
 
 use super::socket::{self, Deadline};
+use super::{ContainerError, Peer};
 
 /// Responses larger than this are refused: an engine's inspect answer is a few KiB.
 pub(crate) const MAX_RESPONSE: usize = 16 << 20;
@@ -29,40 +30,30 @@ impl Response {
     }
 }
 
-/// `GET path` on the unix socket `socket`, all of it before `deadline`. Errors are
-/// one line for the user.
-pub(crate) fn get(socket: &Path, path: &str, deadline: &Deadline) -> Result<Response, String> {
+/// `GET path` on the unix socket `socket`, all of it before `deadline`.
+pub(crate) fn get(
+    socket: &Path,
+    path: &str,
+    deadline: &Deadline,
+) -> Result<Response, ContainerError> {
     let late = || deadline.late(&format!("the engine at {}", socket.display()));
     let io_error = |e: std::io::Error| {
         if socket::is_timeout(&e) {
             late()
         } else {
-            format!("{}: {}", socket.display(), crate::error::os_text(&e))
+            ContainerError::Io {
+                socket: socket.display().to_string(),
+                source: e,
+            }
         }
     };
-    let addr = SocketAddrUnix::new(socket).map_err(|e| {
-        format!(
-            "cannot connect to {}: {}",
-            socket.display(),
-            crate::error::os_text(&e.into())
-        )
-    })?;
+    let addr = SocketAddrUnix::new(socket)
+        .map_err(|e| ContainerError::connect(socket, e.into(), Peer::Engine))?;
     let stream = socket::connect(&addr, deadline).map_err(|e| {
         if socket::is_timeout(&e) {
             return late();
         }
-        let hint = match e.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                " (is the engine running?)"
-            }
-            std::io::ErrorKind::PermissionDenied => " (permission denied on the engine's socket)",
-            _ => "",
-        };
-        format!(
-            "cannot connect to {}: {}{hint}",
-            socket.display(),
-            crate::error::os_text(&e)
-        )
+        ContainerError::connect(socket, e, Peer::Engine)
     })?;
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: nsjoin/{}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
@@ -77,11 +68,10 @@ pub(crate) fn get(socket: &Path, path: &str, deadline: &Deadline) -> Result<Resp
             break;
         }
         if raw.len() + n > MAX_RESPONSE {
-            return Err(format!(
-                "{}: the engine's answer is larger than {}; refused",
-                socket.display(),
-                super::mib(MAX_RESPONSE)
-            ));
+            return Err(ContainerError::TooLarge {
+                socket: socket.to_owned(),
+                limit: MAX_RESPONSE,
+            });
         }
         raw.extend_from_slice(&buf[..n]);
         // An engine that keeps the connection open after a whole answer is not
@@ -90,7 +80,12 @@ pub(crate) fn get(socket: &Path, path: &str, deadline: &Deadline) -> Result<Resp
             break;
         }
     }
-    parse(&raw).map_err(|why| format!("{}: the engine answered garbage ({why})", socket.display()))
+    parse(&raw).map_err(|why| {
+        ContainerError::bad(format!(
+            "{}: the engine answered garbage ({why})",
+            socket.display()
+        ))
+    })
 }
 
 /// Whether `raw` holds a whole response (or one that cannot become valid):

@@ -19,7 +19,7 @@ use rustix::io::Errno;
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketAddrUnix, UCred};
 
 use super::socket::{self, Deadline};
-use super::{no_valid_pid, Container, ContainerRef, Engine};
+use super::{no_valid_pid, Container, ContainerError, ContainerRef, Engine, Peer, Settings};
 
 /// `LXC_CMD_GET_INIT_PID` in LXC's `lxc_cmd_t`; its value has not changed since
 /// the command socket was introduced.
@@ -29,8 +29,12 @@ pub(crate) const MESSAGE_LEN: usize = 2 * size_of::<i32>() + size_of::<usize>();
 /// `sizeof(sun_path)`.
 const SUN_PATH_LEN: usize = 108;
 
-pub(crate) fn resolve(r: &ContainerRef, deadline: &Deadline) -> Result<Container, String> {
-    resolve_in(&lxc_path(), &r.name, deadline)
+pub(crate) fn resolve(
+    r: &ContainerRef,
+    settings: &Settings,
+    deadline: &Deadline,
+) -> Result<Container, ContainerError> {
+    resolve_in(&lxc_path(settings), &r.name, deadline)
 }
 
 /// Resolves container `name` of the LXC path `lxcpath` before `deadline`.
@@ -38,15 +42,15 @@ pub(crate) fn resolve_in(
     lxcpath: &Path,
     name: &str,
     deadline: &Deadline,
-) -> Result<Container, String> {
+) -> Result<Container, ContainerError> {
     let socket = socket_name(lxcpath.as_os_str(), name);
     let shown = format!("@{}", String::from_utf8_lossy(&socket));
     let late = || deadline.late(&format!("the container's LXC monitor at {shown}"));
     let addr = SocketAddrUnix::new_abstract_name(&socket).map_err(|e| {
-        format!(
+        ContainerError::other(format!(
             "cannot make the socket address {shown}: {}",
             crate::error::os_text(&e.into())
-        )
+        ))
     })?;
     let stream = match socket::connect(&addr, deadline) {
         Ok(stream) => stream,
@@ -54,27 +58,29 @@ pub(crate) fn resolve_in(
         Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
             let config = lxcpath.join(name).join("config");
             return Err(if config.exists() {
-                "container is not running".to_owned()
+                ContainerError::NotRunning { state: None }
             } else {
-                format!(
-                    "no such container in lxcpath {} (LXC_PATH selects another)",
-                    lxcpath.display()
-                )
+                ContainerError::NotFound {
+                    engine: Engine::Lxc,
+                    name: name.to_owned(),
+                    detail: Some(format!(
+                        "in lxcpath {} (LXC_PATH selects another)",
+                        lxcpath.display()
+                    )),
+                }
             });
         }
         Err(e) if socket::is_timeout(&e) => return Err(late()),
-        Err(e) => {
-            return Err(format!(
-                "cannot connect to {shown}: {}",
-                crate::error::os_text(&e)
-            ))
-        }
+        Err(e) => return Err(ContainerError::connect(&shown, e, Peer::Other)),
     };
     let io_error = |e: std::io::Error| {
         if socket::is_timeout(&e) {
             late()
         } else {
-            format!("{shown}: {}", crate::error::os_text(&e))
+            ContainerError::Io {
+                socket: shown.clone(),
+                source: e,
+            }
         }
     };
 
@@ -105,7 +111,9 @@ pub(crate) fn resolve_in(
         }
     };
     if sent != request.len() {
-        return Err(format!("{shown}: short write of the request"));
+        return Err(ContainerError::other(format!(
+            "{shown}: short write of the request"
+        )));
     }
 
     let mut response = [0u8; MESSAGE_LEN];
@@ -118,12 +126,12 @@ pub(crate) fn resolve_in(
         }
     }
     if got == 0 {
-        return Err("the container stopped before its monitor answered".to_owned());
+        return Err(ContainerError::Stopped);
     }
     if got < response.len() {
-        return Err(format!(
+        return Err(ContainerError::bad(format!(
             "{shown}: the monitor answered {got} bytes, not {MESSAGE_LEN}"
-        ));
+        )));
     }
     let pid = parse_response(&response)?;
     Ok(Container {
@@ -143,14 +151,12 @@ fn request(cmd: i32) -> [u8; MESSAGE_LEN] {
 }
 
 /// The init PID from a `GET_INIT_PID` answer.
-pub(crate) fn parse_response(rsp: &[u8; MESSAGE_LEN]) -> Result<i32, String> {
+pub(crate) fn parse_response(rsp: &[u8; MESSAGE_LEN]) -> Result<i32, ContainerError> {
     let ret = i32::from_ne_bytes(rsp[0..4].try_into().unwrap_or_default());
     if ret < 0 {
-        let e = std::io::Error::from_raw_os_error(ret.saturating_neg());
-        return Err(format!(
-            "the container's monitor refused: {}",
-            crate::error::os_text(&e)
-        ));
+        return Err(ContainerError::MonitorRefused {
+            source: std::io::Error::from_raw_os_error(ret.saturating_neg()),
+        });
     }
     let mut data = [0u8; size_of::<usize>()];
     data.copy_from_slice(&rsp[8..]);
@@ -186,9 +192,13 @@ fn fnv1a_64(data: &[u8]) -> u64 {
 
 /// The lxcpath: `LXC_PATH`, else `lxc.lxcpath` from /etc/lxc/lxc.conf or
 /// /var/lib/lxc for root, `~/.local/share/lxc` for other users (LXC's defaults).
-fn lxc_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("LXC_PATH").filter(|p| !p.is_empty()) {
-        return path.into();
+fn lxc_path(settings: &Settings) -> PathBuf {
+    if let Some(path) = settings
+        .lxc_path
+        .clone()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        return path;
     }
     if rustix::process::geteuid().is_root() {
         let configured = std::fs::read("/etc/lxc/lxc.conf")
@@ -196,8 +206,11 @@ fn lxc_path() -> PathBuf {
             .and_then(|conf| config_lxcpath(&conf));
         return configured.unwrap_or_else(|| PathBuf::from("/var/lib/lxc"));
     }
-    let home = std::env::var_os("HOME").unwrap_or_default();
-    Path::new(&home).join(".local/share/lxc")
+    settings
+        .home
+        .clone()
+        .unwrap_or_default()
+        .join(".local/share/lxc")
 }
 
 /// `lxc.lxcpath = DIR` from a system lxc.conf.
@@ -246,17 +259,18 @@ mod tests {
         // datalen 0, data = the init PID, 13580.
         let recorded: [u8; MESSAGE_LEN] = [0, 0, 0, 0, 0, 0, 0, 0, 0x0c, 0x35, 0, 0, 0, 0, 0, 0];
         if cfg!(all(target_endian = "little", target_pointer_width = "64")) {
-            assert_eq!(parse_response(&recorded), Ok(13580));
+            assert_eq!(parse_response(&recorded).unwrap(), 13580);
         }
         let mut refused = [0u8; MESSAGE_LEN];
         refused[..4].copy_from_slice(&(-libc::EPERM).to_ne_bytes());
         assert!(parse_response(&refused)
             .unwrap_err()
+            .to_string()
             .contains("Operation not permitted"));
         let mut none = [0u8; MESSAGE_LEN];
         none[8..].copy_from_slice(&(-1isize).to_ne_bytes());
         assert_eq!(
-            parse_response(&none).unwrap_err(),
+            parse_response(&none).unwrap_err().to_string(),
             "the container's LXC monitor reported the container running but with no valid PID (-1)"
         );
         assert_eq!(

@@ -18,90 +18,36 @@
 //! (every connect, write and read, and the retries) ends within one time limit,
 //! [`DEFAULT_TIMEOUT`] unless [`set_timeout`] or `NSJOIN_ENGINE_TIMEOUT` says
 //! otherwise, and an answer larger than a few MiB is refused.
+//!
+//! Where the engines are and how long they get is a [`Settings`] value:
+//! [`Settings::from_env`] reads the variables above once, and a caller may build or
+//! change one and pass it to [`resolve_with`] or [`crate::Target::open_with`].
+//! Failures are a [`ContainerError`] in [`Error::Container`].
 
 use std::ffi::OsString;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::{Error, Result};
 
 pub(crate) mod containerd;
 pub(crate) mod cri;
+pub(crate) mod dbus;
 pub(crate) mod docker;
+mod error;
 pub(crate) mod grpc;
 pub(crate) mod http;
 pub(crate) mod lxc;
 pub(crate) mod nspawn;
+mod reason;
+mod settings;
 pub(crate) mod socket;
 
+pub use error::{ContainerError, Peer};
+pub use reason::Reason;
+pub use settings::{set_timeout, timeout, Settings, DEFAULT_TIMEOUT, TIMEOUT_ENV};
 use socket::Deadline;
-
-/// How long one resolution may take when neither [`set_timeout`] nor
-/// [`TIMEOUT_ENV`] says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The environment variable that sets the time limit of a resolution, in seconds
-/// (`10`, `0.5`), when [`set_timeout`] has not.
-pub const TIMEOUT_ENV: &str = "NSJOIN_ENGINE_TIMEOUT";
-
-/// The limit set by [`set_timeout`], in nanoseconds; `u64::MAX`: none set.
-static TIMEOUT_NANOS: AtomicU64 = AtomicU64::new(u64::MAX);
-
-/// Sets the time limit of every later resolution in this process: connecting to
-/// the engine's socket, every request and answer, and the retries, together.
-/// `None` goes back to [`TIMEOUT_ENV`], else [`DEFAULT_TIMEOUT`]. A zero limit
-/// makes every resolution fail at once with the engine "not answering in time".
-///
-/// ```
-/// use std::time::Duration;
-/// nsjoin::container::set_timeout(Some(Duration::from_secs(3)));
-/// assert_eq!(nsjoin::container::timeout().unwrap(), Duration::from_secs(3));
-/// nsjoin::container::set_timeout(None);
-/// ```
-pub fn set_timeout(limit: Option<Duration>) {
-    let nanos = limit.map_or(u64::MAX, |l| {
-        u64::try_from(l.as_nanos()).map_or(u64::MAX - 1, |n| n.min(u64::MAX - 1))
-    });
-    TIMEOUT_NANOS.store(nanos, Ordering::Relaxed);
-}
-
-/// The time limit a resolution gets now: the one [`set_timeout`] set, else
-/// [`TIMEOUT_ENV`]'s, else [`DEFAULT_TIMEOUT`]. Fails if the variable is set to
-/// something other than a positive number of seconds.
-pub fn timeout() -> Result<Duration> {
-    let nanos = TIMEOUT_NANOS.load(Ordering::Relaxed);
-    if nanos != u64::MAX {
-        return Ok(Duration::from_nanos(nanos));
-    }
-    match std::env::var_os(TIMEOUT_ENV).filter(|v| !v.is_empty()) {
-        None => Ok(DEFAULT_TIMEOUT),
-        Some(value) => value
-            .to_str()
-            .and_then(parse_seconds)
-            .ok_or_else(|| Error::Container {
-                target: format!("{TIMEOUT_ENV}={}", one_line(&value.to_string_lossy())),
-                why: "not a time limit in seconds (such as 10 or 0.5)".into(),
-            }),
-    }
-}
-
-/// A positive, finite number of seconds.
-fn parse_seconds(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    // Digits and at most one point: no signs, exponents, "inf" or "nan".
-    if text.is_empty()
-        || !text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        || text.bytes().filter(|&b| b == b'.').count() > 1
-    {
-        return None;
-    }
-    let seconds: f64 = text.parse().ok()?;
-    Duration::try_from_secs_f64(seconds)
-        .ok()
-        .filter(|d| !d.is_zero())
-}
 
 /// A container engine nsjoin can ask for a container's init process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -191,9 +137,9 @@ impl FromStr for ContainerRef {
     type Err = Error;
 
     fn from_str(spec: &str) -> Result<ContainerRef> {
-        let bad = |why: &str| Error::Container {
+        let bad = |why: &'static str| Error::Container {
             target: spec.to_owned(),
-            why: why.to_owned(),
+            why: ContainerError::BadSpec { why },
         };
         let (scheme, rest) = spec
             .split_once("://")
@@ -246,28 +192,38 @@ pub struct Container {
     pub env: Option<Vec<(OsString, OsString)>>,
 }
 
-/// Asks the container's engine for it, within [`timeout`]. Errors are one line
-/// and name the target: `docker://redis: no such container`.
+/// Asks the container's engine for it, with the settings of the environment
+/// ([`Settings::from_env`]). Errors are one line and name the target:
+/// `docker://redis: no such container`.
 pub fn resolve(r: &ContainerRef) -> Result<Container> {
-    resolve_within(r, timeout()?)
+    resolve_with(r, &Settings::from_env()?)
 }
 
-/// Asks the container's engine for it, giving up after `limit` in all (connect,
-/// requests, answers and retries): `docker://redis: the engine at
-/// /var/run/docker.sock did not answer in time (...)`.
+/// Asks the container's engine for it, with the settings of the environment but
+/// giving up after `limit` in all (connect, requests, answers and retries):
+/// `docker://redis: the engine at /var/run/docker.sock did not answer in time (...)`.
 pub fn resolve_within(r: &ContainerRef, limit: Duration) -> Result<Container> {
-    let deadline = Deadline::after(limit);
-    let found = match r.engine {
-        Engine::Docker | Engine::Podman => docker::resolve(r, &deadline),
-        Engine::Containerd => containerd::resolve(r, &deadline),
-        Engine::CriO | Engine::Cri => cri::resolve(r, &deadline),
-        Engine::Lxc => lxc::resolve(r, &deadline),
-        Engine::Nspawn => nspawn::resolve(r, &deadline),
+    let settings = Settings {
+        timeout: limit,
+        ..Settings::engines_from(&|name| std::env::var_os(name))
     };
-    // What an engine says reaches the user's terminal: one line, no escapes.
+    resolve_with(r, &settings)
+}
+
+/// Asks the container's engine, where `settings` say it is, giving up after
+/// `settings.timeout`.
+pub fn resolve_with(r: &ContainerRef, settings: &Settings) -> Result<Container> {
+    let deadline = Deadline::after(settings.timeout);
+    let found = match r.engine {
+        Engine::Docker | Engine::Podman => docker::resolve(r, settings, &deadline),
+        Engine::Containerd => containerd::resolve(r, settings, &deadline),
+        Engine::CriO | Engine::Cri => cri::resolve(r, settings, &deadline),
+        Engine::Lxc => lxc::resolve(r, settings, &deadline),
+        Engine::Nspawn => nspawn::resolve(r, settings, &deadline),
+    };
     let container = found.map_err(|why| Error::Container {
         target: r.to_string(),
-        why: one_line(&why),
+        why,
     })?;
     if container.pid <= 0 {
         return Err(Error::Container {
@@ -281,8 +237,11 @@ pub fn resolve_within(r: &ContainerRef, limit: Duration) -> Result<Container> {
 /// What to say when an engine calls a container running but gives it no usable
 /// PID (0, negative, or beyond what a PID can be): the engine is wrong or lying,
 /// and the container's state is unknown, so do not call it "not running".
-pub(crate) fn no_valid_pid(who: &str, pid: impl fmt::Display) -> String {
-    format!("{who} reported the container running but with no valid PID ({pid})")
+pub(crate) fn no_valid_pid(who: &'static str, pid: impl fmt::Display) -> ContainerError {
+    ContainerError::NoValidPid {
+        who,
+        pid: pid.to_string(),
+    }
 }
 
 /// `size` bytes as the messages say it: `16 MiB`.
@@ -333,23 +292,4 @@ pub(crate) fn env_pairs<'a>(vars: impl IntoIterator<Item = &'a str>) -> Vec<(OsS
         .filter(|(k, _)| !k.is_empty())
         .map(|(k, v)| (k.into(), v.into()))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_limits_are_positive_seconds() {
-        assert_eq!(parse_seconds("10"), Some(Duration::from_secs(10)));
-        assert_eq!(parse_seconds(" 0.5 "), Some(Duration::from_millis(500)));
-        assert_eq!(parse_seconds("2."), Some(Duration::from_secs(2)));
-        for bad in [
-            "", "0", "0.0", "-1", "+1", "1e3", "inf", "nan", "1.2.3", "abc", "1s",
-        ] {
-            assert_eq!(parse_seconds(bad), None, "{bad:?}");
-        }
-        // Too large for a Duration.
-        assert_eq!(parse_seconds(&"9".repeat(400)), None);
-    }
 }

@@ -53,14 +53,13 @@ impl Deadline {
         Ok(left)
     }
 
-    /// The message for an engine that did not answer in time: `WHO did not answer
+    /// The error of an engine that did not answer in time: `WHO did not answer
     /// in time (nsjoin waits 10 s; NSJOIN_ENGINE_TIMEOUT sets another limit)`.
-    pub(crate) fn late(&self, who: &str) -> String {
-        format!(
-            "{who} did not answer in time (nsjoin waits {} s; {} sets another limit)",
-            self.limit.as_secs_f64(),
-            super::TIMEOUT_ENV
-        )
+    pub(crate) fn late(&self, who: &str) -> super::ContainerError {
+        super::ContainerError::TimedOut {
+            who: who.to_owned(),
+            limit: self.limit,
+        }
     }
 }
 
@@ -146,7 +145,9 @@ mod tests {
         assert!(is_timeout(&write_all(&a, b"x", &deadline).unwrap_err()));
         assert!(is_timeout(&read(&a, &mut [0; 1], &deadline).unwrap_err()));
         assert_eq!(
-            Deadline::after(Duration::from_millis(1500)).late("the engine at /x"),
+            Deadline::after(Duration::from_millis(1500))
+                .late("the engine at /x")
+                .to_string(),
             "the engine at /x did not answer in time (nsjoin waits 1.5 s; \
              NSJOIN_ENGINE_TIMEOUT sets another limit)"
         );
