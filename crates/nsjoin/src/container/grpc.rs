@@ -24,7 +24,7 @@ const MAX_HEADERS: u32 = 64 << 10;
 
 /// gRPC status codes nsjoin reacts to.
 pub(crate) const NOT_FOUND: u32 = 5;
-pub(crate) const PERMISSION_DENIED: u32 = 7;
+use crate::error::code_name;
 pub(crate) const UNIMPLEMENTED: u32 = 12;
 
 /// How a call failed.
@@ -288,30 +288,6 @@ pub(crate) fn percent_decode(raw: &[u8]) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The canonical name of a gRPC status code.
-pub(crate) fn code_name(code: u32) -> &'static str {
-    match code {
-        0 => "OK",
-        1 => "CANCELLED",
-        2 => "UNKNOWN",
-        3 => "INVALID_ARGUMENT",
-        4 => "DEADLINE_EXCEEDED",
-        5 => "NOT_FOUND",
-        6 => "ALREADY_EXISTS",
-        7 => "PERMISSION_DENIED",
-        8 => "RESOURCE_EXHAUSTED",
-        9 => "FAILED_PRECONDITION",
-        10 => "ABORTED",
-        11 => "OUT_OF_RANGE",
-        12 => "UNIMPLEMENTED",
-        13 => "INTERNAL",
-        14 => "UNAVAILABLE",
-        15 => "DATA_LOSS",
-        16 => "UNAUTHENTICATED",
-        _ => "status code unknown",
-    }
 }
 
 /// `connect(2)` to the socket at `socket` before `deadline`.

@@ -35,73 +35,17 @@ pub(crate) mod containerd;
 pub(crate) mod cri;
 pub(crate) mod dbus;
 pub(crate) mod docker;
-mod error;
 pub(crate) mod grpc;
 pub(crate) mod http;
 pub(crate) mod lxc;
 pub(crate) mod nspawn;
-mod reason;
 mod settings;
 pub(crate) mod socket;
 
-pub use error::{ContainerError, Peer};
-pub use reason::Reason;
+pub(crate) use crate::error::{mib, one_line};
+pub use crate::error::{ContainerError, Engine, Peer, Reason};
 pub use settings::{set_timeout, timeout, Settings, DEFAULT_TIMEOUT, TIMEOUT_ENV};
 use socket::Deadline;
-
-/// A container engine nsjoin can ask for a container's init process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Engine {
-    /// Docker Engine.
-    Docker,
-    /// Podman (its Docker-compatible API).
-    Podman,
-    /// containerd (Tasks API), in a containerd namespace such as `moby` or `k8s.io`.
-    Containerd,
-    /// CRI-O (CRI API on its socket).
-    CriO,
-    /// Any CRI runtime at `CONTAINER_RUNTIME_ENDPOINT` or crictl's default endpoints.
-    Cri,
-    /// LXC.
-    Lxc,
-    /// systemd-nspawn machines, through systemd-machined.
-    Nspawn,
-}
-
-impl Engine {
-    /// The scheme as written in a target spec.
-    pub fn scheme(self) -> &'static str {
-        match self {
-            Engine::Docker => "docker",
-            Engine::Podman => "podman",
-            Engine::Containerd => "containerd",
-            Engine::CriO => "cri-o",
-            Engine::Cri => "cri",
-            Engine::Lxc => "lxc",
-            Engine::Nspawn => "nspawn",
-        }
-    }
-
-    fn from_scheme(scheme: &str) -> Option<Engine> {
-        Some(match scheme {
-            "docker" => Engine::Docker,
-            "podman" => Engine::Podman,
-            "containerd" => Engine::Containerd,
-            "cri-o" | "crio" => Engine::CriO,
-            "cri" => Engine::Cri,
-            "lxc" => Engine::Lxc,
-            "nspawn" | "machine" => Engine::Nspawn,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Engine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.scheme())
-    }
-}
 
 /// A container named by `ENGINE://NAME-OR-ID` (for containerd, `containerd://NS/ID`
 /// names the containerd namespace too).
@@ -242,25 +186,6 @@ pub(crate) fn no_valid_pid(who: &'static str, pid: impl fmt::Display) -> Contain
         who,
         pid: pid.to_string(),
     }
-}
-
-/// `size` bytes as the messages say it: `16 MiB`.
-pub(crate) fn mib(size: usize) -> String {
-    format!("{} MiB", size >> 20)
-}
-
-/// `text` on one line, without control characters (an engine's message must not
-/// move the cursor or colour the user's terminal), and not endless.
-pub(crate) fn one_line(text: &str) -> String {
-    let mut line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(500)
-        .collect();
-    if text.chars().count() > 500 {
-        line.push('…');
-    }
-    line.trim().to_owned()
 }
 
 /// The part of an OCI runtime spec nsjoin reads (containerd's container spec, a

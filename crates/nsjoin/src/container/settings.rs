@@ -13,9 +13,7 @@ use crate::{Error, Result};
 /// [`TIMEOUT_ENV`] says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The environment variable that sets the time limit of a resolution, in seconds
-/// (`10`, `0.5`), when [`set_timeout`] has not.
-pub const TIMEOUT_ENV: &str = "NSJOIN_ENGINE_TIMEOUT";
+pub use crate::error::TIMEOUT_ENV;
 
 /// The limit set by [`set_timeout`], in nanoseconds; `u64::MAX`: none set.
 static TIMEOUT_NANOS: AtomicU64 = AtomicU64::new(u64::MAX);

@@ -9,8 +9,8 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Engine, TIMEOUT_ENV};
-use crate::error::os_text;
+use super::engine::{code_name, Engine, PERMISSION_DENIED, TIMEOUT_ENV};
+use super::{mib, os_text};
 
 /// A container target that could not be resolved, and why.
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +124,7 @@ pub enum ContainerError {
     },
 
     /// The engine's answer is larger than nsjoin takes.
-    #[error("{}: the engine's answer is larger than {}; refused", socket.display(), super::mib(*limit))]
+    #[error("{}: the engine's answer is larger than {}; refused", socket.display(), mib(*limit))]
     TooLarge {
         /// The socket.
         socket: PathBuf,
@@ -212,8 +212,8 @@ pub enum ContainerError {
     #[error(
         "{who} at {} answered: {message} (gRPC {}){}",
         socket.display(),
-        super::grpc::code_name(*code),
-        if *code == super::grpc::PERMISSION_DENIED { " (permission denied by the runtime)" } else { "" }
+        code_name(*code),
+        if *code == PERMISSION_DENIED { " (permission denied by the runtime)" } else { "" }
     )]
     Status {
         /// The engine (`containerd`, `CRI-O`, `the CRI runtime`).
@@ -385,7 +385,7 @@ fn no_socket(engine: Engine, tried: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::Reason;
+    use crate::error::Reason;
 
     #[test]
     fn connect_errors_name_the_socket_and_the_cause() {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use super::ContainerError;
+use super::{ContainerError, PERMISSION_DENIED};
 
 /// The kind of a [`ContainerError`], for callers that branch on it (and the
 /// Python package's `reason` attribute).
@@ -73,9 +73,7 @@ impl ContainerError {
                 Reason::Unreachable
             }
             E::PermissionDenied { .. } => Reason::PermissionDenied,
-            E::Status { code, .. } if *code == super::grpc::PERMISSION_DENIED => {
-                Reason::PermissionDenied
-            }
+            E::Status { code, .. } if *code == PERMISSION_DENIED => Reason::PermissionDenied,
             E::MonitorRefused { source } if source.kind() == io::ErrorKind::PermissionDenied => {
                 Reason::PermissionDenied
             }

@@ -6,6 +6,22 @@ use std::str::FromStr;
 
 use crate::{Kind, KindSet};
 
+#[cfg(feature = "containers")]
+mod container;
+#[cfg(feature = "containers")]
+mod engine;
+#[cfg(feature = "containers")]
+mod reason;
+
+#[cfg(feature = "containers")]
+pub use container::{ContainerError, Peer};
+#[cfg(feature = "containers")]
+pub(crate) use engine::{code_name, PERMISSION_DENIED};
+#[cfg(feature = "containers")]
+pub use engine::{Engine, TIMEOUT_ENV};
+#[cfg(feature = "containers")]
+pub use reason::Reason;
+
 /// Everything that can go wrong while opening, entering or leaving namespaces.
 ///
 /// Messages read like util-linux's: `cannot open /proc/42/ns/net: No such process`.
@@ -150,14 +166,14 @@ pub enum Error {
     /// engine unreachable or answering nonsense. One line, naming the target
     /// (what an engine says reaches the user's terminal: no control characters).
     #[cfg(feature = "containers")]
-    #[error("{target}: {}", crate::container::one_line(&why.to_string()))]
+    #[error("{target}: {}", one_line(&why.to_string()))]
     Container {
         /// The target as given (`docker://redis`).
         target: String,
         /// Why, typed: [`ContainerError::reason`](crate::container::ContainerError::reason)
         /// tells the cases apart; the socket and the OS error are attached.
         #[source]
-        why: crate::container::ContainerError,
+        why: ContainerError,
     },
 
     /// Any other system call failure, with what was being done.
@@ -210,7 +226,7 @@ impl Error {
 
     /// Why a container target failed, if this is about one.
     #[cfg(feature = "containers")]
-    pub fn container_error(&self) -> Option<&crate::container::ContainerError> {
+    pub fn container_error(&self) -> Option<&ContainerError> {
         match self {
             Error::Container { why, .. } => Some(why),
             _ => None,
@@ -267,6 +283,27 @@ pub fn os_text(e: &io::Error) -> String {
             .unwrap_or(text),
         None => text,
     }
+}
+
+/// `size` bytes as the messages say it: `16 MiB`.
+#[cfg(feature = "containers")]
+pub(crate) fn mib(size: usize) -> String {
+    format!("{} MiB", size >> 20)
+}
+
+/// `text` on one line, without control characters (an engine's message must not
+/// move the cursor or colour the user's terminal), and not endless.
+#[cfg(feature = "containers")]
+pub(crate) fn one_line(text: &str) -> String {
+    let mut line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(500)
+        .collect();
+    if text.chars().count() > 500 {
+        line.push('…');
+    }
+    line.trim().to_owned()
 }
 
 /// The library's result type.
