@@ -7,8 +7,7 @@
 // Also here: `-e` with target environments that are gigantic (~1 MiB) or hold entries
 // without `=`.
 
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -16,7 +15,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{exclusive, Container, NetnsFile, TempDir};
+use common::{children, exclusive, reaped_pid, zombie, Container, NetnsFile, TempDir};
 
 const NSJOIN: &str = env!("CARGO_BIN_EXE_nsjoin");
 
@@ -30,16 +29,6 @@ fn run(program: &str, args: &[String], env: &[(&str, &str)]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("cannot run timeout (coreutils)")
-}
-
-/// Every child of every thread of this process.
-fn children() -> BTreeSet<String> {
-    let mut all = BTreeSet::new();
-    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        all.extend(text.split_whitespace().map(str::to_owned));
-    }
-    all
 }
 
 fn netns_entries() -> BTreeSet<String> {
@@ -124,30 +113,6 @@ fn check(case: &Case) -> Vec<String> {
         }
     }
     wrong
-}
-
-/// Starts `true` and waits until it is a zombie (exited, not reaped).
-fn zombie() -> Child {
-    let mut child = Command::new("true").stdin(Stdio::null()).spawn().unwrap();
-    let stat = format!("/proc/{}/stat", child.id());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        let text = std::fs::read_to_string(&stat).unwrap_or_default();
-        if text.rsplit(')').next().unwrap().split_whitespace().next() == Some("Z") {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let _ = child.wait();
-    panic!("`true` did not become a zombie within 5 s");
-}
-
-/// The PID of a process that has run and been reaped.
-fn reaped_pid() -> i32 {
-    let mut child = Command::new("true").stdin(Stdio::null()).spawn().unwrap();
-    let pid = child.id() as i32;
-    child.wait().unwrap();
-    pid
 }
 
 /// A `sleep` that is killed and reaped on drop.

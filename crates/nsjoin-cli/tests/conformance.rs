@@ -14,8 +14,7 @@
 // Targets: `Sandbox`es and `NetnsFile`s from the library's fixtures, processes of
 // our own (`Proc`), and a Docker container (`Container`, needs scripts/docker.sh).
 
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -26,7 +25,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Container, NetnsFile, Reachable, Sandbox, TempDir};
+use common::{ns_link, reaped_pid, Container, NetnsFile, Reachable, Sandbox, TempDir};
 use rustix::process::{kill_process, Pid, Signal};
 
 // ---------------------------------------------------------------------------
@@ -123,22 +122,6 @@ impl Drop for Cgroup {
             thread::sleep(Duration::from_millis(10));
         }
     }
-}
-
-/// The PID of a process that has exited and been reaped.
-fn reaped_pid() -> String {
-    let mut child = Command::new("true").spawn().unwrap();
-    let pid = child.id();
-    child.wait().unwrap();
-    pid.to_string()
-}
-
-/// `readlink /proc/PID/ns/KIND`, the form `readlink /proc/self/ns/KIND` prints.
-fn ns_link(pid: i32, kind: &str) -> String {
-    fs::read_link(format!("/proc/{pid}/ns/{kind}"))
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// The state letter of /proc/PID/stat (R, S, T, Z...), None once the PID is gone.
@@ -884,7 +867,7 @@ fn usage_errors_match_nsenter() {
     }
     let sb = Sandbox::new();
     let t = sb.pid.to_string();
-    let gone = reaped_pid();
+    let gone = reaped_pid().to_string();
     #[rustfmt::skip]
     let cases = [
         // No target to take the namespace from.
@@ -926,7 +909,7 @@ fn help_and_version_exit_zero_like_nsenter() {
         assert!(out.stdout.starts_with(&want), "nsjoin {flag}: {out:?}");
     }
     // -h and -V win over a target that does not exist, like in nsenter.
-    let gone = reaped_pid();
+    let gone = reaped_pid().to_string();
     for flag in ["-h", "-V"] {
         let args = vec![
             "-t".to_owned(),

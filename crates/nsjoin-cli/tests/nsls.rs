@@ -1,5 +1,4 @@
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 // `nsls` against the machine's util-linux `lsns` (2.38 here) on namespaces these
 // tests make, and against lsns 2.41's documented behaviour where 2.38 lacks it (-H,
@@ -11,9 +10,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::os::unix::net::UnixDatagram;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use common::{shared, NetnsFile, Sandbox};
+use common::{shared, wait_gone, NetnsFile, Sandbox};
 use nsjoin::{Kind, Target};
 use serde_json::Value;
 
@@ -105,14 +103,6 @@ fn rows(v: &Value) -> Vec<Value> {
 
 fn inos_of(sandbox: &Sandbox, kinds: &[&str]) -> BTreeSet<u64> {
     kinds.iter().map(|k| sandbox.ns_ino(k)).collect()
-}
-
-fn wait_gone(pid: i32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok() {
-        assert!(Instant::now() < deadline, "process {pid} did not exit");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

@@ -1,5 +1,4 @@
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 // `nsls` under pressure (issue 18, items 5, 6, 8 and 9): no threads to be had
 // (RLIMIT_NPROC, a full pids cgroup, a small address space), few fds, output that

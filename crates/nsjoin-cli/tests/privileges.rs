@@ -3,8 +3,7 @@
 // nsjoin do with its environment, its working directory and its fds. SECURITY.md
 // cites these tests by name.
 
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -3,8 +3,7 @@
 // NSJOIN_FORCE_PROC=1 turns the pidfd ioctls off, and as a file for `--net=FILE`.
 // Both process paths are run here on purpose, so neither can stop working unseen.
 
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 use std::process::{Command, Stdio};
 

@@ -21,7 +21,7 @@
 //! CONTAINER_RUNTIME_ENDPOINT take `common::exclusive()`; every other test holds
 //! `common::shared()`, so none of them sees the other's environment.
 
-mod common;
+use nsjoin_test_support as common;
 
 use std::collections::HashMap;
 use std::io::Write;

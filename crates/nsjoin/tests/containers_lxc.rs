@@ -6,7 +6,7 @@
 //!
 //! LXC_PATH is process-wide: every test here takes `common::exclusive()`.
 
-mod common;
+use nsjoin_test_support as common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

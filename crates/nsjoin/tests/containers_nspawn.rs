@@ -13,7 +13,7 @@
 //! DBUS_SYSTEM_BUS_ADDRESS is process-wide: every test here takes
 //! `common::exclusive()`.
 
-mod common;
+use nsjoin_test_support as common;
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! The test that sets CONTAINER_HOST takes `common::exclusive()`; the others hold
 //! `common::shared()`, so none of them sees another's environment.
 
-mod common;
+use nsjoin_test_support as common;
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,4 +1,4 @@
-mod common;
+use nsjoin_test_support as common;
 
 // Entering namespaces on one thread with `Guard`, and coming back, against real
 // namespaces made by `unshare` and `ip netns`. Every test enters on a thread it

@@ -26,7 +26,7 @@
 //! the variables are process-wide, and the peak memory is measured for the whole
 //! process (reset through /proc/self/clear_refs).
 
-mod common;
+use nsjoin_test_support as common;
 mod engine_fakes;
 
 use std::collections::HashMap;

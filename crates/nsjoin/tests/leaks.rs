@@ -1,4 +1,4 @@
-mod common;
+use nsjoin_test_support as common;
 
 // Leaks under load and on failure: many guard cycles on many threads leave every
 // thread where it was and the fd table as it was; a Spawn that fails leaves the
@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use common::{exclusive, fd_count, Sandbox};
+use common::{children, exclusive, fd_count, Sandbox};
 use nsjoin::{Dir, Error, Home, Kind, KindSet, Spawn, Target};
 
 const KINDS: [Kind; 3] = [Kind::Net, Kind::Uts, Kind::Ipc];
@@ -47,18 +47,6 @@ fn all_tasks_ns() -> Vec<(String, Vec<(String, String)>)> {
         })
         .collect();
     out.sort();
-    out
-}
-
-/// This process's children (of every thread), zombies included.
-fn children() -> BTreeSet<i32> {
-    let mut out = BTreeSet::new();
-    for task in fs::read_dir("/proc/self/task").unwrap() {
-        let path = task.unwrap().path().join("children");
-        if let Ok(list) = fs::read_to_string(path) {
-            out.extend(list.split_whitespace().map(|p| p.parse::<i32>().unwrap()));
-        }
-    }
     out
 }
 

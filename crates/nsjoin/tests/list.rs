@@ -1,4 +1,4 @@
-mod common;
+use nsjoin_test_support as common;
 
 // Discovery (`nsjoin::Scan`) against namespaces these tests make: sandboxes in fresh
 // namespaces, a user namespace, `ip netns add` files, and namespaces that only an
@@ -8,24 +8,14 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use common::{shared, NetnsFile, Sandbox};
+use common::{shared, wait_gone, NetnsFile, Sandbox};
 use nsjoin::container::Engine;
 use nsjoin::{list, ContainerId, ContainerResolver, Kind, KindSet, Scan, Target};
 
 /// The unshare process that holds a sandbox (the sandboxed process's parent).
 fn holder_of(sandbox: &Sandbox) -> i32 {
     list::parent_pid(sandbox.pid).expect("sandbox has a parent")
-}
-
-/// Waits until process `pid` is gone (a zombie keeps its user namespace).
-fn wait_gone(pid: i32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok() {
-        assert!(Instant::now() < deadline, "process {pid} did not exit");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

@@ -1,4 +1,4 @@
-mod common;
+use nsjoin_test_support as common;
 
 // Which path the library took, not only what came out: each way of opening a
 // namespace (a pidfd's PIDFD_GET_*_NAMESPACE, /proc/PID/ns) is asserted, and neither

@@ -1,4 +1,4 @@
-mod common;
+use nsjoin_test_support as common;
 
 // Races between nsjoin and the life of its target: a target that exits after it was
 // opened, a PID that is reused, a container that stops, processes that vanish

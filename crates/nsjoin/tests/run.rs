@@ -1,4 +1,4 @@
-mod common;
+use nsjoin_test_support as common;
 
 // Integration tests for `nsjoin::run_in` / `Handles::run`: a closure on a thread of
 // its own inside real namespaces (made with util-linux `unshare` and `ip netns`),

@@ -1,4 +1,4 @@
-mod common;
+use nsjoin_test_support as common;
 
 // Integration tests of `nsjoin::Spawn` and `nsjoin::Child` against real namespaces:
 // every program prints what it sees of itself, and that is compared with the
@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{exclusive, shared, Sandbox, TempDir};
+use common::{exclusive, ns_link, shared, Sandbox, TempDir};
 use nsjoin::{Dir, Error, Kind, KindSet, Spawn, Target};
 
 // ---------------------------------------------------------------------------
@@ -173,13 +173,6 @@ fn output_ok(spawn: &Spawn, cmd: Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn ns_link(pid: impl Display, kind: &str) -> String {
-    fs::read_link(format!("/proc/{pid}/ns/{kind}"))
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
-}
-
 fn host_hostname() -> String {
     common::thread_hostname()
 }
@@ -227,18 +220,6 @@ fn status_field(pid: impl Display, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
         .trim()
         .to_owned()
-}
-
-/// Every child process of every thread of the test process.
-fn our_children() -> BTreeSet<i32> {
-    let mut out = BTreeSet::new();
-    for task in fs::read_dir("/proc/self/task").unwrap() {
-        let path = task.unwrap().path().join("children");
-        if let Ok(list) = fs::read_to_string(path) {
-            out.extend(list.split_whitespace().map(|p| p.parse::<i32>().unwrap()));
-        }
-    }
-    out
 }
 
 /// 0, 1, 2, and whatever fds of the test process lack FD_CLOEXEC: normally none,
@@ -575,12 +556,12 @@ fn spawn_into_exited_target_enters_held_namespaces_or_fails_for_pid() {
     // With pid: the pid ns lost its init (the sandbox's sleep), so the kernel
     // refuses to fork into it; the spawn fails instead of starting the program
     // anywhere else, and leaves nothing behind.
-    let before = our_children();
+    let before = common::children();
     let err = Spawn::new(&handles).spawn(sh(REPORT)).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("its init process has exited"), "{msg}");
     assert_eq!(err.raw_os_error(), Some(libc::ENOMEM), "{msg}");
-    assert_eq!(our_children(), before, "a process was left behind");
+    assert_eq!(common::children(), before, "a process was left behind");
 }
 
 // ---------------------------------------------------------------------------
@@ -786,7 +767,7 @@ fn spawn_cwd_inside_nonexistent_fails_cannot_change_directory_and_leaves_no_proc
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     for kinds in [sandbox_kinds(), KindSet::from(Kind::Net)] {
-        let before = our_children();
+        let before = common::children();
         let err = Spawn::new(&handles)
             .kinds(kinds)
             .cwd(Dir::Inside(PathBuf::from("/nonexistent-nsj-cwd")))
@@ -796,7 +777,11 @@ fn spawn_cwd_inside_nonexistent_fails_cannot_change_directory_and_leaves_no_proc
         assert!(msg.contains("cannot change directory"), "{kinds}: {msg}");
         assert!(msg.contains("No such file or directory"), "{kinds}: {msg}");
         assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{kinds}: {msg}");
-        assert_eq!(our_children(), before, "{kinds}: a process was left behind");
+        assert_eq!(
+            common::children(),
+            before,
+            "{kinds}: a process was left behind"
+        );
     }
 }
 
@@ -889,7 +874,7 @@ fn spawn_missing_program_is_exec_error_enoent_with_and_without_pid_kind_and_leav
     let by_name = unique("missing-prog");
     for kinds in [sandbox_kinds(), KindSet::from(Kind::Net)] {
         for program in [&by_path, &by_name] {
-            let before = our_children();
+            let before = common::children();
             let err = Spawn::new(&handles)
                 .kinds(kinds)
                 .spawn(Command::new(program))
@@ -903,7 +888,11 @@ fn spawn_missing_program_is_exec_error_enoent_with_and_without_pid_kind_and_leav
                 "{kinds}: {msg}"
             );
             assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
-            assert_eq!(our_children(), before, "{kinds}: a process was left behind");
+            assert_eq!(
+                common::children(),
+                before,
+                "{kinds}: a process was left behind"
+            );
         }
     }
 }
@@ -922,7 +911,7 @@ fn spawn_non_executable_file_is_exec_error_eacces_and_leaves_no_process() {
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     for kinds in [sandbox_kinds(), KindSet::from(Kind::Net)] {
-        let before = our_children();
+        let before = common::children();
         let err = Spawn::new(&handles)
             .kinds(kinds)
             .spawn(Command::new(&file))
@@ -937,7 +926,11 @@ fn spawn_non_executable_file_is_exec_error_eacces_and_leaves_no_process() {
             "{kinds}: {msg}"
         );
         assert_eq!(err.raw_os_error(), Some(libc::EACCES));
-        assert_eq!(our_children(), before, "{kinds}: a process was left behind");
+        assert_eq!(
+            common::children(),
+            before,
+            "{kinds}: a process was left behind"
+        );
     }
 }
 
@@ -1160,7 +1153,7 @@ fn fifty_spawns_and_failures_leave_the_fd_count_and_children_unchanged() {
     // Warm up whatever std or the library set up once.
     Spawn::new(&handles).status(quiet("true")).unwrap();
     let fds = common::fd_count();
-    let children = our_children();
+    let children = common::children();
     for i in 0..50 {
         let kinds = if i % 2 == 0 {
             sandbox_kinds()
@@ -1185,5 +1178,5 @@ fn fifty_spawns_and_failures_leave_the_fd_count_and_children_unchanged() {
         }
     }
     assert_eq!(common::fd_count(), fds, "fds leaked");
-    assert_eq!(our_children(), children, "processes left behind");
+    assert_eq!(common::children(), children, "processes left behind");
 }

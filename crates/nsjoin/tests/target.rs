@@ -1,4 +1,4 @@
-mod common;
+use nsjoin_test_support as common;
 
 // Opening namespaces: `Target`, `Namespace`, `NsId` and `Handles`, against real
 // namespaces made by `unshare` and `ip netns`.
@@ -7,10 +7,10 @@ use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{exclusive, shared, NetnsFile, Sandbox, TempDir};
+use common::{exclusive, shared, zombie, NetnsFile, Sandbox, TempDir};
 use nsjoin::{Error, Kind, KindSet, Namespace, NsId, Target};
 
 // ---------------------------------------------------------------------------
@@ -28,25 +28,6 @@ fn pidfd(pid: i32) -> OwnedFd {
         rustix::process::PidfdFlags::empty(),
     )
     .unwrap()
-}
-
-/// Starts `true` and waits until it has exited but is not yet reaped (a zombie).
-fn zombie() -> Child {
-    let mut child = Command::new("true").stdin(Stdio::null()).spawn().unwrap();
-    let stat = format!("/proc/{}/stat", child.id());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        let text = std::fs::read_to_string(&stat).unwrap_or_default();
-        // "PID (comm) STATE ..."
-        let state = text.rsplit(')').next().unwrap().split_whitespace().next();
-        if state == Some("Z") {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("`true` did not exit within 5 s");
 }
 
 /// Asserts that `err` is an `Error::Open` about `path` and that its one-line

@@ -1,7 +1,12 @@
-//! Real targets for the tests and the demo: processes in fresh namespaces made with
-//! util-linux `unshare`, and `ip netns` files. Every one is torn down on drop.
-#![allow(dead_code)]
+//! Real targets for nsjoin's tests, its bench and its demo: processes in fresh
+//! namespaces made with util-linux `unshare`, `ip netns` files, cgroups and Docker
+//! containers. Every one is torn down on drop. Shared by the library's and the
+//! command's tests (a dev-dependency of both, never published).
 
+// `new` starts processes and makes namespaces: a `Default` would hide that.
+#![allow(clippy::new_without_default)]
+
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::path::PathBuf;
@@ -9,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 /// A process (`sleep`) in fresh namespaces, with a hostname of its own.
 pub struct Sandbox {
@@ -493,5 +499,63 @@ impl Drop for Container {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// `readlink /proc/PID/ns/KIND`: `KIND:[INODE]`, the form `readlink
+/// /proc/self/ns/KIND` prints.
+pub fn ns_link(pid: impl std::fmt::Display, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Every child process of every thread of this process, zombies included.
+pub fn children() -> BTreeSet<i32> {
+    let mut out = BTreeSet::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path().join("children");
+        if let Ok(list) = std::fs::read_to_string(path) {
+            out.extend(list.split_whitespace().map(|p| p.parse::<i32>().unwrap()));
+        }
+    }
+    out
+}
+
+/// Starts `true` and waits until it has exited but is not yet reaped (a zombie).
+pub fn zombie() -> Child {
+    let mut child = Command::new("true").stdin(Stdio::null()).spawn().unwrap();
+    let stat = format!("/proc/{}/stat", child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let text = std::fs::read_to_string(&stat).unwrap_or_default();
+        // "PID (comm) STATE ..."
+        let state = text.rsplit(')').next().unwrap().split_whitespace().next();
+        if state == Some("Z") {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("`true` did not exit within 5 s");
+}
+
+/// The PID of a process that has run and been reaped.
+pub fn reaped_pid() -> i32 {
+    let mut child = Command::new("true").stdin(Stdio::null()).spawn().unwrap();
+    let pid = child.id() as i32;
+    child.wait().unwrap();
+    pid
+}
+
+/// Waits (up to 10 s) until process `pid` is gone (a zombie keeps its user
+/// namespace).
+pub fn wait_gone(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok() {
+        assert!(Instant::now() < deadline, "process {pid} did not exit");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
