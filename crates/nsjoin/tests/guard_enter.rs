@@ -7,6 +7,7 @@ use std::sync::mpsc;
 
 use common::{shared, thread_hostname, thread_ns_ino, NetnsFile, Sandbox};
 use nsjoin::{Error, Kind, KindSet, NsId, Target};
+
 mod guard_fixtures;
 use guard_fixtures::*;
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{exclusive, shared, thread_hostname, thread_ns_ino, NetnsFile, Sandbox};
 use nsjoin::{Error, Kind, KindSet, Target};
+
 mod guard_fixtures;
 use guard_fixtures::*;
 

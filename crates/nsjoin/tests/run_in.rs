@@ -13,6 +13,7 @@ use common::{
     exclusive, fd_count, shared, thread_hostname, thread_ns_ino, NetnsFile, Sandbox, TempDir,
 };
 use nsjoin::{Error, Kind, KindSet, Target};
+
 mod run_fixtures;
 use run_fixtures::*;
 

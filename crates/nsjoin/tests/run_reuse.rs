@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{exclusive, fd_count, shared, thread_hostname, thread_ns_ino, NetnsFile, Sandbox};
 use nsjoin::{Error, Kind, KindSet, Target};
+
 mod run_fixtures;
 use run_fixtures::*;
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{exclusive, ns_link, shared, Sandbox, TempDir};
 use nsjoin::{Dir, Kind, KindSet, Spawn, Target};
+
 mod spawn_fixtures;
 use spawn_fixtures::*;
 

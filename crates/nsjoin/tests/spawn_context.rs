@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::{exclusive, ns_link, shared, Sandbox, TempDir};
 use nsjoin::{Dir, Error, Kind, KindSet, Spawn, Target};
+
 mod spawn_fixtures;
 use spawn_fixtures::*;
 

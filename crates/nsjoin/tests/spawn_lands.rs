@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 
 use common::{exclusive, ns_link, shared, Sandbox};
 use nsjoin::{Dir, Error, Kind, KindSet, Spawn, Target};
+
 mod spawn_fixtures;
 use spawn_fixtures::*;
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{exclusive, shared, NetnsFile, Sandbox, TempDir};
 use nsjoin::{Error, Kind, KindSet, Namespace, Target};
+
 mod target_fixtures;
 use target_fixtures::*;
 

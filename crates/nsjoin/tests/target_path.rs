@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::{shared, NetnsFile, Sandbox, TempDir};
 use nsjoin::{Error, Kind, KindSet, Namespace, NsId, Target};
+
 mod target_fixtures;
 use target_fixtures::*;
 

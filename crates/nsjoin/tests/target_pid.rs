@@ -8,6 +8,7 @@ use std::process::Command;
 
 use common::{shared, zombie, Sandbox, TempDir};
 use nsjoin::{Kind, KindSet, Namespace, NsId, Target};
+
 mod target_fixtures;
 use target_fixtures::*;
 
