@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{children, exclusive, reaped_pid, zombie, Container, NetnsFile, TempDir};
+use common::{children, reaped_pid, zombie, Container, NetnsFile, TempDir};
 
 mod bad_input_fixtures;
 use bad_input_fixtures::*;
@@ -126,12 +126,11 @@ impl Drop for Sleeper {
 
 #[test]
 fn bad_inputs_exit_1_with_one_nsjoin_line_and_leave_no_process_fd_or_netns_behind() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_exclusive(
         "bad_inputs_exit_1_with_one_nsjoin_line_and_leave_no_process_fd_or_netns_behind",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = exclusive();
+    };
 
     // Fixtures, made before the "before" snapshot.
     let live = Sleeper::new();

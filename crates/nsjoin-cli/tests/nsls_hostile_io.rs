@@ -21,10 +21,9 @@ use nsls_hostile_fixtures::*;
 /// for "process gone", skipped nearly every process and exited 0.
 #[test]
 fn running_out_of_fds_is_an_error_that_names_the_file() {
-    if !common::root_or_skip("running_out_of_fds_is_an_error_that_names_the_file") {
+    let Some(_g) = common::root_shared("running_out_of_fds_is_an_error_that_names_the_file") else {
         return;
-    }
-    let _g = shared();
+    };
     let limits = Limits {
         nofile: Some(5),
         ..Limits::default()
@@ -46,10 +45,9 @@ fn running_out_of_fds_is_an_error_that_names_the_file() {
 /// but the first few out, silently.
 #[test]
 fn a_handful_of_fds_is_enough() {
-    if !common::root_or_skip("a_handful_of_fds_is_enough") {
+    let Some(_g) = common::root_shared("a_handful_of_fds_is_enough") else {
         return;
-    }
-    let _g = shared();
+    };
     let netns = NetnsFile::new();
     let netns_ino = {
         use std::os::unix::fs::MetadataExt;

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{shared, Sandbox, TempDir};
+use common::{Sandbox, TempDir};
 use nsjoin::KindSet;
 
 mod nsls_hostile_fixtures;
@@ -49,10 +49,9 @@ fn strs(v: &[String]) -> Vec<&str> {
 /// on its own thread and lists what nobody may see (its own namespaces).
 #[test]
 fn nproc_limit_leaves_the_scan_to_the_calling_thread() {
-    if !common::root_or_skip("nproc_limit_leaves_the_scan_to_the_calling_thread") {
+    let Some(_g) = common::root_shared("nproc_limit_leaves_the_scan_to_the_calling_thread") else {
         return;
-    }
-    let _g = shared();
+    };
     // The build tree may be in a directory nobody cannot enter.
     let dir = TempDir::new("nsls-nproc");
     let copy = dir.path().join("nsls");
@@ -171,10 +170,10 @@ impl Drop for PidsCgroup {
 /// every new thread (EAGAIN): nsls lists the same rows as without it.
 #[test]
 fn full_pids_cgroup_leaves_the_scan_to_the_calling_thread() {
-    if !common::root_or_skip("full_pids_cgroup_leaves_the_scan_to_the_calling_thread") {
+    let Some(_g) = common::root_shared("full_pids_cgroup_leaves_the_scan_to_the_calling_thread")
+    else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = Sandbox::new();
     let args = sandbox_args(&sandbox);
     let expected = nsls(Limits::default(), &strs(&args));
@@ -230,10 +229,10 @@ fn smallest_address_space() -> u64 {
 /// ("failed to spawn thread", exit 101) up to 4 MiB above that point.
 #[test]
 fn small_address_space_leaves_the_scan_to_the_calling_thread() {
-    if !common::root_or_skip("small_address_space_leaves_the_scan_to_the_calling_thread") {
+    let Some(_g) = common::root_shared("small_address_space_leaves_the_scan_to_the_calling_thread")
+    else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = Sandbox::new();
     let args = sandbox_args(&sandbox);
     let expected = nsls(Limits::default(), &strs(&args));
@@ -294,10 +293,9 @@ impl Drop for Crowd {
 /// alone (more on machines with more CPUs), and aborted or panicked below.
 #[test]
 fn many_processes_in_a_small_address_space() {
-    if !common::root_or_skip("many_processes_in_a_small_address_space") {
+    let Some(_g) = common::root_shared("many_processes_in_a_small_address_space") else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = Sandbox::new();
     let args = sandbox_args(&sandbox);
     let base = smallest_address_space();

@@ -8,7 +8,7 @@ use nsjoin_test_support as common;
 
 use std::collections::BTreeSet;
 
-use common::{shared, NetnsFile, Sandbox};
+use common::{NetnsFile, Sandbox};
 use serde_json::Value;
 
 mod nsls_fixtures;
@@ -38,10 +38,9 @@ fn inos_of(sandbox: &Sandbox, kinds: &[&str]) -> BTreeSet<u64> {
 
 #[test]
 fn task_view_prints_what_lsns_prints() {
-    if !common::root_or_skip("task_view_prints_what_lsns_prints") {
+    let Some(_g) = common::root_shared("task_view_prints_what_lsns_prints") else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = all_fresh();
     let pid = sandbox.pid.to_string();
     for extra in [
@@ -76,10 +75,10 @@ fn task_view_prints_what_lsns_prints() {
 
 #[test]
 fn same_rows_per_type_as_lsns_for_the_namespaces_we_made() {
-    if !common::root_or_skip("same_rows_per_type_as_lsns_for_the_namespaces_we_made") {
+    let Some(_g) = common::root_shared("same_rows_per_type_as_lsns_for_the_namespaces_we_made")
+    else {
         return;
-    }
-    let _g = shared();
+    };
     let plain = Sandbox::new();
     let user = Sandbox::with_user();
     let mut ours = inos_of(&plain, &["uts", "net", "ipc", "pid", "mnt", "cgroup"]);
@@ -115,10 +114,9 @@ fn same_rows_per_type_as_lsns_for_the_namespaces_we_made() {
 
 #[test]
 fn json_has_lsns_keys_and_types() {
-    if !common::root_or_skip("json_has_lsns_keys_and_types") {
+    let Some(_g) = common::root_shared("json_has_lsns_keys_and_types") else {
         return;
-    }
-    let _g = shared();
+    };
     let args = ["-J", "-l", "--output-all"];
     let shape = |v: &Value| -> BTreeSet<String> {
         rows(v)
@@ -172,10 +170,9 @@ fn json_has_lsns_keys_and_types() {
 
 #[test]
 fn tree_views_match_lsns() {
-    if !common::root_or_skip("tree_views_match_lsns") {
+    let Some(_g) = common::root_shared("tree_views_match_lsns") else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = all_fresh();
     let pid = sandbox.pid.to_string();
     for extra in [
@@ -206,10 +203,9 @@ fn tree_views_match_lsns() {
 
 #[test]
 fn bad_arguments_fail_like_lsns() {
-    if !common::root_or_skip("bad_arguments_fail_like_lsns") {
+    let Some(_g) = common::root_shared("bad_arguments_fail_like_lsns") else {
         return;
-    }
-    let _g = shared();
+    };
     for args in [
         &["-x"][..],
         &["--foo"],
@@ -252,10 +248,9 @@ fn bad_arguments_fail_like_lsns() {
 
 #[test]
 fn list_columns_and_persistent_follow_lsns_2_41() {
-    if !common::root_or_skip("list_columns_and_persistent_follow_lsns_2_41") {
+    let Some(_g) = common::root_shared("list_columns_and_persistent_follow_lsns_2_41") else {
         return;
-    }
-    let _g = shared();
+    };
     // -H (2.41): every column, right-aligned names, its JSON type, its description.
     let out = run(NSLS, &["-H"]);
     assert_eq!(out.code, Some(0));

@@ -7,7 +7,7 @@ use nsjoin_test_support as common;
 
 use std::os::unix::net::UnixDatagram;
 
-use common::{shared, wait_gone, NetnsFile, Sandbox};
+use common::{wait_gone, NetnsFile, Sandbox};
 use nsjoin::{Kind, Target};
 
 mod nsls_fixtures;
@@ -17,10 +17,10 @@ const NSJOIN: &str = env!("CARGO_BIN_EXE_nsjoin");
 
 #[test]
 fn namespaces_held_by_mounts_fds_and_sockets_are_listed() {
-    if !common::root_or_skip("namespaces_held_by_mounts_fds_and_sockets_are_listed") {
+    let Some(_g) = common::root_shared("namespaces_held_by_mounts_fds_and_sockets_are_listed")
+    else {
         return;
-    }
-    let _g = shared();
+    };
     let me = std::process::id();
     let netns = NetnsFile::new();
     let mount_ino = {
@@ -80,10 +80,9 @@ fn namespaces_held_by_mounts_fds_and_sockets_are_listed() {
 
 #[test]
 fn every_row_can_be_entered_with_nsjoin() {
-    if !common::root_or_skip("every_row_can_be_entered_with_nsjoin") {
+    let Some(_g) = common::root_shared("every_row_can_be_entered_with_nsjoin") else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = all_fresh();
     let netns = NetnsFile::new();
     let out = run(
@@ -139,10 +138,9 @@ fn every_row_can_be_entered_with_nsjoin() {
 
 #[test]
 fn container_column_appears_only_with_containers() {
-    if !common::root_or_skip("container_column_appears_only_with_containers") {
+    let Some(_g) = common::root_shared("container_column_appears_only_with_containers") else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = Sandbox::new();
     let out = run(NSLS, &["-p", &sandbox.pid.to_string()]);
     assert!(!out.stdout.contains("CONTAINER"), "{}", out.stdout);
@@ -202,10 +200,9 @@ fn help_and_version() {
 /// namespaces are listed: the sandbox's holds only processes of the cgroup.)
 #[test]
 fn container_names_only_what_the_engine_confirms() {
-    if !common::root_or_skip("container_names_only_what_the_engine_confirms") {
+    let Some(_g) = common::root_shared("container_names_only_what_the_engine_confirms") else {
         return;
-    }
-    let _g = shared();
+    };
     let id = "d0".repeat(32);
     let impostor = common::CgroupSandbox::at(&format!("docker/{id}"));
     let pid = impostor.sandbox.pid.to_string();

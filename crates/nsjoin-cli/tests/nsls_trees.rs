@@ -6,8 +6,6 @@ use nsjoin_test_support as common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::shared;
-
 mod nsls_hostile_fixtures;
 use nsls_hostile_fixtures::*;
 
@@ -94,10 +92,9 @@ fn same_as_lsns(args: &[&str]) -> String {
 /// before the changes of this file as well.
 #[test]
 fn owner_and_parent_trees_follow_lsns_2_41() {
-    if !common::root_or_skip("owner_and_parent_trees_follow_lsns_2_41") {
+    let Some(_g) = common::root_shared("owner_and_parent_trees_follow_lsns_2_41") else {
         return;
-    }
-    let _g = shared();
+    };
     let chain = GhostChain::new();
     let pid = chain.pid.to_string();
     for tree in ["--tree=owner", "--tree=parent"] {

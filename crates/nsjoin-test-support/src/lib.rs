@@ -295,6 +295,18 @@ pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
     PROCESS_WIDE.write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// [`root_or_skip`], then [`shared`]: how a test that needs root starts. `None`
+/// where the test is skipped.
+pub fn root_shared(test: &str) -> Option<RwLockReadGuard<'static, ()>> {
+    root_or_skip(test).then(shared)
+}
+
+/// [`root_or_skip`], then [`exclusive`], for a test that needs root and looks at
+/// process-wide state. `None` where the test is skipped.
+pub fn root_exclusive(test: &str) -> Option<RwLockWriteGuard<'static, ()>> {
+    root_or_skip(test).then(exclusive)
+}
+
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
 

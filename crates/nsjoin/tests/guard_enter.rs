@@ -5,7 +5,7 @@ use nsjoin_test_support as common;
 
 use std::sync::mpsc;
 
-use common::{shared, thread_hostname, thread_ns_ino, NetnsFile, Sandbox};
+use common::{thread_hostname, thread_ns_ino, NetnsFile, Sandbox};
 use nsjoin::{Error, Kind, KindSet, NsId, Target};
 
 mod guard_fixtures;
@@ -68,29 +68,27 @@ fn enter_hold_and_restore(by_leave: bool) {
 
 #[test]
 fn guard_enters_net_uts_ipc_cgroup_on_its_thread_only_and_drop_restores() {
-    if !common::root_or_skip("guard_enters_net_uts_ipc_cgroup_on_its_thread_only_and_drop_restores")
-    {
+    let Some(_lock) =
+        common::root_shared("guard_enters_net_uts_ipc_cgroup_on_its_thread_only_and_drop_restores")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     enter_hold_and_restore(false);
 }
 
 #[test]
 fn guard_leave_restores_every_kind() {
-    if !common::root_or_skip("guard_leave_restores_every_kind") {
+    let Some(_lock) = common::root_shared("guard_leave_restores_every_kind") else {
         return;
-    }
-    let _lock = shared();
+    };
     enter_hold_and_restore(true);
 }
 
 #[test]
 fn guard_enters_each_kind_alone() {
-    if !common::root_or_skip("guard_enters_each_kind_alone") {
+    let Some(_lock) = common::root_shared("guard_enters_each_kind_alone") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let handles = Target::pid(sandbox.pid).open(kinds(&THREAD_KINDS)).unwrap();
     on_thread(|| {
@@ -117,10 +115,9 @@ fn guard_enters_each_kind_alone() {
 
 #[test]
 fn guard_without_a_pidfd_enters_the_opened_fds() {
-    if !common::root_or_skip("guard_without_a_pidfd_enters_the_opened_fds") {
+    let Some(_lock) = common::root_shared("guard_without_a_pidfd_enters_the_opened_fds") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     // Another path to proc: no pidfd, so entering goes fd by fd.
     let handles = Target::pid(sandbox.pid)
@@ -140,10 +137,9 @@ fn guard_without_a_pidfd_enters_the_opened_fds() {
 
 #[test]
 fn guard_on_a_netns_file_enters_its_net_ns() {
-    if !common::root_or_skip("guard_on_a_netns_file_enters_its_net_ns") {
+    let Some(_lock) = common::root_shared("guard_on_a_netns_file_enters_its_net_ns") else {
         return;
-    }
-    let _lock = shared();
+    };
     let netns = NetnsFile::new();
     netns.ip(&[
         "link", "add", "nsjveth0", "type", "veth", "peer", "name", "nsjveth1",
@@ -172,10 +168,11 @@ fn guard_on_a_netns_file_enters_its_net_ns() {
 
 #[test]
 fn guard_with_pid_changes_pid_for_children_only_and_restores_it() {
-    if !common::root_or_skip("guard_with_pid_changes_pid_for_children_only_and_restores_it") {
+    let Some(_lock) =
+        common::root_shared("guard_with_pid_changes_pid_for_children_only_and_restores_it")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let handles = Target::pid(sandbox.pid).open(Kind::Pid.into()).unwrap();
     let sandbox_pid_ns = sandbox.ns_ino("pid");
@@ -197,10 +194,10 @@ fn guard_with_pid_changes_pid_for_children_only_and_restores_it() {
 
 #[test]
 fn guard_enters_the_net_ns_of_a_user_sandbox_as_root() {
-    if !common::root_or_skip("guard_enters_the_net_ns_of_a_user_sandbox_as_root") {
+    let Some(_lock) = common::root_shared("guard_enters_the_net_ns_of_a_user_sandbox_as_root")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::with_user();
     let handles = Target::pid(sandbox.pid)
         .open(KindSet::from([Kind::Net, Kind::Uts]))
@@ -227,10 +224,11 @@ fn guard_enters_the_net_ns_of_a_user_sandbox_as_root() {
 
 #[test]
 fn guard_entered_is_what_was_asked_and_no_kinds_means_all_opened() {
-    if !common::root_or_skip("guard_entered_is_what_was_asked_and_no_kinds_means_all_opened") {
+    let Some(_lock) =
+        common::root_shared("guard_entered_is_what_was_asked_and_no_kinds_means_all_opened")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let handles = Target::pid(sandbox.pid)
         .open(KindSet::from([Kind::Net, Kind::Uts, Kind::User]))
@@ -270,10 +268,10 @@ fn guard_entered_is_what_was_asked_and_no_kinds_means_all_opened() {
 /// it refuses them when asked by name, and enter nothing.
 #[test]
 fn guard_with_no_kinds_still_refuses_opened_user_and_time() {
-    if !common::root_or_skip("guard_with_no_kinds_still_refuses_opened_user_and_time") {
+    let Some(_lock) = common::root_shared("guard_with_no_kinds_still_refuses_opened_user_and_time")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::with_user();
     let mut cases = vec![(
         Target::pid(sandbox.pid)
@@ -309,10 +307,9 @@ fn guard_with_no_kinds_still_refuses_opened_user_and_time() {
 
 #[test]
 fn guard_refuses_user_and_time_pointing_to_spawn() {
-    if !common::root_or_skip("guard_refuses_user_and_time_pointing_to_spawn") {
+    let Some(_lock) = common::root_shared("guard_refuses_user_and_time_pointing_to_spawn") else {
         return;
-    }
-    let _lock = shared();
+    };
     let user = Sandbox::with_user();
     let user_handles = Target::pid(user.pid)
         .open(KindSet::from([Kind::User, Kind::Net]))
@@ -363,12 +360,11 @@ fn guard_refuses_user_and_time_pointing_to_spawn() {
 
 #[test]
 fn guard_enters_mnt_on_a_thread_with_its_own_fs_and_restores_root_and_cwd() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_shared(
         "guard_enters_mnt_on_a_thread_with_its_own_fs_and_restores_root_and_cwd",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = shared();
+    };
     let dir = common::TempDir::new("guard-mnt");
     let mountpoint = dir.path().to_str().unwrap().to_owned();
     let sandbox = Sandbox::start(
@@ -399,10 +395,11 @@ fn guard_enters_mnt_on_a_thread_with_its_own_fs_and_restores_root_and_cwd() {
 
 #[test]
 fn guard_with_mnt_on_a_multithreaded_process_points_to_run_in() {
-    if !common::root_or_skip("guard_with_mnt_on_a_multithreaded_process_points_to_run_in") {
+    let Some(_lock) =
+        common::root_shared("guard_with_mnt_on_a_multithreaded_process_points_to_run_in")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let handles = Target::pid(sandbox.pid)
         .open(KindSet::from([Kind::Mnt, Kind::Net]))
@@ -434,10 +431,9 @@ fn guard_with_mnt_on_a_multithreaded_process_points_to_run_in() {
 /// the target's pidfd, and fd by fd.
 #[test]
 fn guard_failing_on_mnt_after_net_rolls_net_back() {
-    if !common::root_or_skip("guard_failing_on_mnt_after_net_rolls_net_back") {
+    let Some(_lock) = common::root_shared("guard_failing_on_mnt_after_net_rolls_net_back") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let both = KindSet::from([Kind::Mnt, Kind::Net, Kind::Uts]);
     let with_pidfd = Target::pid(sandbox.pid).open(both).unwrap();

@@ -9,7 +9,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use common::{exclusive, shared, thread_hostname, thread_ns_ino, NetnsFile, Sandbox};
+use common::{thread_hostname, thread_ns_ino, NetnsFile, Sandbox};
 use nsjoin::{Error, Kind, KindSet, Target};
 
 mod guard_fixtures;
@@ -72,10 +72,10 @@ impl Drop for Mover {
 
 #[test]
 fn nested_guards_on_two_sandboxes_restore_in_reverse() {
-    if !common::root_or_skip("nested_guards_on_two_sandboxes_restore_in_reverse") {
+    let Some(_lock) = common::root_shared("nested_guards_on_two_sandboxes_restore_in_reverse")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let a = Sandbox::new();
     let b = Sandbox::new();
     let a_net = Target::pid(a.pid).open(Kind::Net.into()).unwrap();
@@ -111,10 +111,11 @@ fn nested_guards_on_two_sandboxes_restore_in_reverse() {
 
 #[test]
 fn sixteen_threads_hold_guards_on_four_sandboxes_concurrently() {
-    if !common::root_or_skip("sixteen_threads_hold_guards_on_four_sandboxes_concurrently") {
+    let Some(_lock) =
+        common::root_exclusive("sixteen_threads_hold_guards_on_four_sandboxes_concurrently")
+    else {
         return;
-    }
-    let _lock = exclusive();
+    };
     const THREADS: usize = 16;
     const ITERATIONS: usize = 300;
     let sandboxes: Vec<Sandbox> = (0..4).map(|_| Sandbox::new()).collect();
@@ -167,10 +168,9 @@ fn sixteen_threads_hold_guards_on_four_sandboxes_concurrently() {
 
 #[test]
 fn guards_leak_no_fd() {
-    if !common::root_or_skip("guards_leak_no_fd") {
+    let Some(_lock) = common::root_exclusive("guards_leak_no_fd") else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sandbox = Sandbox::new();
     let handles = Target::pid(sandbox.pid)
         .open(KindSet::from([Kind::Net, Kind::Uts, Kind::Mnt, Kind::User]))
@@ -199,10 +199,11 @@ fn guards_leak_no_fd() {
 
 #[test]
 fn guard_of_a_kind_not_opened_is_not_provided_and_enters_nothing() {
-    if !common::root_or_skip("guard_of_a_kind_not_opened_is_not_provided_and_enters_nothing") {
+    let Some(_lock) =
+        common::root_shared("guard_of_a_kind_not_opened_is_not_provided_and_enters_nothing")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let netns = NetnsFile::new();
     let handles = Target::path(&netns.path).open(KindSet::EMPTY).unwrap();
     on_thread(|| {
@@ -229,10 +230,11 @@ fn guard_of_a_kind_not_opened_is_not_provided_and_enters_nothing() {
 /// other namespaces since.
 #[test]
 fn guard_enters_the_opened_namespaces_even_after_the_target_moved() {
-    if !common::root_or_skip("guard_enters_the_opened_namespaces_even_after_the_target_moved") {
+    let Some(_lock) =
+        common::root_shared("guard_enters_the_opened_namespaces_even_after_the_target_moved")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let mut mover = Mover::start();
     let kinds = KindSet::from([Kind::Net, Kind::Uts]);
     let handles = Target::pid(mover.pid).open(kinds).unwrap();
@@ -262,10 +264,11 @@ fn guard_enters_the_opened_namespaces_even_after_the_target_moved() {
 
 #[test]
 fn guards_from_a_home_enter_and_come_back_without_opening_anything() {
-    if !common::root_or_skip("guards_from_a_home_enter_and_come_back_without_opening_anything") {
+    let Some(_lock) =
+        common::root_exclusive("guards_from_a_home_enter_and_come_back_without_opening_anything")
+    else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sandbox = Sandbox::new();
     let kinds = kinds(&[Kind::Net, Kind::Uts]);
     let handles = Target::pid(sandbox.pid).open(kinds).unwrap();
@@ -292,10 +295,11 @@ fn guards_from_a_home_enter_and_come_back_without_opening_anything() {
 
 #[test]
 fn a_home_inside_another_guard_comes_back_to_that_guard_not_home() {
-    if !common::root_or_skip("a_home_inside_another_guard_comes_back_to_that_guard_not_home") {
+    let Some(_lock) =
+        common::root_shared("a_home_inside_another_guard_comes_back_to_that_guard_not_home")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let a = Sandbox::new();
     let b = Sandbox::new();
     let a_net = Target::pid(a.pid).open(Kind::Net.into()).unwrap();
@@ -349,10 +353,9 @@ fn a_home_never_saves_a_user_namespace() {
 /// thread in the first target's namespace, and both leave() calls said Ok.
 #[test]
 fn guards_left_out_of_order_end_where_they_started() {
-    if !common::root_or_skip("guards_left_out_of_order_end_where_they_started") {
+    let Some(_lock) = common::root_shared("guards_left_out_of_order_end_where_they_started") else {
         return;
-    }
-    let _lock = shared();
+    };
     let (a, b, c) = (Sandbox::new(), Sandbox::new(), Sandbox::new());
     let open = |s: &Sandbox| {
         Target::pid(s.pid)
@@ -391,10 +394,9 @@ fn guards_left_out_of_order_end_where_they_started() {
 /// entered. All or nothing now.
 #[test]
 fn enter_permanently_is_all_or_nothing() {
-    if !common::root_or_skip("enter_permanently_is_all_or_nothing") {
+    let Some(_lock) = common::root_shared("enter_permanently_is_all_or_nothing") else {
         return;
-    }
-    let _lock = shared();
+    };
     let user = Sandbox::with_user();
     let plain = Sandbox::new();
     let uh = Target::pid(user.pid)
@@ -454,10 +456,9 @@ fn enter_permanently_is_all_or_nothing() {
 /// where the thread really was, not to the namespace it started in.
 #[test]
 fn forget_thread_home_after_a_raw_setns() {
-    if !common::root_or_skip("forget_thread_home_after_a_raw_setns") {
+    let Some(_lock) = common::root_shared("forget_thread_home_after_a_raw_setns") else {
         return;
-    }
-    let _lock = shared();
+    };
     let (a, b) = (Sandbox::new(), Sandbox::new());
     let hb = Target::pid(b.pid).open(Kind::Net.into()).unwrap();
     let a_net = std::fs::File::open(format!("/proc/{}/ns/net", a.pid)).unwrap();

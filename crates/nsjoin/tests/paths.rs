@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{shared, Sandbox};
+use common::Sandbox;
 use nsjoin::{Kind, KindSet, Namespace, NsId, Source, Target};
 
 /// The source every process-target namespace and every "current" namespace must
@@ -71,10 +71,9 @@ fn marked_process(marker: &str) -> Child {
 
 #[test]
 fn each_namespace_says_how_it_was_opened() {
-    if !common::root_or_skip("each_namespace_says_how_it_was_opened") {
+    let Some(_lock) = common::root_shared("each_namespace_says_how_it_was_opened") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let want = expected_source();
     let handles = Target::pid(sandbox.pid).open(KindSet::supported()).unwrap();
@@ -110,12 +109,11 @@ fn each_namespace_says_how_it_was_opened() {
 /// process), and that wrong directory stayed cached.
 #[test]
 fn a_targets_proc_files_are_its_own_from_inside_a_containers_mount_namespace() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_shared(
         "a_targets_proc_files_are_its_own_from_inside_a_containers_mount_namespace",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = shared();
+    };
     let box_ = container();
     let marker = format!("mark-{}", std::process::id());
     let mut target = marked_process(&marker);
@@ -153,10 +151,11 @@ fn a_targets_proc_files_are_its_own_from_inside_a_containers_mount_namespace() {
 /// NsId::current / Namespace::current, failed with ENOENT.
 #[test]
 fn guards_and_current_work_inside_a_containers_mount_namespace() {
-    if !common::root_or_skip("guards_and_current_work_inside_a_containers_mount_namespace") {
+    let Some(_lock) =
+        common::root_shared("guards_and_current_work_inside_a_containers_mount_namespace")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let box_ = container();
     let handles = Target::pid(box_.pid)
         .open(KindSet::from([Kind::Mnt, Kind::Uts, Kind::Net]))
@@ -190,10 +189,9 @@ fn guards_and_current_work_inside_a_containers_mount_namespace() {
 /// alive, because its /proc/PID directory is still there.
 #[test]
 fn a_zombie_is_not_alive_without_a_pidfd() {
-    if !common::root_or_skip("a_zombie_is_not_alive_without_a_pidfd") {
+    let Some(_lock) = common::root_shared("a_zombie_is_not_alive_without_a_pidfd") else {
         return;
-    }
-    let _lock = shared();
+    };
     let mut child = Command::new("sleep")
         .arg("100000")
         .stdin(Stdio::null())

@@ -9,9 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{
-    exclusive, fd_count, shared, thread_hostname, thread_ns_ino, NetnsFile, Sandbox, TempDir,
-};
+use common::{fd_count, thread_hostname, thread_ns_ino, NetnsFile, Sandbox, TempDir};
 use nsjoin::{Error, Kind, KindSet, Target};
 
 mod run_fixtures;
@@ -67,11 +65,11 @@ const NET_UTS_IPC_CGROUP_PID: [Kind; 5] =
 
 #[test]
 fn run_in_net_uts_ipc_cgroup_pid_closure_sees_sandbox_ids_and_hostname() {
-    if !common::root_or_skip("run_in_net_uts_ipc_cgroup_pid_closure_sees_sandbox_ids_and_hostname")
-    {
+    let Some(_lock) =
+        common::root_shared("run_in_net_uts_ipc_cgroup_pid_closure_sees_sandbox_ids_and_hostname")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let kinds = ["net", "uts", "ipc", "cgroup"];
     let caller_before = thread_inos(&["net", "uts", "ipc", "cgroup", "pid", "pid_for_children"]);
@@ -110,12 +108,11 @@ fn run_in_net_uts_ipc_cgroup_pid_closure_sees_sandbox_ids_and_hostname() {
 
 #[test]
 fn run_in_leaves_caller_thread_and_all_other_threads_in_their_namespaces() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_exclusive(
         "run_in_leaves_caller_thread_and_all_other_threads_in_their_namespaces",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sb = Sandbox::new();
     let kinds = ["net", "uts", "ipc", "cgroup", "mnt", "pid_for_children"];
     let before = thread_inos(&kinds);
@@ -152,12 +149,11 @@ fn run_in_leaves_caller_thread_and_all_other_threads_in_their_namespaces() {
 
 #[test]
 fn run_in_mnt_closure_reads_sandbox_tmpfs_marker_caller_cannot_and_keeps_cwd_root() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_shared(
         "run_in_mnt_closure_reads_sandbox_tmpfs_marker_caller_cannot_and_keeps_cwd_root",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = shared();
+    };
     // /mnt on these machines holds mounts of the test machinery: use a directory of
     // our own as the mountpoint (private propagation keeps the tmpfs in the sandbox).
     let dir = TempDir::new("mnt");
@@ -201,10 +197,10 @@ fn run_in_mnt_closure_reads_sandbox_tmpfs_marker_caller_cannot_and_keeps_cwd_roo
 
 #[test]
 fn run_in_closure_borrows_callers_stack_and_returns_value() {
-    if !common::root_or_skip("run_in_closure_borrows_callers_stack_and_returns_value") {
+    let Some(_lock) = common::root_shared("run_in_closure_borrows_callers_stack_and_returns_value")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let prefix = String::from("seen:"); // borrowed immutably
     let mut log: Vec<String> = Vec::new(); // borrowed mutably
@@ -219,12 +215,11 @@ fn run_in_closure_borrows_callers_stack_and_returns_value() {
 
 #[test]
 fn run_in_panic_is_resumed_in_caller_with_same_payload_and_nothing_leaks() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_exclusive(
         "run_in_panic_is_resumed_in_caller_with_same_payload_and_nothing_leaks",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sb = Sandbox::new();
     let kinds = ["net", "uts", "ipc", "mnt"];
     let ns_before = thread_inos(&kinds);
@@ -258,10 +253,11 @@ fn run_in_panic_is_resumed_in_caller_with_same_payload_and_nothing_leaks() {
 
 #[test]
 fn run_in_refuses_user_and_time_with_needs_other_api_naming_spawn() {
-    if !common::root_or_skip("run_in_refuses_user_and_time_with_needs_other_api_naming_spawn") {
+    let Some(_lock) =
+        common::root_shared("run_in_refuses_user_and_time_with_needs_other_api_naming_spawn")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::with_user();
     let target = Target::pid(sb.pid);
     for kind in [Kind::User, Kind::Time] {
@@ -289,10 +285,9 @@ fn run_in_refuses_user_and_time_with_needs_other_api_naming_spawn() {
 
 #[test]
 fn run_in_netns_file_closure_sees_its_dummy_link() {
-    if !common::root_or_skip("run_in_netns_file_closure_sees_its_dummy_link") {
+    let Some(_lock) = common::root_shared("run_in_netns_file_closure_sees_its_dummy_link") else {
         return;
-    }
-    let _lock = shared();
+    };
     let netns = NetnsFile::new();
     add_link_d0(&netns);
     let file_ino = std::fs::metadata(&netns.path).unwrap().ino();
@@ -316,10 +311,11 @@ fn run_in_netns_file_closure_sees_its_dummy_link() {
 
 #[test]
 fn run_in_net_uts_of_sandbox_owned_by_another_user_ns_works_as_root() {
-    if !common::root_or_skip("run_in_net_uts_of_sandbox_owned_by_another_user_ns_works_as_root") {
+    let Some(_lock) =
+        common::root_shared("run_in_net_uts_of_sandbox_owned_by_another_user_ns_works_as_root")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::with_user();
     assert_ne!(sb.ns_ino("user"), thread_ns_ino("user"));
     let (net, uts, user, host) = nsjoin::run_in(
@@ -343,10 +339,11 @@ fn run_in_net_uts_of_sandbox_owned_by_another_user_ns_works_as_root() {
 
 #[test]
 fn run_in_on_exited_target_returns_err_without_calling_closure() {
-    if !common::root_or_skip("run_in_on_exited_target_returns_err_without_calling_closure") {
+    let Some(_lock) =
+        common::root_shared("run_in_on_exited_target_returns_err_without_calling_closure")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let pid = sb.pid;
     drop(sb);

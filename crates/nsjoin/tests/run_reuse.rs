@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{exclusive, fd_count, shared, thread_hostname, thread_ns_ino, NetnsFile, Sandbox};
+use common::{fd_count, thread_hostname, thread_ns_ino, NetnsFile, Sandbox};
 use nsjoin::{Error, Kind, KindSet, Target};
 
 mod run_fixtures;
@@ -20,10 +20,11 @@ use run_fixtures::*;
 
 #[test]
 fn handles_run_reused_100_times_enters_same_namespaces_each_time() {
-    if !common::root_or_skip("handles_run_reused_100_times_enters_same_namespaces_each_time") {
+    let Some(_lock) =
+        common::root_shared("handles_run_reused_100_times_enters_same_namespaces_each_time")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let set = KindSet::from([Kind::Net, Kind::Uts, Kind::Ipc]);
     let handles = Target::pid(sb.pid).open(set).unwrap();
@@ -72,12 +73,11 @@ fn handles_run_reused_100_times_enters_same_namespaces_each_time() {
 
 #[test]
 fn run_in_16_threads_x_200_against_4_sandboxes_all_correct_and_no_fd_leak() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_exclusive(
         "run_in_16_threads_x_200_against_4_sandboxes_all_correct_and_no_fd_leak",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sandboxes: Vec<Sandbox> = (0..4).map(|_| Sandbox::new()).collect();
     let expected: Vec<(u64, u64, u64, String)> = sandboxes
         .iter()
@@ -134,10 +134,11 @@ fn run_in_16_threads_x_200_against_4_sandboxes_all_correct_and_no_fd_leak() {
 /// and B's uts (entered), and the outer thread is untouched by the inner call.
 #[test]
 fn nested_run_in_inner_closure_sees_outer_net_and_inner_uts() {
-    if !common::root_or_skip("nested_run_in_inner_closure_sees_outer_net_and_inner_uts") {
+    let Some(_lock) =
+        common::root_shared("nested_run_in_inner_closure_sees_outer_net_and_inner_uts")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let a = Sandbox::new();
     let b = Sandbox::new();
     let caller = thread_inos(&["net", "uts"]);
@@ -171,10 +172,11 @@ fn nested_run_in_inner_closure_sees_outer_net_and_inner_uts() {
 
 #[test]
 fn run_in_10000_sequential_calls_leak_no_fds_or_threads() {
-    if !common::root_or_skip("run_in_10000_sequential_calls_leak_no_fds_or_threads") {
+    let Some(_lock) =
+        common::root_exclusive("run_in_10000_sequential_calls_leak_no_fds_or_threads")
+    else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sb = Sandbox::new();
     let target = Target::pid(sb.pid);
     let want = sb.ns_ino("uts");
@@ -201,10 +203,11 @@ fn run_in_10000_sequential_calls_leak_no_fds_or_threads() {
 
 #[test]
 fn run_in_hostname_equals_util_linux_nsenter_net_uts_hostname() {
-    if !common::root_or_skip("run_in_hostname_equals_util_linux_nsenter_net_uts_hostname") {
+    let Some(_lock) =
+        common::root_shared("run_in_hostname_equals_util_linux_nsenter_net_uts_hostname")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let out = Command::new("nsenter")
         .args([
@@ -244,12 +247,11 @@ fn run_in_hostname_equals_util_linux_nsenter_net_uts_hostname() {
 /// (same PID, new net namespace).
 #[test]
 fn handles_run_enters_the_opened_net_ns_even_after_target_moved_to_another() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_shared(
         "handles_run_enters_the_opened_net_ns_even_after_target_moved_to_another",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = shared();
+    };
     let trigger = std::env::temp_dir().join(format!("nsj-run-trigger-{}", std::process::id()));
     let _ = std::fs::remove_file(&trigger);
     let sb = Sandbox::start(
@@ -300,10 +302,11 @@ fn handles_run_enters_the_opened_net_ns_even_after_target_moved_to_another() {
 /// so the closure silently runs in the caller's own network namespace.
 #[test]
 fn run_in_netns_file_with_empty_kinds_enters_the_files_kind() {
-    if !common::root_or_skip("run_in_netns_file_with_empty_kinds_enters_the_files_kind") {
+    let Some(_lock) =
+        common::root_shared("run_in_netns_file_with_empty_kinds_enters_the_files_kind")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let netns = NetnsFile::new();
     let file_ino = std::fs::metadata(&netns.path).unwrap().ino();
     let seen = nsjoin::run_in(&Target::path(&netns.path), KindSet::EMPTY, || {

@@ -11,7 +11,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{exclusive, ns_link, shared, Sandbox, TempDir};
+use common::{ns_link, Sandbox, TempDir};
 use nsjoin::{Dir, Kind, KindSet, Spawn, Target};
 
 mod spawn_fixtures;
@@ -73,10 +73,11 @@ impl Drop for StdinIsPipe {
 
 #[test]
 fn child_kill_then_wait_reports_sigkill_for_a_pid_namespace_program() {
-    if !common::root_or_skip("child_kill_then_wait_reports_sigkill_for_a_pid_namespace_program") {
+    let Some(_lock) =
+        common::root_shared("child_kill_then_wait_reports_sigkill_for_a_pid_namespace_program")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     let mut sleep = Command::new("sleep");
@@ -96,10 +97,11 @@ fn child_kill_then_wait_reports_sigkill_for_a_pid_namespace_program() {
 
 #[test]
 fn child_try_wait_is_none_while_running_then_some_with_the_exit_code() {
-    if !common::root_or_skip("child_try_wait_is_none_while_running_then_some_with_the_exit_code") {
+    let Some(_lock) =
+        common::root_shared("child_try_wait_is_none_while_running_then_some_with_the_exit_code")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     let tmp = TempDir::new("go");
@@ -129,10 +131,11 @@ fn child_try_wait_is_none_while_running_then_some_with_the_exit_code() {
 
 #[test]
 fn spawn_status_propagates_the_exit_code_with_and_without_pid_kind() {
-    if !common::root_or_skip("spawn_status_propagates_the_exit_code_with_and_without_pid_kind") {
+    let Some(_lock) =
+        common::root_shared("spawn_status_propagates_the_exit_code_with_and_without_pid_kind")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     for kinds in [sandbox_kinds(), KindSet::from(Kind::Net)] {
@@ -151,10 +154,11 @@ fn spawn_status_propagates_the_exit_code_with_and_without_pid_kind() {
 
 #[test]
 fn spawn_piped_stdin_reaches_the_program_in_the_pid_namespace() {
-    if !common::root_or_skip("spawn_piped_stdin_reaches_the_program_in_the_pid_namespace") {
+    let Some(_lock) =
+        common::root_shared("spawn_piped_stdin_reaches_the_program_in_the_pid_namespace")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     for kinds in [KindSet::from(Kind::Net), sandbox_kinds()] {
@@ -182,10 +186,11 @@ fn spawn_piped_stdin_reaches_the_program_in_the_pid_namespace() {
 
 #[test]
 fn spawn_output_captures_stdout_stderr_and_exit_code_separately() {
-    if !common::root_or_skip("spawn_output_captures_stdout_stderr_and_exit_code_separately") {
+    let Some(_lock) =
+        common::root_shared("spawn_output_captures_stdout_stderr_and_exit_code_separately")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     let out = Spawn::new(&handles)
@@ -201,10 +206,10 @@ fn spawn_output_captures_stdout_stderr_and_exit_code_separately() {
 
 #[test]
 fn spawn_output_gives_the_program_dev_null_as_stdin() {
-    if !common::root_or_skip("spawn_output_gives_the_program_dev_null_as_stdin") {
+    let Some(_lock) = common::root_exclusive("spawn_output_gives_the_program_dev_null_as_stdin")
+    else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(KindSet::from(Kind::Net)).unwrap();
     // Our own stdin is a pipe nobody writes to: inheriting it would show.
@@ -215,10 +220,9 @@ fn spawn_output_gives_the_program_dev_null_as_stdin() {
 
 #[test]
 fn spawn_passes_only_fds_0_1_2_to_the_program() {
-    if !common::root_or_skip("spawn_passes_only_fds_0_1_2_to_the_program") {
+    let Some(_lock) = common::root_shared("spawn_passes_only_fds_0_1_2_to_the_program") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     for kinds in [sandbox_kinds(), KindSet::from(Kind::Net)] {
@@ -269,11 +273,11 @@ fn spawn_passes_only_fds_0_1_2_to_the_program() {
 
 #[test]
 fn fifty_spawns_and_failures_leave_the_fd_count_and_children_unchanged() {
-    if !common::root_or_skip("fifty_spawns_and_failures_leave_the_fd_count_and_children_unchanged")
-    {
+    let Some(_lock) = common::root_exclusive(
+        "fifty_spawns_and_failures_leave_the_fd_count_and_children_unchanged",
+    ) else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     let quiet = |program: &str| {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{exclusive, ns_link, shared, Sandbox, TempDir};
+use common::{ns_link, Sandbox, TempDir};
 use nsjoin::{Dir, Error, Kind, KindSet, Spawn, Target};
 
 mod spawn_fixtures;
@@ -106,10 +106,11 @@ impl Drop for Cgroup {
 
 #[test]
 fn spawn_cwd_dir_target_starts_in_the_targets_working_directory() {
-    if !common::root_or_skip("spawn_cwd_dir_target_starts_in_the_targets_working_directory") {
+    let Some(_lock) =
+        common::root_shared("spawn_cwd_dir_target_starts_in_the_targets_working_directory")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let tmp = TempDir::new("cwd");
     let dir = tmp.path().join("nsj-cwd");
     let sb = Sandbox::start(
@@ -132,10 +133,11 @@ fn spawn_cwd_dir_target_starts_in_the_targets_working_directory() {
 
 #[test]
 fn spawn_cwd_dir_path_resolves_before_entering_and_dir_inside_after() {
-    if !common::root_or_skip("spawn_cwd_dir_path_resolves_before_entering_and_dir_inside_after") {
+    let Some(_lock) =
+        common::root_shared("spawn_cwd_dir_path_resolves_before_entering_and_dir_inside_after")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let tmp = TempDir::new("shadow");
     let dir = tmp.path().join("shadowed");
     fs::create_dir(&dir).unwrap();
@@ -162,10 +164,11 @@ fn spawn_cwd_dir_path_resolves_before_entering_and_dir_inside_after() {
 
 #[test]
 fn spawn_root_dir_target_runs_the_program_in_the_targets_chroot() {
-    if !common::root_or_skip("spawn_root_dir_target_runs_the_program_in_the_targets_chroot") {
+    let Some(_lock) =
+        common::root_shared("spawn_root_dir_target_runs_the_program_in_the_targets_chroot")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let tmp = TempDir::new("rootfs");
     let rootfs = tmp.path().join("rootfs");
     fs::create_dir_all(rootfs.join("bin")).unwrap();
@@ -196,12 +199,11 @@ fn spawn_root_dir_target_runs_the_program_in_the_targets_chroot() {
 
 #[test]
 fn spawn_cwd_inside_nonexistent_fails_cannot_change_directory_and_leaves_no_process() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_exclusive(
         "spawn_cwd_inside_nonexistent_fails_cannot_change_directory_and_leaves_no_process",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     for kinds in [sandbox_kinds(), KindSet::from(Kind::Net)] {
@@ -225,10 +227,11 @@ fn spawn_cwd_inside_nonexistent_fails_cannot_change_directory_and_leaves_no_proc
 
 #[test]
 fn spawn_target_env_gives_the_program_exactly_the_targets_environment() {
-    if !common::root_or_skip("spawn_target_env_gives_the_program_exactly_the_targets_environment") {
+    let Some(_lock) =
+        common::root_shared("spawn_target_env_gives_the_program_exactly_the_targets_environment")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let target = Proc::start(Command::new("/usr/bin/env").args([
         "-i",
         "NSJ_MARK=xyz",
@@ -260,10 +263,11 @@ fn spawn_target_env_gives_the_program_exactly_the_targets_environment() {
 
 #[test]
 fn spawn_join_cgroup_puts_the_program_in_the_targets_cgroup_v2_group() {
-    if !common::root_or_skip("spawn_join_cgroup_puts_the_program_in_the_targets_cgroup_v2_group") {
+    let Some(_lock) =
+        common::root_shared("spawn_join_cgroup_puts_the_program_in_the_targets_cgroup_v2_group")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let cgroup = Cgroup::new();
     let sb = Sandbox::new();
     cgroup.add(sb.pid);
@@ -302,10 +306,9 @@ fn spawn_join_cgroup_puts_the_program_in_the_targets_cgroup_v2_group() {
 
 #[test]
 fn spawn_missing_program_is_exec_error_enoent_with_and_without_pid_kind_and_leaves_no_process() {
-    if !common::root_or_skip("spawn_missing_program_is_exec_error_enoent_with_and_without_pid_kind_and_leaves_no_process") {
-        return;
-    }
-    let _lock = exclusive();
+    let Some(_lock) = common::root_exclusive("spawn_missing_program_is_exec_error_enoent_with_and_without_pid_kind_and_leaves_no_process") else {
+    return;
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     let by_path = format!("/nonexistent-{}/prog", unique("dir"));
@@ -337,11 +340,11 @@ fn spawn_missing_program_is_exec_error_enoent_with_and_without_pid_kind_and_leav
 
 #[test]
 fn spawn_non_executable_file_is_exec_error_eacces_and_leaves_no_process() {
-    if !common::root_or_skip("spawn_non_executable_file_is_exec_error_eacces_and_leaves_no_process")
-    {
+    let Some(_lock) = common::root_exclusive(
+        "spawn_non_executable_file_is_exec_error_eacces_and_leaves_no_process",
+    ) else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let tmp = TempDir::new("noexec");
     let file = tmp.path().join("script");
     fs::write(&file, "#!/bin/sh\necho ran\n").unwrap();

@@ -11,7 +11,7 @@ use std::io::BufReader;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
-use common::{exclusive, ns_link, shared, Sandbox};
+use common::{ns_link, Sandbox};
 use nsjoin::{Dir, Error, Kind, KindSet, Spawn, Target};
 
 mod spawn_fixtures;
@@ -110,12 +110,11 @@ impl Drop for GroupsSet {
 
 #[test]
 fn spawn_all_sandbox_kinds_program_sees_sandbox_namespaces_hostname_and_is_pid_ns_sibling() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_shared(
         "spawn_all_sandbox_kinds_program_sees_sandbox_namespaces_hostname_and_is_pid_ns_sibling",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     let mut cmd = sh(&format!(
@@ -159,10 +158,11 @@ fn spawn_all_sandbox_kinds_program_sees_sandbox_namespaces_hostname_and_is_pid_n
 
 #[test]
 fn spawn_all_kinds_prints_the_same_as_util_linux_nsenter_all() {
-    if !common::root_or_skip("spawn_all_kinds_prints_the_same_as_util_linux_nsenter_all") {
+    let Some(_lock) =
+        common::root_shared("spawn_all_kinds_prints_the_same_as_util_linux_nsenter_all")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let script = format!(
         "{REPORT}; echo \"uid=$(id -u)\"; echo uid_map=$(cat /proc/self/uid_map); \
@@ -185,12 +185,11 @@ fn spawn_all_kinds_prints_the_same_as_util_linux_nsenter_all() {
 
 #[test]
 fn spawn_with_only_net_kind_enters_sandbox_net_and_keeps_our_other_namespaces() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_shared(
         "spawn_with_only_net_kind_enters_sandbox_net_and_keeps_our_other_namespaces",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(KindSet::from(Kind::Net)).unwrap();
     let mut cmd = sh(&format!("{REPORT}; echo \"self=$$\""));
@@ -208,10 +207,11 @@ fn spawn_with_only_net_kind_enters_sandbox_net_and_keeps_our_other_namespaces() 
 
 #[test]
 fn spawn_kinds_subset_enters_only_net_and_uts_of_the_opened_six() {
-    if !common::root_or_skip("spawn_kinds_subset_enters_only_net_and_uts_of_the_opened_six") {
+    let Some(_lock) =
+        common::root_shared("spawn_kinds_subset_enters_only_net_and_uts_of_the_opened_six")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     let out = output_ok(
@@ -223,10 +223,11 @@ fn spawn_kinds_subset_enters_only_net_and_uts_of_the_opened_six() {
 
 #[test]
 fn spawn_into_user_sandbox_all_kinds_runs_as_mapped_root_like_nsenter() {
-    if !common::root_or_skip("spawn_into_user_sandbox_all_kinds_runs_as_mapped_root_like_nsenter") {
+    let Some(_lock) =
+        common::root_shared("spawn_into_user_sandbox_all_kinds_runs_as_mapped_root_like_nsenter")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::with_user();
     let handles = Target::pid(sb.pid).open(KindSet::supported()).unwrap();
     assert!(handles.kinds().contains(Kind::User));
@@ -250,12 +251,11 @@ fn spawn_into_user_sandbox_all_kinds_runs_as_mapped_root_like_nsenter() {
 
 #[test]
 fn spawn_into_netns_file_enters_it_and_refuses_options_that_need_a_process() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_shared(
         "spawn_into_netns_file_enters_it_and_refuses_options_that_need_a_process",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = shared();
+    };
     let netns = common::NetnsFile::new();
     let handles = Target::path(&netns.path).open(KindSet::EMPTY).unwrap();
     let ino = handles.get(Kind::Net).unwrap().id().ino;
@@ -279,12 +279,11 @@ fn spawn_into_netns_file_enters_it_and_refuses_options_that_need_a_process() {
 
 #[test]
 fn spawn_from_8_threads_concurrently_each_program_lands_in_its_own_sandbox() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_shared(
         "spawn_from_8_threads_concurrently_each_program_lands_in_its_own_sandbox",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = shared();
+    };
     std::thread::scope(|scope| {
         for _ in 0..8 {
             scope.spawn(|| {
@@ -302,10 +301,11 @@ fn spawn_from_8_threads_concurrently_each_program_lands_in_its_own_sandbox() {
 
 #[test]
 fn spawn_into_exited_target_enters_held_namespaces_or_fails_for_pid() {
-    if !common::root_or_skip("spawn_into_exited_target_enters_held_namespaces_or_fails_for_pid") {
+    let Some(_lock) =
+        common::root_exclusive("spawn_into_exited_target_enters_held_namespaces_or_fails_for_pid")
+    else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     let link = |kind: Kind| format!("{}:[{}]", kind.name(), handles.get(kind).unwrap().id().ino);
@@ -339,11 +339,11 @@ fn spawn_into_exited_target_enters_held_namespaces_or_fails_for_pid() {
 
 #[test]
 fn spawn_uid_gid_switches_ids_and_clears_inherited_supplementary_groups() {
-    if !common::root_or_skip("spawn_uid_gid_switches_ids_and_clears_inherited_supplementary_groups")
-    {
+    let Some(_lock) = common::root_exclusive(
+        "spawn_uid_gid_switches_ids_and_clears_inherited_supplementary_groups",
+    ) else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     // Give the spawning process supplementary groups, so that clearing them shows.
@@ -370,10 +370,9 @@ fn spawn_uid_gid_switches_ids_and_clears_inherited_supplementary_groups() {
 
 #[test]
 fn spawn_groups_sets_the_supplementary_groups() {
-    if !common::root_or_skip("spawn_groups_sets_the_supplementary_groups") {
+    let Some(_lock) = common::root_shared("spawn_groups_sets_the_supplementary_groups") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     let out = output_ok(
@@ -399,12 +398,11 @@ const CAPS: &str =
 
 #[test]
 fn spawn_keep_caps_with_uid_65534_keeps_permitted_caps_as_ambient_and_effective() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_shared(
         "spawn_keep_caps_with_uid_65534_keeps_permitted_caps_as_ambient_and_effective",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     let out = output_ok(
@@ -420,10 +418,9 @@ fn spawn_keep_caps_with_uid_65534_keeps_permitted_caps_as_ambient_and_effective(
 
 #[test]
 fn spawn_uid_65534_without_keep_caps_has_no_caps() {
-    if !common::root_or_skip("spawn_uid_65534_without_keep_caps_has_no_caps") {
+    let Some(_lock) = common::root_shared("spawn_uid_65534_without_keep_caps_has_no_caps") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     let out = output_ok(Spawn::new(&handles).uid(65534).gid(65534), sh(CAPS));

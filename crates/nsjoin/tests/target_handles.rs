@@ -6,7 +6,7 @@ use nsjoin_test_support as common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{exclusive, shared, NetnsFile, Sandbox, TempDir};
+use common::{shared, NetnsFile, Sandbox, TempDir};
 use nsjoin::{Error, Kind, KindSet, Namespace, Target};
 
 mod target_fixtures;
@@ -17,10 +17,10 @@ use target_fixtures::*;
 
 #[test]
 fn plan_skips_our_own_user_ns_and_keeps_a_foreign_one() {
-    if !common::root_or_skip("plan_skips_our_own_user_ns_and_keeps_a_foreign_one") {
+    let Some(_lock) = common::root_shared("plan_skips_our_own_user_ns_and_keeps_a_foreign_one")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let kinds = KindSet::from([Kind::User, Kind::Net, Kind::Uts]);
 
     let plain = Sandbox::new();
@@ -51,10 +51,9 @@ fn plan_skips_our_own_user_ns_and_keeps_a_foreign_one() {
 
 #[test]
 fn plan_of_a_kind_not_opened_is_not_provided() {
-    if !common::root_or_skip("plan_of_a_kind_not_opened_is_not_provided") {
+    let Some(_lock) = common::root_shared("plan_of_a_kind_not_opened_is_not_provided") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let handles = Target::pid(sandbox.pid).open(Kind::Net.into()).unwrap();
     let err = handles
@@ -106,10 +105,9 @@ fn wait_dead(handles: &nsjoin::Handles) -> bool {
 
 #[test]
 fn is_alive_turns_false_once_the_sandbox_is_gone() {
-    if !common::root_or_skip("is_alive_turns_false_once_the_sandbox_is_gone") {
+    let Some(_lock) = common::root_shared("is_alive_turns_false_once_the_sandbox_is_gone") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let with_pidfd = Target::pid(sandbox.pid).open(Kind::Net.into()).unwrap();
     let netns_handles = Target::path(format!("/proc/{}/ns/net", sandbox.pid))
@@ -136,10 +134,11 @@ fn is_alive_turns_false_once_the_sandbox_is_gone() {
 
 #[test]
 fn is_alive_without_a_pidfd_turns_false_once_the_sandbox_is_reaped() {
-    if !common::root_or_skip("is_alive_without_a_pidfd_turns_false_once_the_sandbox_is_reaped") {
+    let Some(_lock) =
+        common::root_shared("is_alive_without_a_pidfd_turns_false_once_the_sandbox_is_reaped")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     // Our own child, so that we reap it and /proc/PID goes away for certain.
     let mut child = Command::new("sleep").arg("100").spawn().unwrap();
     let pid = child.id() as i32;
@@ -231,10 +230,9 @@ fn raw_os_error_gives_the_errno_of_each_error() {
 
 #[test]
 fn opening_and_dropping_handles_leaks_no_fd() {
-    if !common::root_or_skip("opening_and_dropping_handles_leaks_no_fd") {
+    let Some(_lock) = common::root_exclusive("opening_and_dropping_handles_leaks_no_fd") else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sandbox = Sandbox::new();
     let netns = NetnsFile::new();
     let kinds = KindSet::supported();

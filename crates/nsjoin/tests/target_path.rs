@@ -20,10 +20,9 @@ use target_fixtures::*;
 
 #[test]
 fn path_target_on_run_netns_is_a_net_namespace() {
-    if !common::root_or_skip("path_target_on_run_netns_is_a_net_namespace") {
+    let Some(_lock) = common::root_shared("path_target_on_run_netns_is_a_net_namespace") else {
         return;
-    }
-    let _lock = shared();
+    };
     let netns = NetnsFile::new();
     let expected = std::fs::metadata(&netns.path).unwrap().ino();
     for kinds in [KindSet::EMPTY, KindSet::from(Kind::Net)] {
@@ -46,10 +45,10 @@ fn path_target_on_run_netns_is_a_net_namespace() {
 
 #[test]
 fn path_target_asked_for_another_kind_is_wrong_kind() {
-    if !common::root_or_skip("path_target_asked_for_another_kind_is_wrong_kind") {
+    let Some(_lock) = common::root_shared("path_target_asked_for_another_kind_is_wrong_kind")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let netns = NetnsFile::new();
     for (kinds, expected) in [
         (KindSet::from(Kind::Uts), Kind::Uts),
@@ -145,10 +144,9 @@ fn path_target_on_non_namespace_files_is_refused_without_hanging() {
 
 #[test]
 fn fd_target_with_an_nsfs_fd_opens_its_kind() {
-    if !common::root_or_skip("fd_target_with_an_nsfs_fd_opens_its_kind") {
+    let Some(_lock) = common::root_shared("fd_target_with_an_nsfs_fd_opens_its_kind") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let file = File::open(format!("/proc/{}/ns/uts", sandbox.pid)).unwrap();
     let target = Target::Fd(OwnedFd::from(file));
@@ -208,10 +206,10 @@ fn fd_and_pidfd_targets_refuse_fds_of_the_wrong_sort() {
 
 #[test]
 fn namespace_open_and_open_kind_check_the_kernels_kind() {
-    if !common::root_or_skip("namespace_open_and_open_kind_check_the_kernels_kind") {
+    let Some(_lock) = common::root_shared("namespace_open_and_open_kind_check_the_kernels_kind")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     for kind in [
         Kind::Net,
@@ -251,10 +249,10 @@ fn namespace_open_and_open_kind_check_the_kernels_kind() {
 
 #[test]
 fn namespace_from_fd_and_try_clone_keep_kind_and_id() {
-    if !common::root_or_skip("namespace_from_fd_and_try_clone_keep_kind_and_id") {
+    let Some(_lock) = common::root_shared("namespace_from_fd_and_try_clone_keep_kind_and_id")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let file = File::open(format!("/proc/{}/ns/net", sandbox.pid)).unwrap();
     let raw = file.as_raw_fd();
@@ -303,10 +301,9 @@ fn namespace_current_and_nsid_current_match_thread_self() {
 
 #[test]
 fn owner_of_a_user_sandboxes_net_ns_is_its_user_ns() {
-    if !common::root_or_skip("owner_of_a_user_sandboxes_net_ns_is_its_user_ns") {
+    let Some(_lock) = common::root_shared("owner_of_a_user_sandboxes_net_ns_is_its_user_ns") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::with_user();
     let user_ino = sandbox.ns_ino("user");
     assert_ne!(user_ino, common::thread_ns_ino("user"));
@@ -325,10 +322,9 @@ fn owner_of_a_user_sandboxes_net_ns_is_its_user_ns() {
 
 #[test]
 fn parent_of_a_user_sandboxes_user_ns_is_ours() {
-    if !common::root_or_skip("parent_of_a_user_sandboxes_user_ns_is_ours") {
+    let Some(_lock) = common::root_shared("parent_of_a_user_sandboxes_user_ns_is_ours") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::with_user();
     let user = Namespace::open(format!("/proc/{}/ns/user", sandbox.pid)).unwrap();
     assert_eq!(user.kind(), Kind::User);
@@ -347,10 +343,11 @@ fn parent_of_a_user_sandboxes_user_ns_is_ours() {
 
 #[test]
 fn parent_of_a_kind_without_parents_is_an_error_naming_the_path() {
-    if !common::root_or_skip("parent_of_a_kind_without_parents_is_an_error_naming_the_path") {
+    let Some(_lock) =
+        common::root_shared("parent_of_a_kind_without_parents_is_an_error_naming_the_path")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let netns = NetnsFile::new();
     let ns = Namespace::open(&netns.path).unwrap();
     let err = ns.parent().unwrap_err();

@@ -17,10 +17,11 @@ use target_fixtures::*;
 
 #[test]
 fn pid_target_opens_requested_kinds_with_the_sandboxes_inodes() {
-    if !common::root_or_skip("pid_target_opens_requested_kinds_with_the_sandboxes_inodes") {
+    let Some(_lock) =
+        common::root_shared("pid_target_opens_requested_kinds_with_the_sandboxes_inodes")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let kinds = KindSet::from([Kind::Net, Kind::Uts, Kind::Ipc, Kind::Pid, Kind::Mnt]);
     let handles = Target::pid(sandbox.pid).open(kinds).unwrap();
@@ -52,10 +53,9 @@ fn pid_target_opens_requested_kinds_with_the_sandboxes_inodes() {
 
 #[test]
 fn pid_target_opens_every_supported_kind() {
-    if !common::root_or_skip("pid_target_opens_every_supported_kind") {
+    let Some(_lock) = common::root_shared("pid_target_opens_every_supported_kind") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let kinds = KindSet::supported();
     let handles = Target::pid(sandbox.pid).open(kinds).unwrap();
@@ -69,10 +69,9 @@ fn pid_target_opens_every_supported_kind() {
 
 #[test]
 fn empty_kind_set_opens_nothing_for_a_process() {
-    if !common::root_or_skip("empty_kind_set_opens_nothing_for_a_process") {
+    let Some(_lock) = common::root_shared("empty_kind_set_opens_nothing_for_a_process") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     assert!(KindSet::EMPTY.is_empty());
     assert_eq!(KindSet::EMPTY.len(), 0);
@@ -116,10 +115,9 @@ fn parse_digits_is_a_pid_and_anything_else_a_path() {
 
 #[test]
 fn pidfd_target_opens_the_sandboxes_namespaces() {
-    if !common::root_or_skip("pidfd_target_opens_the_sandboxes_namespaces") {
+    let Some(_lock) = common::root_shared("pidfd_target_opens_the_sandboxes_namespaces") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let target = Target::Pidfd(pidfd(sandbox.pid));
     let kinds = KindSet::from([Kind::Net, Kind::Uts, Kind::Cgroup]);
@@ -140,10 +138,9 @@ fn pidfd_target_opens_the_sandboxes_namespaces() {
 
 #[test]
 fn pidfd_of_a_reaped_process_is_gone_and_says_so() {
-    if !common::root_or_skip("pidfd_of_a_reaped_process_is_gone_and_says_so") {
+    let Some(_lock) = common::root_shared("pidfd_of_a_reaped_process_is_gone_and_says_so") else {
         return;
-    }
-    let _lock = shared();
+    };
     let mut child = Command::new("true").spawn().unwrap();
     let fd = pidfd(child.id() as i32);
     child.wait().unwrap();
@@ -168,10 +165,9 @@ fn pidfd_of_a_reaped_process_is_gone_and_says_so() {
 /// its namespaces were being opened"), not report a missing file.
 #[test]
 fn exited_unreaped_process_is_gone_before_the_call() {
-    if !common::root_or_skip("exited_unreaped_process_is_gone_before_the_call") {
+    let Some(_lock) = common::root_shared("exited_unreaped_process_is_gone_before_the_call") else {
         return;
-    }
-    let _lock = shared();
+    };
     let mut child = zombie();
     let pid = child.id() as i32;
     let by_pidfd = Target::Pidfd(pidfd(pid)).open(Kind::Net.into());
@@ -202,10 +198,9 @@ fn exited_unreaped_process_is_gone_before_the_call() {
 
 #[test]
 fn pid_that_does_not_exist_names_proc_pid() {
-    if !common::root_or_skip("pid_that_does_not_exist_names_proc_pid") {
+    let Some(_lock) = common::root_shared("pid_that_does_not_exist_names_proc_pid") else {
         return;
-    }
-    let _lock = shared();
+    };
     let mut child = Command::new("true").spawn().unwrap();
     let pid = child.id() as i32;
     child.wait().unwrap();
@@ -252,10 +247,9 @@ fn pid_zero_and_negative_pids_are_refused_clearly() {
 
 #[test]
 fn with_proc_slash_proc_uses_a_pidfd() {
-    if !common::root_or_skip("with_proc_slash_proc_uses_a_pidfd") {
+    let Some(_lock) = common::root_shared("with_proc_slash_proc_uses_a_pidfd") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let handles = Target::pid(sandbox.pid)
         .with_proc("/proc")
@@ -270,10 +264,10 @@ fn with_proc_slash_proc_uses_a_pidfd() {
 
 #[test]
 fn with_proc_through_another_path_opens_without_a_pidfd() {
-    if !common::root_or_skip("with_proc_through_another_path_opens_without_a_pidfd") {
+    let Some(_lock) = common::root_shared("with_proc_through_another_path_opens_without_a_pidfd")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let kinds = KindSet::from([Kind::Net, Kind::Uts]);
     let handles = Target::pid(sandbox.pid)
@@ -289,10 +283,9 @@ fn with_proc_through_another_path_opens_without_a_pidfd() {
 
 #[test]
 fn with_proc_on_a_fake_proc_directory_is_refused() {
-    if !common::root_or_skip("with_proc_on_a_fake_proc_directory_is_refused") {
+    let Some(_lock) = common::root_shared("with_proc_on_a_fake_proc_directory_is_refused") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let fake = TempDir::new("target");
     let ns_dir = fake.path().join(sandbox.pid.to_string()).join("ns");
