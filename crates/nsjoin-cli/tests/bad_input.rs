@@ -300,10 +300,10 @@ fn bad_inputs_exit_1_with_one_nsjoin_line_and_leave_no_process_fd_or_netns_behin
 /// allowed and `true` runs there, as with nsenter.
 #[test]
 fn kernel_thread_pid_2_is_entered_like_nsenter_does() {
-    if !common::root_or_skip("kernel_thread_pid_2_is_entered_like_nsenter_does") {
+    let Some(_lock) = common::root_shared("kernel_thread_pid_2_is_entered_like_nsenter_does")
+    else {
         return;
-    }
-    let _lock = common::shared();
+    };
     for args in [["-t", "2", "-n", "true"], ["-t", "2", "-a", "true"]] {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let ours = run(NSJOIN, &args, &[]);
@@ -318,10 +318,10 @@ fn kernel_thread_pid_2_is_entered_like_nsenter_does() {
 
 #[test]
 fn ambiguous_docker_id_prefix_exits_1_with_one_line() {
-    if !common::root_or_skip("ambiguous_docker_id_prefix_exits_1_with_one_line") {
+    let Some(_lock) = common::root_shared("ambiguous_docker_id_prefix_exits_1_with_one_line")
+    else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let Some(first) = Container::start_or_skip("ambiguous_docker_id_prefix_exits_1_with_one_line")
     else {
         return;
@@ -367,10 +367,9 @@ fn ambiguous_docker_id_prefix_exits_1_with_one_line() {
 
 #[test]
 fn stopped_docker_container_exits_1_with_one_line() {
-    if !common::root_or_skip("stopped_docker_container_exits_1_with_one_line") {
+    let Some(_lock) = common::root_shared("stopped_docker_container_exits_1_with_one_line") else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let Some(c) = Container::start_or_skip("stopped_docker_container_exits_1_with_one_line") else {
         return;
     };

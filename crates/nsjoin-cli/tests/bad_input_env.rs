@@ -5,7 +5,7 @@
 use nsjoin_test_support as common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod bad_input_fixtures;
@@ -51,15 +51,25 @@ impl Drop for EnvTarget {
     }
 }
 
+/// `nsjoin -e -t PID -n /bin/sh -c SCRIPT` on `target`: the script runs with the
+/// target's environment.
+fn sh_with_its_env(target: &EnvTarget, script: &str) -> Output {
+    let pid = target.0.id().to_string();
+    let args: Vec<String> = ["-e", "-t", &pid, "-n", "/bin/sh", "-c", script]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    run(NSJOIN, &args, &[])
+}
+
 /// One variable may be at most MAX_ARG_STRLEN (128 KiB) long, so a 1 MiB variable
 /// cannot be passed by execve(2) at all: the target's environ is ~1 MiB made of
 /// eight variables of 131000 bytes instead.
 #[test]
 fn env_flag_copies_a_one_mib_target_environ() {
-    if !common::root_or_skip("env_flag_copies_a_one_mib_target_environ") {
+    let Some(_lock) = common::root_shared("env_flag_copies_a_one_mib_target_environ") else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let value = "x".repeat(131_000);
     let mut cmd = Command::new("env");
     cmd.arg("-i");
@@ -72,20 +82,7 @@ fn env_flag_copies_a_one_mib_target_environ() {
         .unwrap()
         .len();
     assert!(size > 1_000_000, "environ is only {size} bytes");
-    let pid = target.0.id().to_string();
-    let args: Vec<String> = [
-        "-e",
-        "-t",
-        &pid,
-        "-n",
-        "/bin/sh",
-        "-c",
-        "echo ${#BIG} ${#P7}",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let out = run(NSJOIN, &args, &[]);
+    let out = sh_with_its_env(&target, "echo ${#BIG} ${#P7}");
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "131000 131000\n");
     assert!(out.stderr.is_empty(), "{out:?}");
@@ -96,10 +93,10 @@ fn env_flag_copies_a_one_mib_target_environ() {
 /// neither Rust's Command nor env(1) can. `-e` must skip them and keep the rest.
 #[test]
 fn env_flag_skips_target_environ_entries_without_equals() {
-    if !common::root_or_skip("env_flag_skips_target_environ_entries_without_equals") {
+    let Some(_lock) = common::root_shared("env_flag_skips_target_environ_entries_without_equals")
+    else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let script = r#"
 import ctypes
 libc = ctypes.CDLL(None, use_errno=True)
@@ -119,20 +116,7 @@ print("execve failed", ctypes.get_errno(), flush=True)
     let target = EnvTarget::start(Command::new("python3").args(["-c", script]), "MARK=1");
     let raw = std::fs::read(format!("/proc/{}/environ", target.0.id())).unwrap();
     assert!(raw.starts_with(b"NOEQUALS\0"), "{raw:?}");
-    let pid = target.0.id().to_string();
-    let args: Vec<String> = [
-        "-e",
-        "-t",
-        &pid,
-        "-n",
-        "/bin/sh",
-        "-c",
-        "echo \"A=$A B=$B\"; env | grep -c NOEQUALS",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let out = run(NSJOIN, &args, &[]);
+    let out = sh_with_its_env(&target, "echo \"A=$A B=$B\"; env | grep -c NOEQUALS");
     // grep -c finds nothing: exit 1 from the shell, "0" printed.
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "A=1 B=two\n0\n");
@@ -145,10 +129,10 @@ print("execve failed", ctypes.get_errno(), flush=True)
 /// address-space limit, which reading it all would exceed.
 #[test]
 fn env_flag_refuses_a_target_environ_beyond_execs_bound() {
-    if !common::root_or_skip("env_flag_refuses_a_target_environ_beyond_execs_bound") {
+    let Some(_lock) = common::root_shared("env_flag_refuses_a_target_environ_beyond_execs_bound")
+    else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let script = r#"
 import ctypes, mmap, sys
 libc = ctypes.CDLL(None, use_errno=True)

@@ -61,25 +61,27 @@ fn wait_or_kill(child: &mut Child, program: i32, secs: u64, what: &str) -> ExitS
     }
 }
 
-/// What a tool does when its program (in a pid namespace, so after a fork) stops:
-/// whether the tool stopped too, then, once the tool got SIGCONT, how it ended.
-fn stop_and_continue(bin: &str, target: i32) -> (bool, Output) {
-    let mut child = Command::new(bin)
-        .args([
-            "-t",
-            &target.to_string(),
-            "-p",
-            "sh",
-            "-c",
-            "sleep 1; echo done",
-        ])
+/// Starts the tool `bin` (stdin null, stderr piped) and waits for its program,
+/// the descendant that runs `comm`: the tool's child, its PID and the program's.
+fn start_tool(bin: &str, args: &[&str], stdout: Stdio, comm: &str) -> (Child, i32, i32) {
+    let child = Command::new(bin)
+        .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let tool = child.id() as i32;
-    let program = wait_for_descendant(tool, "sh");
+    let program = wait_for_descendant(tool, comm);
+    (child, tool, program)
+}
+
+/// What a tool does when its program (in a pid namespace, so after a fork) stops:
+/// whether the tool stopped too, then, once the tool got SIGCONT, how it ended.
+fn stop_and_continue(bin: &str, target: i32) -> (bool, Output) {
+    let target = target.to_string();
+    let args = ["-t", &target, "-p", "sh", "-c", "sleep 1; echo done"];
+    let (mut child, tool, program) = start_tool(bin, &args, Stdio::piped(), "sh");
     signal(program, Signal::STOP).unwrap();
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut tool_stopped = false;
@@ -115,6 +117,22 @@ fn stop_and_continue(bin: &str, target: i32) -> (bool, Output) {
     )
 }
 
+/// Waits up to `secs` seconds until `program` is gone: reaped, or at least dead
+/// (left to its namespace's init, a `sleep` that never reaps). Kills it if it is
+/// not, and says whether it was still running.
+fn still_running_after(program: i32, secs: u64) -> bool {
+    let gone = || matches!(proc_state(program), None | Some('Z') | Some('X'));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !gone() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    let running = !gone();
+    if running {
+        let _ = signal(program, Signal::KILL);
+    }
+    running
+}
+
 #[test]
 fn stopped_program_stops_the_tool_and_continues_with_it_like_nsenter() {
     if !common::root_or_skip("stopped_program_stops_the_tool_and_continues_with_it_like_nsenter") {
@@ -146,28 +164,11 @@ fn sigterm_to_nsjoin_reaches_the_program_and_ends_nsjoin_by_it() {
         (Signal::HUP, 1),
         (Signal::QUIT, 3),
     ] {
-        let mut child = Command::new(NSJOIN)
-            .args(["-t", &sb.pid.to_string(), "-p", "sleep", "30"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let tool = child.id() as i32;
-        let program = wait_for_descendant(tool, "sleep");
+        let args = ["-t", &sb.pid.to_string(), "-p", "sleep", "30"];
+        let (mut child, tool, program) = start_tool(NSJOIN, &args, Stdio::null(), "sleep");
         signal(tool, sig).unwrap();
         let status = wait_or_kill(&mut child, program, 10, "nsjoin after the signal");
-        // Gone: reaped, or at least dead (left to the namespace's init, a `sleep`
-        // that never reaps).
-        let gone = || matches!(proc_state(program), None | Some('Z') | Some('X'));
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while !gone() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
-        }
-        let running = !gone();
-        if running {
-            let _ = signal(program, Signal::KILL);
-        }
+        let running = still_running_after(program, 2);
         assert_eq!(
             status.signal(),
             Some(number),
@@ -188,27 +189,12 @@ fn sigkill_to_nsjoin_leaves_no_program_running() {
     // SIGKILL cannot be forwarded: the program dies with nsjoin instead
     // (PR_SET_PDEATHSIG), where nsenter's would keep running.
     let sb = Sandbox::new();
-    let mut child = Command::new(NSJOIN)
-        .args(["-t", &sb.pid.to_string(), "-p", "-n", "sleep", "30"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let tool = child.id() as i32;
-    let program = wait_for_descendant(tool, "sleep");
+    let args = ["-t", &sb.pid.to_string(), "-p", "-n", "sleep", "30"];
+    let (mut child, tool, program) = start_tool(NSJOIN, &args, Stdio::null(), "sleep");
     signal(tool, Signal::KILL).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.signal(), Some(9), "nsjoin ended with {status:?}");
-    let gone = || matches!(proc_state(program), None | Some('Z') | Some('X'));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !gone() && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(10));
-    }
-    let running = !gone();
-    if running {
-        let _ = signal(program, Signal::KILL);
-    }
+    let running = still_running_after(program, 5);
     assert!(
         !running,
         "the program was still running after nsjoin was killed"

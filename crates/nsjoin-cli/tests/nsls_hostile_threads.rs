@@ -44,6 +44,13 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 // ---- Item 5: no threads to be had ------------------------------------------
 
+/// What nsls prints for `args` without limits: what every limited run must print.
+fn unlimited(args: &[String]) -> String {
+    nsls(Limits::default(), &strs(args))
+        .success("nsls without limits")
+        .to_owned()
+}
+
 /// RLIMIT_NPROC applies to a user's processes and threads together. As nobody,
 /// with a limit of 1, nsls is that one process and can start no thread: it scans
 /// on its own thread and lists what nobody may see (its own namespaces).
@@ -176,8 +183,7 @@ fn full_pids_cgroup_leaves_the_scan_to_the_calling_thread() {
     };
     let sandbox = Sandbox::new();
     let args = sandbox_args(&sandbox);
-    let expected = nsls(Limits::default(), &strs(&args));
-    let expected = expected.success("nsls without limits");
+    let expected = unlimited(&args);
     assert_eq!(expected.lines().count(), 6, "{expected}");
 
     let Some(cgroup) = PidsCgroup::new(1) else {
@@ -235,8 +241,7 @@ fn small_address_space_leaves_the_scan_to_the_calling_thread() {
     };
     let sandbox = Sandbox::new();
     let args = sandbox_args(&sandbox);
-    let expected = nsls(Limits::default(), &strs(&args));
-    let expected = expected.success("nsls without limits");
+    let expected = unlimited(&args);
     let base = smallest_address_space();
     for extra in 1..=3 {
         let limits = Limits {
@@ -300,8 +305,7 @@ fn many_processes_in_a_small_address_space() {
     let args = sandbox_args(&sandbox);
     let base = smallest_address_space();
     let _crowd = Crowd::new(3000);
-    let expected = nsls(Limits::default(), &strs(&args));
-    let expected = expected.success("nsls without limits");
+    let expected = unlimited(&args);
     let limits = Limits {
         address_space: (base + 2) * MIB,
         ..Limits::default()

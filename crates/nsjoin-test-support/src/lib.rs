@@ -247,6 +247,18 @@ impl Drop for NetnsFile {
     }
 }
 
+/// Starts `cmd` with its stdout piped and waits for the line `ready` that it
+/// prints once it is set up.
+pub fn spawn_ready(cmd: &mut Command) -> Child {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    child
+}
+
 /// Whether the tests that need root can run. Where they cannot, they say so and
 /// are skipped, unless NSJOIN_REQUIRE_ROOT=1 (CI) makes that a failure.
 pub fn root_or_skip(test: &str) -> bool {
@@ -263,6 +275,35 @@ pub fn root_or_skip(test: &str) -> bool {
 /// The number of open fds of this process.
 pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// The fds this process leaves open across exec (no FD_CLOEXEC): normally none,
+/// but a test run may inherit some from whoever started it, and any program it
+/// starts gets those (std's Command and util-linux nsenter pass them on too).
+pub fn inheritable_fds() -> BTreeSet<i32> {
+    /// O_CLOEXEC as `/proc/PID/fdinfo` prints it (octal 02000000 on every Linux
+    /// arch but alpha/sparc/parisc).
+    const O_CLOEXEC: u32 = 0o2000000;
+    let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir("/proc/self/fdinfo").unwrap() {
+        let name = entry.unwrap().file_name();
+        let Ok(fd) = name.to_str().unwrap().parse::<i32>() else {
+            continue;
+        };
+        // Fds of other threads come and go; a vanished one is no matter.
+        let Ok(info) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")) else {
+            continue;
+        };
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+            .unwrap();
+        if flags & O_CLOEXEC == 0 {
+            out.insert(fd);
+        }
+    }
+    out
 }
 
 /// This process's threads.

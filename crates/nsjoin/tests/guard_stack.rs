@@ -4,7 +4,7 @@
 
 use nsjoin_test_support as common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -25,20 +25,14 @@ struct Mover {
 
 impl Mover {
     fn start() -> Mover {
-        let mut child = Command::new("/bin/sh")
-            .args([
-                "-c",
-                "echo ready; read go; exec unshare --net --uts sleep 100000",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
+        let mut child = common::spawn_ready(
+            Command::new("/bin/sh")
+                .args([
+                    "-c",
+                    "echo ready; read go; exec unshare --net --uts sleep 100000",
+                ])
+                .stdin(Stdio::piped()),
+        );
         let stdin = child.stdin.take();
         let pid = child.id() as i32;
         Mover { child, stdin, pid }

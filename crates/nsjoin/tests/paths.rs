@@ -6,7 +6,6 @@ use nsjoin_test_support as common;
 // as is, and with NSJOIN_FORCE_PROC=1, which turns the pidfd ioctls off everywhere,
 // so that the /proc fallback is exercised on every run on kernels that have both.
 
-use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::process::{Child, Command, Stdio};
@@ -54,19 +53,12 @@ fn container() -> Sandbox {
 
 /// A `sleep` with a marker in its environment, started by us in our namespaces.
 fn marked_process(marker: &str) -> Child {
-    let mut child = Command::new("sh")
-        .args(["-c", "echo ready; exec sleep 100000"])
-        .env("NSJOIN_TEST_MARK", marker)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    child
+    common::spawn_ready(
+        Command::new("sh")
+            .args(["-c", "echo ready; exec sleep 100000"])
+            .env("NSJOIN_TEST_MARK", marker)
+            .stdin(Stdio::null()),
+    )
 }
 
 #[test]

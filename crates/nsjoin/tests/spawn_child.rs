@@ -21,25 +21,8 @@ use spawn_fixtures::*;
 /// but a test run may inherit some from whoever started it, and any program gets
 /// those (std's Command and util-linux nsenter pass them on too).
 fn stdio_and_inheritable_fds() -> BTreeSet<u32> {
-    const O_CLOEXEC: u32 = 0o2000000;
-    let mut fds = BTreeSet::from([0, 1, 2]);
-    for entry in fs::read_dir("/proc/self/fdinfo").unwrap() {
-        let entry = entry.unwrap();
-        let fd: u32 = entry.file_name().to_str().unwrap().parse().unwrap();
-        // Fds of other threads come and go; a vanished one is no matter.
-        let Ok(info) = fs::read_to_string(entry.path()) else {
-            continue;
-        };
-        let flags = info
-            .lines()
-            .find_map(|l| l.strip_prefix("flags:"))
-            .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
-            .unwrap();
-        if flags & O_CLOEXEC == 0 {
-            fds.insert(fd);
-        }
-    }
-    fds
+    let inheritable = common::inheritable_fds().into_iter().map(|fd| fd as u32);
+    inheritable.chain(0..3).collect()
 }
 
 /// Replaces the test process's fd 0 with the read end of a pipe (whose write end
