@@ -1,4 +1,5 @@
 //! What the bad_input* tests share: running a command with a deadline.
+// Each test binary that includes this module uses only some of it.
 #![allow(dead_code)]
 
 use std::process::{Command, Output, Stdio};

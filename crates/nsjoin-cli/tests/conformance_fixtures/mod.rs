@@ -7,6 +7,7 @@
 //!
 //! Targets: `Sandbox`es and `NetnsFile`s from nsjoin-test-support, processes of
 //! our own (`Proc`), and a Docker container (`Container`, needs scripts/docker.sh).
+// Each test binary that includes this module uses only some of it.
 #![allow(dead_code)]
 
 use rustix::process::{kill_process, Pid, Signal};
@@ -16,10 +17,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
-
-// ---------------------------------------------------------------------------
-// Fixtures
-// ---------------------------------------------------------------------------
 
 /// A process started from `argv` that prints one line when it is ready (what it
 /// says is kept in `line`); killed and reaped on drop.

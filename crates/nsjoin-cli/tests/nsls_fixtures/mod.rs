@@ -1,5 +1,6 @@
 //! What the nsls_lsns and nsls_rows tests share: running nsls and lsns, their
 //! JSON rows, and sandboxes whose every namespace is fresh.
+// Each test binary that includes this module uses only some of it.
 #![allow(dead_code)]
 
 use common::Sandbox;

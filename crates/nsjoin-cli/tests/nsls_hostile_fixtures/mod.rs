@@ -1,5 +1,6 @@
 //! What the nsls_hostile_* and nsls_trees tests share: every run of nsls is bounded
 //! in time (a deadline, then SIGKILL) and memory (RLIMIT_AS, CPU seconds).
+// Each test binary that includes this module uses only some of it.
 #![allow(dead_code)]
 
 use std::io::Read;

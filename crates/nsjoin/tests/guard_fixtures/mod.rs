@@ -1,13 +1,11 @@
 //! What the guard_* tests share: the calling thread's view of its namespaces,
 //! a process that moves to new namespaces when told, and a thread to enter on.
+// Each test binary that includes this module uses only some of it.
 #![allow(dead_code)]
 
 use common::{thread_hostname, thread_ns_ino, Sandbox};
 use nsjoin::{Kind, KindSet};
 use nsjoin_test_support as common;
-
-// ---------------------------------------------------------------------------
-// Small fixtures of this file.
 
 /// The kinds a Guard can enter on any thread, that `Sandbox::new` makes fresh.
 pub const THREAD_KINDS: [Kind; 4] = [Kind::Net, Kind::Uts, Kind::Ipc, Kind::Cgroup];

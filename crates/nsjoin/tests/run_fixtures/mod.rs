@@ -1,14 +1,12 @@
-//! What the run_* tests share: what the calling thread and every thread of the\n//! process see.
+//! What the run_* tests share: what the calling thread and every thread of the
+//! process see.
+// Each test binary that includes this module uses only some of it.
 #![allow(dead_code)]
 
 use common::thread_ns_ino;
 use nsjoin_test_support as common;
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
-
-// ---------------------------------------------------------------------------
-// Fixtures local to this file.
-// ---------------------------------------------------------------------------
 
 /// The inodes of the calling thread's namespaces of these kinds.
 pub fn thread_inos(kinds: &[&str]) -> Vec<u64> {

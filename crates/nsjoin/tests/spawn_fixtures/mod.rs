@@ -1,4 +1,6 @@
-//! What the spawn_* tests share: programs that report the namespaces they see,\n//! processes and cgroups that are cleaned up on drop, and the process-wide state\n//! (groups, stdin) some tests change for a moment.
+//! What the spawn_* tests share: shell programs whose output says what they see
+//! (parsed into a map), and a spawned child that is killed and reaped on drop.
+// Each test binary that includes this module uses only some of it.
 #![allow(dead_code)]
 
 use nsjoin::{Kind, KindSet, Spawn};

@@ -1,4 +1,5 @@
-//! What the target_* tests share.
+//! What the target_* tests share: inodes, pidfds, and the check of an open error.
+// Each test binary that includes this module uses only some of it.
 #![allow(dead_code)]
 
 use common::Sandbox;
@@ -6,9 +7,6 @@ use nsjoin::{Error, Kind};
 use nsjoin_test_support as common;
 use std::os::fd::OwnedFd;
 use std::path::Path;
-
-// ---------------------------------------------------------------------------
-// Small fixtures of this file.
 
 /// The inode of `/proc/PID/ns/KIND` as a `Kind`.
 pub fn ino(sandbox: &Sandbox, kind: Kind) -> u64 {
