@@ -19,5 +19,7 @@ cargo test --workspace
 # The /proc fallback on purpose: with the pidfd namespace ioctls turned off, the
 # library must do the same through /proc/PID/ns and /proc/thread-self/ns
 # (tests/paths.rs asserts which path each namespace came through).
-NSJOIN_FORCE_PROC=1 cargo test -p nsjoin --test paths --test guard --test target --test races --test run --test leaks
+NSJOIN_FORCE_PROC=1 cargo test -p nsjoin --test paths --test guard_enter --test guard_stack \
+    --test target_pid --test target_path --test target_handles --test races --test run_in \
+    --test run_reuse --test leaks
 bash scripts/python-test.sh

@@ -1,46 +1,19 @@
-// Bad input to the `nsjoin` command: a table of cases, each of which must fail with
-// exit code 1 (what util-linux nsenter 2.38 on this machine gives for the same case,
-// where it knows the case: that is asserted too), exactly one line on stderr that
-// starts with `nsjoin: `, nothing on stdout, no panic, and nothing left behind (no
-// child processes, no /run/netns entries, no fds of the test process).
-//
-// Also here: `-e` with target environments that are gigantic (~1 MiB) or hold entries
-// without `=`.
+//! Bad input to the `nsjoin` command: a table of cases, each of which must fail with
+//! exit code 1 (what util-linux nsenter 2.38 on this machine gives for the same case,
+//! where it knows the case: that is asserted too), exactly one line on stderr that
+//! starts with `nsjoin: `, nothing on stdout, no panic, and nothing left behind (no
+//! child processes, no /run/netns entries, no fds of the test process).
 
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
 
-use common::{exclusive, Container, NetnsFile, TempDir};
+use common::{children, reaped_pid, zombie, Container, NetnsFile, TempDir};
 
-const NSJOIN: &str = env!("CARGO_BIN_EXE_nsjoin");
-
-/// Runs `program args` with stdin on /dev/null, `env` added, killed after 10 s
-/// (coreutils `timeout`: exit 137 then).
-fn run(program: &str, args: &[String], env: &[(&str, &str)]) -> Output {
-    Command::new("timeout")
-        .args(["-s", "KILL", "10", program])
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run timeout (coreutils)")
-}
-
-/// Every child of every thread of this process.
-fn children() -> BTreeSet<String> {
-    let mut all = BTreeSet::new();
-    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        all.extend(text.split_whitespace().map(str::to_owned));
-    }
-    all
-}
+mod bad_input_fixtures;
+use bad_input_fixtures::*;
 
 fn netns_entries() -> BTreeSet<String> {
     std::fs::read_dir("/run/netns")
@@ -58,7 +31,7 @@ enum Nsenter {
     /// nsenter must give the same exit code.
     Same,
     /// Not compared, and why (nsenter lacks the option, hangs, or 2.38 differs
-    /// from 2.41; see conformance.rs).
+    /// from 2.41; see conformance_v241.rs).
     Skip(&'static str),
 }
 
@@ -126,30 +99,6 @@ fn check(case: &Case) -> Vec<String> {
     wrong
 }
 
-/// Starts `true` and waits until it is a zombie (exited, not reaped).
-fn zombie() -> Child {
-    let mut child = Command::new("true").stdin(Stdio::null()).spawn().unwrap();
-    let stat = format!("/proc/{}/stat", child.id());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        let text = std::fs::read_to_string(&stat).unwrap_or_default();
-        if text.rsplit(')').next().unwrap().split_whitespace().next() == Some("Z") {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let _ = child.wait();
-    panic!("`true` did not become a zombie within 5 s");
-}
-
-/// The PID of a process that has run and been reaped.
-fn reaped_pid() -> i32 {
-    let mut child = Command::new("true").stdin(Stdio::null()).spawn().unwrap();
-    let pid = child.id() as i32;
-    child.wait().unwrap();
-    pid
-}
-
 /// A `sleep` that is killed and reaped on drop.
 struct Sleeper(Child);
 
@@ -177,12 +126,11 @@ impl Drop for Sleeper {
 
 #[test]
 fn bad_inputs_exit_1_with_one_nsjoin_line_and_leave_no_process_fd_or_netns_behind() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_exclusive(
         "bad_inputs_exit_1_with_one_nsjoin_line_and_leave_no_process_fd_or_netns_behind",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = exclusive();
+    };
 
     // Fixtures, made before the "before" snapshot.
     let live = Sleeper::new();
@@ -352,10 +300,10 @@ fn bad_inputs_exit_1_with_one_nsjoin_line_and_leave_no_process_fd_or_netns_behin
 /// allowed and `true` runs there, as with nsenter.
 #[test]
 fn kernel_thread_pid_2_is_entered_like_nsenter_does() {
-    if !common::root_or_skip("kernel_thread_pid_2_is_entered_like_nsenter_does") {
+    let Some(_lock) = common::root_shared("kernel_thread_pid_2_is_entered_like_nsenter_does")
+    else {
         return;
-    }
-    let _lock = common::shared();
+    };
     for args in [["-t", "2", "-n", "true"], ["-t", "2", "-a", "true"]] {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let ours = run(NSJOIN, &args, &[]);
@@ -370,10 +318,10 @@ fn kernel_thread_pid_2_is_entered_like_nsenter_does() {
 
 #[test]
 fn ambiguous_docker_id_prefix_exits_1_with_one_line() {
-    if !common::root_or_skip("ambiguous_docker_id_prefix_exits_1_with_one_line") {
+    let Some(_lock) = common::root_shared("ambiguous_docker_id_prefix_exits_1_with_one_line")
+    else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let Some(first) = Container::start_or_skip("ambiguous_docker_id_prefix_exits_1_with_one_line")
     else {
         return;
@@ -419,10 +367,9 @@ fn ambiguous_docker_id_prefix_exits_1_with_one_line() {
 
 #[test]
 fn stopped_docker_container_exits_1_with_one_line() {
-    if !common::root_or_skip("stopped_docker_container_exits_1_with_one_line") {
+    let Some(_lock) = common::root_shared("stopped_docker_container_exits_1_with_one_line") else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let Some(c) = Container::start_or_skip("stopped_docker_container_exits_1_with_one_line") else {
         return;
     };
@@ -436,201 +383,4 @@ fn stopped_docker_container_exits_1_with_one_line() {
     let spec = format!("docker://{}", c.name);
     let wrong = check(&case_env("stopped", &["-t", &spec, "-n", "true"], &[]));
     assert!(wrong.is_empty(), "{wrong:?}");
-}
-
-// ---------------------------------------------------------------------------
-// -e and odd target environments.
-
-/// A process started by `program args` that is waited for until its environ shows
-/// `marker`; killed and reaped on drop.
-struct EnvTarget(Child);
-
-impl EnvTarget {
-    fn start(cmd: &mut Command, marker: &str) -> EnvTarget {
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut target = EnvTarget(child);
-        let environ = format!("/proc/{}/environ", target.0.id());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let env = std::fs::read(&environ).unwrap_or_default();
-            if env.split(|b| *b == 0).any(|e| e == marker.as_bytes()) {
-                return target;
-            }
-            assert!(Instant::now() < deadline, "{environ} never showed {marker}");
-            if let Some(status) = target.0.try_wait().unwrap() {
-                let mut line = String::new();
-                let _ = BufReader::new(target.0.stdout.take().unwrap()).read_line(&mut line);
-                panic!("target exited early ({status}): {line}");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-impl Drop for EnvTarget {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One variable may be at most MAX_ARG_STRLEN (128 KiB) long, so a 1 MiB variable
-/// cannot be passed by execve(2) at all: the target's environ is ~1 MiB made of
-/// eight variables of 131000 bytes instead.
-#[test]
-fn env_flag_copies_a_one_mib_target_environ() {
-    if !common::root_or_skip("env_flag_copies_a_one_mib_target_environ") {
-        return;
-    }
-    let _lock = common::shared();
-    let value = "x".repeat(131_000);
-    let mut cmd = Command::new("env");
-    cmd.arg("-i");
-    for name in ["BIG", "P1", "P2", "P3", "P4", "P5", "P6", "P7"] {
-        cmd.arg(format!("{name}={value}"));
-    }
-    cmd.args(["MARK=1", "sleep", "100000"]);
-    let target = EnvTarget::start(&mut cmd, "MARK=1");
-    let size = std::fs::read(format!("/proc/{}/environ", target.0.id()))
-        .unwrap()
-        .len();
-    assert!(size > 1_000_000, "environ is only {size} bytes");
-    let pid = target.0.id().to_string();
-    let args: Vec<String> = [
-        "-e",
-        "-t",
-        &pid,
-        "-n",
-        "/bin/sh",
-        "-c",
-        "echo ${#BIG} ${#P7}",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let out = run(NSJOIN, &args, &[]);
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "131000 131000\n");
-    assert!(out.stderr.is_empty(), "{out:?}");
-}
-
-/// Entries without `=` (and an empty one, and one with an empty name) in the
-/// target's environ: made with python3's ctypes calling execve(2) directly, since
-/// neither Rust's Command nor env(1) can. `-e` must skip them and keep the rest.
-#[test]
-fn env_flag_skips_target_environ_entries_without_equals() {
-    if !common::root_or_skip("env_flag_skips_target_environ_entries_without_equals") {
-        return;
-    }
-    let _lock = common::shared();
-    let script = r#"
-import ctypes
-libc = ctypes.CDLL(None, use_errno=True)
-def arr(l): return (ctypes.c_char_p * (len(l) + 1))(*l, None)
-libc.execve(b"/bin/sleep", arr([b"sleep", b"100000"]),
-            arr([b"NOEQUALS", b"A=1", b"", b"=lead", b"B=two", b"MARK=1"]))
-print("execve failed", ctypes.get_errno(), flush=True)
-"#;
-    if Command::new("python3")
-        .args(["-c", "import ctypes"])
-        .status()
-        .map_or(true, |s| !s.success())
-    {
-        eprintln!("skipped env_flag_skips_target_environ_entries_without_equals: needs python3");
-        return;
-    }
-    let target = EnvTarget::start(Command::new("python3").args(["-c", script]), "MARK=1");
-    let raw = std::fs::read(format!("/proc/{}/environ", target.0.id())).unwrap();
-    assert!(raw.starts_with(b"NOEQUALS\0"), "{raw:?}");
-    let pid = target.0.id().to_string();
-    let args: Vec<String> = [
-        "-e",
-        "-t",
-        &pid,
-        "-n",
-        "/bin/sh",
-        "-c",
-        "echo \"A=$A B=$B\"; env | grep -c NOEQUALS",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let out = run(NSJOIN, &args, &[]);
-    // grep -c finds nothing: exit 1 from the shell, "0" printed.
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "A=1 B=two\n0\n");
-    assert!(out.stderr.is_empty(), "{out:?}");
-}
-
-/// A target can point its environment at any amount of memory it maps
-/// (`prctl(PR_SET_MM_MAP)`, no privilege needed): here 1 GiB of untouched pages.
-/// `-e` must refuse it in one line without reading it: nsjoin runs under a 256 MiB
-/// address-space limit, which reading it all would exceed.
-#[test]
-fn env_flag_refuses_a_target_environ_beyond_execs_bound() {
-    if !common::root_or_skip("env_flag_refuses_a_target_environ_beyond_execs_bound") {
-        return;
-    }
-    let _lock = common::shared();
-    let script = r#"
-import ctypes, mmap, sys
-libc = ctypes.CDLL(None, use_errno=True)
-libc.sbrk.restype = ctypes.c_void_p
-size = 1 << 30
-buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
-buf[0:7] = b"BIG=1\0\0"
-f = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
-fld = lambda n: int(f[n - 3])
-names = ("start_code end_code start_data end_data start_brk brk start_stack "
-         "arg_start arg_end env_start env_end auxv").split()
-class Map(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_uint64) for n in names] + [
-        ("auxv_size", ctypes.c_uint32), ("exe_fd", ctypes.c_uint32)]
-m = Map(fld(26), fld(27), fld(45), fld(46), fld(47), libc.sbrk(0), fld(28),
-        fld(48), fld(49), addr, addr + size, 0, 0, 0xffffffff)
-PR_SET_MM, PR_SET_MM_MAP = 35, 14
-if libc.prctl(PR_SET_MM, PR_SET_MM_MAP, ctypes.byref(m), ctypes.sizeof(m), 0):
-    print("prctl failed", ctypes.get_errno(), flush=True)
-    sys.exit(1)
-print("ready", flush=True)
-sys.stdin.read()
-"#;
-    let mut target = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    BufReader::new(target.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(
-        line.trim(),
-        "ready",
-        "the target could not remap its environment"
-    );
-    let pid = target.id().to_string();
-    let limit = (256u64 << 20).to_string();
-    let as_limit = format!("--as={limit}");
-    let args: Vec<String> = [&as_limit, "--", NSJOIN, "-e", "-t", &pid, "-u", "true"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let out = run("prlimit", &args, &[]);
-    drop(target.stdin.take());
-    let _ = target.kill();
-    let _ = target.wait();
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        stderr,
-        format!("nsjoin: /proc/{pid}/environ is larger than 6291456 bytes; refusing to read it\n")
-    );
-    assert!(out.stdout.is_empty());
 }

@@ -2,8 +2,7 @@
 //! and, for the answers a healthy engine never gives (garbage, an internal error,
 //! a gVisor runtime), against a stand-in engine on a unix socket of the test's own.
 
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;

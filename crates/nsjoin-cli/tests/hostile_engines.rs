@@ -9,8 +9,7 @@
 //! The library's suite (crates/nsjoin/tests/hostile_engines.rs) covers every
 //! engine; this one checks what the user sees.
 
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 #[path = "../../nsjoin/tests/engine_fakes/sockets.rs"]
 mod engine_fakes;
 

@@ -1,5 +1,4 @@
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 // nsls as a drop-in for lsns: the default output byte for byte where containers
 // run, `-c` for the container view (whose values nsjoin takes back as `-t`),

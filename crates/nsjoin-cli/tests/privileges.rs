@@ -3,8 +3,7 @@
 // nsjoin do with its environment, its working directory and its fds. SECURITY.md
 // cites these tests by name.
 
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -17,8 +16,6 @@ use common::{Reachable, Sandbox, TempDir};
 
 const NSJOIN: &str = env!("CARGO_BIN_EXE_nsjoin");
 const NOBODY: u32 = 65534;
-/// O_CLOEXEC as `/proc/PID/fdinfo` prints it (octal 02000000 on every Linux arch but alpha/sparc/parisc).
-const O_CLOEXEC: u32 = 0o2000000;
 
 // ---------------------------------------------------------------------------
 // Fixtures
@@ -120,31 +117,6 @@ const STATUS: [&str; 4] = [
     "/proc/self/status",
 ];
 
-/// The fds this process leaves open across exec (no FD_CLOEXEC): what the test
-/// harness gave us. A program may inherit these; that is std's and the caller's
-/// business, not nsjoin's.
-fn inheritable_fds() -> BTreeSet<i32> {
-    let mut out = BTreeSet::new();
-    for entry in fs::read_dir("/proc/self/fdinfo").unwrap() {
-        let name = entry.unwrap().file_name();
-        let Ok(fd) = name.to_str().unwrap().parse::<i32>() else {
-            continue;
-        };
-        let Ok(info) = fs::read_to_string(format!("/proc/self/fdinfo/{fd}")) else {
-            continue;
-        };
-        let flags = info
-            .lines()
-            .find_map(|l| l.strip_prefix("flags:"))
-            .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
-            .unwrap();
-        if flags & O_CLOEXEC == 0 {
-            out.insert(fd);
-        }
-    }
-    out
-}
-
 fn fds_of(pid: i32) -> BTreeSet<i32> {
     fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
@@ -177,10 +149,11 @@ fn find_program(pid: i32, comm: &str) -> i32 {
 
 #[test]
 fn unprivileged_user_is_refused_roots_namespaces_in_one_line() {
-    if !common::root_or_skip("unprivileged_user_is_refused_roots_namespaces_in_one_line") {
+    let Some(_lock) =
+        common::root_shared("unprivileged_user_is_refused_roots_namespaces_in_one_line")
+    else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let sandbox = Sandbox::new();
     // The build tree may not be reachable by nobody: a copy that is.
     let bin = Reachable::new("bin");
@@ -204,10 +177,9 @@ fn unprivileged_user_is_refused_roots_namespaces_in_one_line() {
 
 #[test]
 fn unprivileged_user_enters_namespaces_it_owns() {
-    if !common::root_or_skip("unprivileged_user_enters_namespaces_it_owns") {
+    let Some(_lock) = common::root_shared("unprivileged_user_enters_namespaces_it_owns") else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let (_holder, pid) = nobodys_own_namespaces();
     // The build tree may not be reachable by nobody: a copy that is.
     let bin = Reachable::new("bin");
@@ -262,10 +234,9 @@ fn unprivileged_user_enters_namespaces_it_owns() {
 
 #[test]
 fn setuid_and_setgid_drop_every_privilege() {
-    if !common::root_or_skip("setuid_and_setgid_drop_every_privilege") {
+    let Some(_lock) = common::root_shared("setuid_and_setgid_drop_every_privilege") else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let sandbox = Sandbox::new();
     let t = sandbox.pid.to_string();
     // The exec path (no pid namespace) and the fork path (--all enters it).
@@ -331,10 +302,11 @@ fn hostile_env_target() -> (Proc, i32) {
 
 #[test]
 fn target_environment_reaches_the_program_only_with_env_option() {
-    if !common::root_or_skip("target_environment_reaches_the_program_only_with_env_option") {
+    let Some(_lock) =
+        common::root_shared("target_environment_reaches_the_program_only_with_env_option")
+    else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let (_holder, pid) = hostile_env_target();
     let t = pid.to_string();
     let caller = |cmd: &mut Command| {
@@ -377,10 +349,10 @@ fn target_environment_reaches_the_program_only_with_env_option() {
 
 #[test]
 fn target_working_directory_is_the_directory_not_its_path() {
-    if !common::root_or_skip("target_working_directory_is_the_directory_not_its_path") {
+    let Some(_lock) = common::root_shared("target_working_directory_is_the_directory_not_its_path")
+    else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let dir = TempDir::new("cwd");
     let work = dir.path().join("work");
     let moved = dir.path().join("moved");
@@ -431,13 +403,12 @@ fn target_working_directory_is_the_directory_not_its_path() {
 
 #[test]
 fn program_gets_no_fd_of_nsjoin() {
-    if !common::root_or_skip("program_gets_no_fd_of_nsjoin") {
+    let Some(_lock) = common::root_exclusive("program_gets_no_fd_of_nsjoin") else {
         return;
-    }
-    let _lock = common::exclusive();
+    };
     let sandbox = Sandbox::new();
     let t = sandbox.pid.to_string();
-    let allowed: BTreeSet<i32> = inheritable_fds().into_iter().chain(0..3).collect();
+    let allowed: BTreeSet<i32> = common::inheritable_fds().into_iter().chain(0..3).collect();
     // Exec in place (no pid namespace), and fork and supervise (--all); with every
     // option that makes nsjoin open something of its own.
     for kinds in [&["-n", "-u", "-m"][..], &["--all"]] {

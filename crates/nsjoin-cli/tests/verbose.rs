@@ -3,8 +3,7 @@
 // NSJOIN_FORCE_PROC=1 turns the pidfd ioctls off, and as a file for `--net=FILE`.
 // Both process paths are run here on purpose, so neither can stop working unseen.
 
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 use std::process::{Command, Stdio};
 
@@ -43,10 +42,10 @@ fn sources(args: &[&str], force_proc: bool) -> Vec<String> {
 
 #[test]
 fn verbose_names_the_path_each_namespace_was_opened_by() {
-    if !common::root_or_skip("verbose_names_the_path_each_namespace_was_opened_by") {
+    let Some(_lock) = common::root_shared("verbose_names_the_path_each_namespace_was_opened_by")
+    else {
         return;
-    }
-    let _lock = common::shared();
+    };
     let sandbox = common::Sandbox::new();
     let pid = sandbox.pid.to_string();
     let args = ["-t", pid.as_str(), "-n", "-u", "-i"];

@@ -22,8 +22,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::Command;
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 use common::Sandbox;
 use criterion::Criterion;

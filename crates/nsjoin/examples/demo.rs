@@ -2,8 +2,7 @@
 //! uses the library three ways to look inside it and prints what it sees inside
 //! next to what it sees outside. Run as root: `cargo run --example demo`.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 use std::process::{Command, ExitCode};
 

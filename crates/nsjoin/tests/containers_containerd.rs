@@ -13,7 +13,7 @@
 //! CONTAINERD_ADDRESS and CONTAINERD_NAMESPACE set), never through the process's
 //! environment. CRI (`cri://`, `cri-o://`) is in tests/containers_cri.rs.
 
-mod common;
+use nsjoin_test_support as common;
 mod engine_fakes;
 
 use std::collections::HashMap;

@@ -13,7 +13,7 @@
 //! The endpoint is passed to nsjoin as settings (what CONTAINER_RUNTIME_ENDPOINT
 //! sets), never through the process's environment.
 
-mod common;
+use nsjoin_test_support as common;
 mod engine_fakes;
 
 use std::path::Path;

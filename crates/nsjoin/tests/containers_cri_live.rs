@@ -9,7 +9,7 @@
 //! CONTAINER_RUNTIME_ENDPOINT and CONTAINERD_ADDRESS set). Answers encoded by an
 //! in-test server are in tests/containers_cri.rs.
 
-mod common;
+use nsjoin_test_support as common;
 mod engine_fakes;
 
 use std::collections::HashMap;

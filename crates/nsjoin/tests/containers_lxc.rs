@@ -8,7 +8,7 @@
 //! The lxcpath is passed in [`Settings`], not through the process's environment,
 //! so the tests here run alongside the others (`common::shared()`).
 
-mod common;
+use nsjoin_test_support as common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -15,7 +15,7 @@
 //! environment; the live test still takes `common::exclusive()`, since it counts
 //! the process's tokio threads.
 
-mod common;
+use nsjoin_test_support as common;
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

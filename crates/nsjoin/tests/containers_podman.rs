@@ -6,7 +6,7 @@
 //! CONTAINER_HOST's test passes the socket as [`nsjoin::container::Settings`]: no
 //! test here changes the process's environment.
 
-mod common;
+use nsjoin_test_support as common;
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

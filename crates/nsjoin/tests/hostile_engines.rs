@@ -28,7 +28,7 @@
 //! is measured for the whole process (reset through /proc/self/clear_refs) and
 //! [`container::set_timeout`] is process-wide.
 
-mod common;
+use nsjoin_test_support as common;
 mod engine_fakes;
 
 use std::collections::HashMap;

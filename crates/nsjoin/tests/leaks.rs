@@ -1,4 +1,4 @@
-mod common;
+use nsjoin_test_support as common;
 
 // Leaks under load and on failure: many guard cycles on many threads leave every
 // thread where it was and the fd table as it was; a Spawn that fails leaves the
@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use common::{exclusive, fd_count, Sandbox};
+use common::{children, fd_count, Sandbox};
 use nsjoin::{Dir, Error, Home, Kind, KindSet, Spawn, Target};
 
 const KINDS: [Kind; 3] = [Kind::Net, Kind::Uts, Kind::Ipc];
@@ -50,24 +50,13 @@ fn all_tasks_ns() -> Vec<(String, Vec<(String, String)>)> {
     out
 }
 
-/// This process's children (of every thread), zombies included.
-fn children() -> BTreeSet<i32> {
-    let mut out = BTreeSet::new();
-    for task in fs::read_dir("/proc/self/task").unwrap() {
-        let path = task.unwrap().path().join("children");
-        if let Ok(list) = fs::read_to_string(path) {
-            out.extend(list.split_whitespace().map(|p| p.parse::<i32>().unwrap()));
-        }
-    }
-    out
-}
-
 #[test]
 fn hundred_thousand_guard_cycles_on_sixteen_threads_leak_nothing() {
-    if !common::root_or_skip("hundred_thousand_guard_cycles_on_sixteen_threads_leak_nothing") {
+    let Some(_lock) =
+        common::root_exclusive("hundred_thousand_guard_cycles_on_sixteen_threads_leak_nothing")
+    else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sandboxes: Vec<Sandbox> = (0..4).map(|_| Sandbox::new()).collect();
     let kinds = KindSet::from(KINDS);
     let handles: Vec<_> = sandboxes
@@ -133,10 +122,9 @@ fn caller() -> Caller {
 
 #[test]
 fn failed_spawn_leaves_the_caller_as_it_was() {
-    if !common::root_or_skip("failed_spawn_leaves_the_caller_as_it_was") {
+    let Some(_lock) = common::root_exclusive("failed_spawn_leaves_the_caller_as_it_was") else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let plain = Sandbox::new();
     let user = Sandbox::with_user();
     let plain_h = Target::pid(plain.pid).open(KindSet::supported()).unwrap();
@@ -201,10 +189,11 @@ fn is_cloexec(fd: i32) -> bool {
 
 #[test]
 fn program_gets_no_fd_of_nsjoin_but_the_callers_own_inheritable_ones() {
-    if !common::root_or_skip("program_gets_no_fd_of_nsjoin_but_the_callers_own_inheritable_ones") {
+    let Some(_lock) =
+        common::root_exclusive("program_gets_no_fd_of_nsjoin_but_the_callers_own_inheritable_ones")
+    else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let sandbox = Sandbox::new();
     let handles = Target::pid(sandbox.pid).open(KindSet::supported()).unwrap();
     // An fd the caller made itself without O_CLOEXEC: std does not close it, and

@@ -1,4 +1,4 @@
-mod common;
+use nsjoin_test_support as common;
 
 // Discovery (`nsjoin::Scan`) against namespaces these tests make: sandboxes in fresh
 // namespaces, a user namespace, `ip netns add` files, and namespaces that only an
@@ -8,9 +8,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use common::{shared, NetnsFile, Sandbox};
+use common::{wait_gone, NetnsFile, Sandbox};
 use nsjoin::container::Engine;
 use nsjoin::{ContainerId, ContainerResolver, Kind, KindSet, Scan, Target};
 
@@ -27,21 +26,11 @@ fn holder_of(sandbox: &Sandbox) -> i32 {
         .unwrap()
 }
 
-/// Waits until process `pid` is gone (a zombie keeps its user namespace).
-fn wait_gone(pid: i32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok() {
-        assert!(Instant::now() < deadline, "process {pid} did not exit");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn scan_counts_a_sandboxs_processes_and_lowest_pid() {
-    if !common::root_or_skip("scan_counts_a_sandboxs_processes_and_lowest_pid") {
+    let Some(_g) = common::root_shared("scan_counts_a_sandboxs_processes_and_lowest_pid") else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = Sandbox::new();
     let holder = holder_of(&sandbox);
     let listing = Scan::new().run().unwrap();
@@ -82,10 +71,9 @@ fn scan_counts_a_sandboxs_processes_and_lowest_pid() {
 
 #[test]
 fn scan_of_some_kinds_lists_only_those() {
-    if !common::root_or_skip("scan_of_some_kinds_lists_only_those") {
+    let Some(_g) = common::root_shared("scan_of_some_kinds_lists_only_those") else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = Sandbox::new();
     let listing = Scan::new()
         .kinds(KindSet::from([Kind::Net, Kind::Pid]))
@@ -104,10 +92,9 @@ fn scan_of_some_kinds_lists_only_those() {
 
 #[test]
 fn user_namespace_owns_the_sandbox_and_has_a_parent() {
-    if !common::root_or_skip("user_namespace_owns_the_sandbox_and_has_a_parent") {
+    let Some(_g) = common::root_shared("user_namespace_owns_the_sandbox_and_has_a_parent") else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = Sandbox::with_user();
     let listing = Scan::new().run().unwrap();
     let user = listing.get(sandbox.ns_ino("user")).unwrap();
@@ -129,10 +116,11 @@ fn user_namespace_owns_the_sandbox_and_has_a_parent() {
 
 #[test]
 fn bind_mounted_netns_without_processes_is_listed_with_its_mount() {
-    if !common::root_or_skip("bind_mounted_netns_without_processes_is_listed_with_its_mount") {
+    let Some(_g) =
+        common::root_shared("bind_mounted_netns_without_processes_is_listed_with_its_mount")
+    else {
         return;
-    }
-    let _g = shared();
+    };
     let netns = NetnsFile::new();
     let ino = std::fs::metadata(&netns.path).map(|m| {
         use std::os::unix::fs::MetadataExt;
@@ -152,10 +140,10 @@ fn bind_mounted_netns_without_processes_is_listed_with_its_mount() {
 
 #[test]
 fn namespaces_held_only_by_an_fd_and_their_owner_are_listed() {
-    if !common::root_or_skip("namespaces_held_only_by_an_fd_and_their_owner_are_listed") {
+    let Some(_g) = common::root_shared("namespaces_held_only_by_an_fd_and_their_owner_are_listed")
+    else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = Sandbox::with_user();
     let (uts_ino, user_ino) = (sandbox.ns_ino("uts"), sandbox.ns_ino("user"));
     let uts = std::fs::File::open(format!("/proc/{}/ns/uts", sandbox.pid)).unwrap();
@@ -189,10 +177,9 @@ fn namespaces_held_only_by_an_fd_and_their_owner_are_listed() {
 
 #[test]
 fn network_namespace_held_only_by_a_socket_is_listed() {
-    if !common::root_or_skip("network_namespace_held_only_by_a_socket_is_listed") {
+    let Some(_g) = common::root_shared("network_namespace_held_only_by_a_socket_is_listed") else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = Sandbox::new();
     let net_ino = sandbox.ns_ino("net");
     let sock = nsjoin::run_in(&Target::pid(sandbox.pid), Kind::Net.into(), || {
@@ -224,10 +211,9 @@ fn network_namespace_held_only_by_a_socket_is_listed() {
 
 #[test]
 fn processes_that_vanish_mid_scan_are_skipped() {
-    if !common::root_or_skip("processes_that_vanish_mid_scan_are_skipped") {
+    let Some(_g) = common::root_shared("processes_that_vanish_mid_scan_are_skipped") else {
         return;
-    }
-    let _g = shared();
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let churn = {
         let stop = stop.clone();
@@ -264,10 +250,9 @@ impl ContainerResolver for Fixed {
 
 #[test]
 fn container_resolvers_plug_into_the_scan() {
-    if !common::root_or_skip("container_resolvers_plug_into_the_scan") {
+    let Some(_g) = common::root_shared("container_resolvers_plug_into_the_scan") else {
         return;
-    }
-    let _g = shared();
+    };
     let sandbox = Sandbox::new();
     let holder = holder_of(&sandbox);
     let listing = Scan::new()

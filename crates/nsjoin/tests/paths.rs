@@ -1,4 +1,4 @@
-mod common;
+use nsjoin_test_support as common;
 
 // Which path the library took, not only what came out: each way of opening a
 // namespace (a pidfd's PIDFD_GET_*_NAMESPACE, /proc/PID/ns) is asserted, and neither
@@ -6,13 +6,12 @@ mod common;
 // as is, and with NSJOIN_FORCE_PROC=1, which turns the pidfd ioctls off everywhere,
 // so that the /proc fallback is exercised on every run on kernels that have both.
 
-use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{shared, Sandbox};
+use common::Sandbox;
 use nsjoin::{Kind, KindSet, Namespace, NsId, Source, Target};
 
 /// The source every process-target namespace and every "current" namespace must
@@ -54,27 +53,19 @@ fn container() -> Sandbox {
 
 /// A `sleep` with a marker in its environment, started by us in our namespaces.
 fn marked_process(marker: &str) -> Child {
-    let mut child = Command::new("sh")
-        .args(["-c", "echo ready; exec sleep 100000"])
-        .env("NSJOIN_TEST_MARK", marker)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    child
+    common::spawn_ready(
+        Command::new("sh")
+            .args(["-c", "echo ready; exec sleep 100000"])
+            .env("NSJOIN_TEST_MARK", marker)
+            .stdin(Stdio::null()),
+    )
 }
 
 #[test]
 fn each_namespace_says_how_it_was_opened() {
-    if !common::root_or_skip("each_namespace_says_how_it_was_opened") {
+    let Some(_lock) = common::root_shared("each_namespace_says_how_it_was_opened") else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let want = expected_source();
     let handles = Target::pid(sandbox.pid).open(KindSet::supported()).unwrap();
@@ -110,12 +101,11 @@ fn each_namespace_says_how_it_was_opened() {
 /// process), and that wrong directory stayed cached.
 #[test]
 fn a_targets_proc_files_are_its_own_from_inside_a_containers_mount_namespace() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_shared(
         "a_targets_proc_files_are_its_own_from_inside_a_containers_mount_namespace",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = shared();
+    };
     let box_ = container();
     let marker = format!("mark-{}", std::process::id());
     let mut target = marked_process(&marker);
@@ -153,10 +143,11 @@ fn a_targets_proc_files_are_its_own_from_inside_a_containers_mount_namespace() {
 /// NsId::current / Namespace::current, failed with ENOENT.
 #[test]
 fn guards_and_current_work_inside_a_containers_mount_namespace() {
-    if !common::root_or_skip("guards_and_current_work_inside_a_containers_mount_namespace") {
+    let Some(_lock) =
+        common::root_shared("guards_and_current_work_inside_a_containers_mount_namespace")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let box_ = container();
     let handles = Target::pid(box_.pid)
         .open(KindSet::from([Kind::Mnt, Kind::Uts, Kind::Net]))
@@ -190,10 +181,9 @@ fn guards_and_current_work_inside_a_containers_mount_namespace() {
 /// alive, because its /proc/PID directory is still there.
 #[test]
 fn a_zombie_is_not_alive_without_a_pidfd() {
-    if !common::root_or_skip("a_zombie_is_not_alive_without_a_pidfd") {
+    let Some(_lock) = common::root_shared("a_zombie_is_not_alive_without_a_pidfd") else {
         return;
-    }
-    let _lock = shared();
+    };
     let mut child = Command::new("sleep")
         .arg("100000")
         .stdin(Stdio::null())
@@ -263,10 +253,10 @@ fn expected_entry() -> nsjoin::EnteredBy {
 /// where the namespace files would have taken it, and comes back the same way.
 #[test]
 fn one_statement_enter_on_a_process_takes_its_pidfd() {
-    if !common::root_or_skip("one_statement_enter_on_a_process_takes_its_pidfd") {
+    let Some(_lock) = common::root_shared("one_statement_enter_on_a_process_takes_its_pidfd")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     let kinds = KindSet::from([Kind::Net, Kind::Uts, Kind::Ipc, Kind::Pid, Kind::Cgroup]);
     let ours: Vec<u64> = ["net", "uts", "ipc", "pid_for_children", "cgroup"]
@@ -322,10 +312,11 @@ fn one_statement_enter_on_a_process_takes_its_pidfd() {
 /// process that is gone gives the error opening it would have given.
 #[test]
 fn one_statement_enter_opens_files_where_a_pidfd_cannot_do_it() {
-    if !common::root_or_skip("one_statement_enter_opens_files_where_a_pidfd_cannot_do_it") {
+    let Some(_lock) =
+        common::root_shared("one_statement_enter_opens_files_where_a_pidfd_cannot_do_it")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let sandbox = Sandbox::new();
     on_thread(|| {
         nsjoin::unshare_thread_fs().unwrap();

@@ -1,4 +1,4 @@
-mod common;
+use nsjoin_test_support as common;
 
 // Races between nsjoin and the life of its target: a target that exits after it was
 // opened, a PID that is reused, a container that stops, processes that vanish
@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{exclusive, shared, thread_ns_ino, Container, Sandbox};
+use common::{exclusive, thread_ns_ino, Container, Sandbox};
 use nsjoin::{Error, Kind, KindSet, Target};
 
 const NET_UTS_IPC: [Kind; 3] = [Kind::Net, Kind::Uts, Kind::Ipc];
@@ -51,11 +51,11 @@ fn thread_inos() -> [u64; 3] {
 
 #[test]
 fn target_exiting_after_open_is_entered_into_the_opened_namespaces_only() {
-    if !common::root_or_skip("target_exiting_after_open_is_entered_into_the_opened_namespaces_only")
-    {
+    let Some(_lock) =
+        common::root_shared("target_exiting_after_open_is_entered_into_the_opened_namespaces_only")
+    else {
         return;
-    }
-    let _lock = shared();
+    };
     let kinds = KindSet::from(NET_UTS_IPC);
     let sandbox = Sandbox::new();
     let pid = sandbox.pid;
@@ -168,12 +168,11 @@ fn pidfd_of_reaped_process_never_opens_the_namespaces_of_a_new_process() {
 
 #[test]
 fn docker_container_stopped_after_resolution_is_refused_with_a_clear_error() {
-    if !common::root_or_skip(
+    let Some(_lock) = common::root_shared(
         "docker_container_stopped_after_resolution_is_refused_with_a_clear_error",
-    ) {
+    ) else {
         return;
-    }
-    let _lock = shared();
+    };
     let Some(c) = Container::start_or_skip(
         "docker_container_stopped_after_resolution_is_refused_with_a_clear_error",
     ) else {
@@ -220,10 +219,11 @@ fn docker_container_stopped_after_resolution_is_refused_with_a_clear_error() {
 
 #[test]
 fn scan_succeeds_while_many_short_lived_processes_come_and_go() {
-    if !common::root_or_skip("scan_succeeds_while_many_short_lived_processes_come_and_go") {
+    let Some(_lock) =
+        common::root_exclusive("scan_succeeds_while_many_short_lived_processes_come_and_go")
+    else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let churners: Vec<_> = (0..3)
@@ -278,10 +278,11 @@ fn scan_succeeds_while_many_short_lived_processes_come_and_go() {
 /// which shows the reuse really happened in that round.
 #[test]
 fn docker_init_replaced_between_answer_and_entry_is_refused() {
-    if !common::root_or_skip("docker_init_replaced_between_answer_and_entry_is_refused") {
+    let Some(_lock) =
+        common::root_exclusive("docker_init_replaced_between_answer_and_entry_is_refused")
+    else {
         return;
-    }
-    let _lock = exclusive();
+    };
     let mut reused = false;
     for _ in 0..5 {
         let Some(c) =

@@ -1,7 +1,12 @@
-//! Real targets for the tests and the demo: processes in fresh namespaces made with
-//! util-linux `unshare`, and `ip netns` files. Every one is torn down on drop.
-#![allow(dead_code)]
+//! Real targets for nsjoin's tests, its bench and its demo: processes in fresh
+//! namespaces made with util-linux `unshare`, `ip netns` files, cgroups and Docker
+//! containers. Every one is torn down on drop. Shared by the library's and the
+//! command's tests (a dev-dependency of both, never published).
 
+// `new` starts processes and makes namespaces: a `Default` would hide that.
+#![allow(clippy::new_without_default)]
+
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::path::PathBuf;
@@ -9,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 /// A process (`sleep`) in fresh namespaces, with a hostname of its own.
 pub struct Sandbox {
@@ -241,6 +247,18 @@ impl Drop for NetnsFile {
     }
 }
 
+/// Starts `cmd` with its stdout piped and waits for the line `ready` that it
+/// prints once it is set up.
+pub fn spawn_ready(cmd: &mut Command) -> Child {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    child
+}
+
 /// Whether the tests that need root can run. Where they cannot, they say so and
 /// are skipped, unless NSJOIN_REQUIRE_ROOT=1 (CI) makes that a failure.
 pub fn root_or_skip(test: &str) -> bool {
@@ -257,6 +275,35 @@ pub fn root_or_skip(test: &str) -> bool {
 /// The number of open fds of this process.
 pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// The fds this process leaves open across exec (no FD_CLOEXEC): normally none,
+/// but a test run may inherit some from whoever started it, and any program it
+/// starts gets those (std's Command and util-linux nsenter pass them on too).
+pub fn inheritable_fds() -> BTreeSet<i32> {
+    /// O_CLOEXEC as `/proc/PID/fdinfo` prints it (octal 02000000 on every Linux
+    /// arch but alpha/sparc/parisc).
+    const O_CLOEXEC: u32 = 0o2000000;
+    let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir("/proc/self/fdinfo").unwrap() {
+        let name = entry.unwrap().file_name();
+        let Ok(fd) = name.to_str().unwrap().parse::<i32>() else {
+            continue;
+        };
+        // Fds of other threads come and go; a vanished one is no matter.
+        let Ok(info) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")) else {
+            continue;
+        };
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+            .unwrap();
+        if flags & O_CLOEXEC == 0 {
+            out.insert(fd);
+        }
+    }
+    out
 }
 
 /// This process's threads.
@@ -287,6 +334,18 @@ pub fn shared() -> RwLockReadGuard<'static, ()> {
 /// Waits until no other test runs, for one that looks at process-wide state.
 pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
     PROCESS_WIDE.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// [`root_or_skip`], then [`shared`]: how a test that needs root starts. `None`
+/// where the test is skipped.
+pub fn root_shared(test: &str) -> Option<RwLockReadGuard<'static, ()>> {
+    root_or_skip(test).then(shared)
+}
+
+/// [`root_or_skip`], then [`exclusive`], for a test that needs root and looks at
+/// process-wide state. `None` where the test is skipped.
+pub fn root_exclusive(test: &str) -> Option<RwLockWriteGuard<'static, ()>> {
+    root_or_skip(test).then(exclusive)
 }
 
 /// A fresh directory under the system temp dir, removed on drop.
@@ -493,5 +552,63 @@ impl Drop for Container {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// `readlink /proc/PID/ns/KIND`: `KIND:[INODE]`, the form `readlink
+/// /proc/self/ns/KIND` prints.
+pub fn ns_link(pid: impl std::fmt::Display, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Every child process of every thread of this process, zombies included.
+pub fn children() -> BTreeSet<i32> {
+    let mut out = BTreeSet::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path().join("children");
+        if let Ok(list) = std::fs::read_to_string(path) {
+            out.extend(list.split_whitespace().map(|p| p.parse::<i32>().unwrap()));
+        }
+    }
+    out
+}
+
+/// Starts `true` and waits until it has exited but is not yet reaped (a zombie).
+pub fn zombie() -> Child {
+    let mut child = Command::new("true").stdin(Stdio::null()).spawn().unwrap();
+    let stat = format!("/proc/{}/stat", child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let text = std::fs::read_to_string(&stat).unwrap_or_default();
+        // "PID (comm) STATE ..."
+        let state = text.rsplit(')').next().unwrap().split_whitespace().next();
+        if state == Some("Z") {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("`true` did not exit within 5 s");
+}
+
+/// The PID of a process that has run and been reaped.
+pub fn reaped_pid() -> i32 {
+    let mut child = Command::new("true").stdin(Stdio::null()).spawn().unwrap();
+    let pid = child.id() as i32;
+    child.wait().unwrap();
+    pid
+}
+
+/// Waits (up to 10 s) until process `pid` is gone (a zombie keeps its user
+/// namespace).
+pub fn wait_gone(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok() {
+        assert!(Instant::now() < deadline, "process {pid} did not exit");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
