@@ -411,40 +411,47 @@ mod tests {
     #[test]
     fn reading_directly_fills_what_clap_fills() {
         use std::os::unix::ffi::OsStringExt;
-        let cases: &[&[&str]] = &[
-            &[],
-            &["-t", "42", "--net", "--uts", "--ipc", "--mount", "--pid", "/bin/true"],
-            &["-at42", "-n/x", "--", "sh", "-c", "echo"],
-            &["-t1", "-m", "-u/u", "-i", "-n", "-p", "-C", "-U", "-T/t", "true"],
-            &["--target=1", "--mount=/m", "--user-parent", "--net-socket", "3", "x"],
-            &["-t", "1", "-S", "follow", "-G", "7", "--preserve-credentials", "--keep-caps"],
-            &["-t", "1", "-r", "-w", "-W/srv", "-e", "-F", "-c", "-Z", "-vvv"],
-            &["-t", "1", "-r/x", "--root=/y", "--wd=/a", "--wdns", "-v", "--verbose"],
-            &["--tar", "5", "--all", "--", "-a", "--net"],
-            &["-n", "sh", "-c", "x"],
-            &["-t", "-5", "-N", "-1", "prog", "-t"],
-            &["-"],
-            &["-t1", "--target=2"],
-            &["-x"],
-            &["--foo"],
-            &["--all=1"],
-            &["--u"],
-            &["-t"],
-            &["--net="],
-            &["-t", ""],
-            &["--help"],
-            &["-V"],
-            &["-t", "1", "--version"],
+        // One command line per entry, split at spaces.
+        let cases = [
+            "",
+            "-t 42 --net --uts --ipc --mount --pid /bin/true",
+            "-at42 -n/x -- sh -c echo",
+            "-t1 -m -u/u -i -n -p -C -U -T/t true",
+            "--target=1 --mount=/m --user-parent --net-socket 3 x",
+            "-t 1 -S follow -G 7 --preserve-credentials --keep-caps",
+            "-t 1 -r -w -W/srv -e -F -c -Z -vvv",
+            "-t 1 -r/x --root=/y --wd=/a --wdns -v --verbose",
+            "--tar 5 --all -- -a --net",
+            "-n sh -c x",
+            "-t -5 -N -1 prog -t",
+            "-",
+            "-t1 --target=2",
+            "-x",
+            "--foo",
+            "--all=1",
+            "--u",
+            "-t",
+            "--net=",
+            "--help",
+            "-V",
+            "-t 1 --version",
         ];
         let as_args = |argv: Vec<OsString>| -> Vec<OsString> {
-            std::iter::once(OsString::from("nsjoin")).chain(argv).collect()
+            std::iter::once(OsString::from("nsjoin"))
+                .chain(argv)
+                .collect()
         };
         let mut all: Vec<Vec<OsString>> = cases
             .iter()
-            .map(|c| as_args(c.iter().map(OsString::from).collect()))
+            .map(|c| as_args(c.split_whitespace().map(OsString::from).collect()))
             .collect();
+        // An empty value, given as its own word.
+        all.push(as_args(vec!["-t".into(), "".into()]));
         // Not UTF-8: a target (text for clap) and a file (a path).
-        all.push(as_args(vec!["-t".into(), OsString::from_vec(vec![b'4', 0xff])]));
+        all.push(as_args(vec![
+            "-t".into(),
+            OsString::from_vec(vec![b'4', 0xff]),
+        ]));
         all.push(as_args(vec![OsString::from_vec(b"-n/\xff".to_vec())]));
         all.push(as_args(vec![OsString::from_vec(vec![b'-', b'n', 0xff])]));
         let show = |r: Result<Parsed, UsageError>| match r {
