@@ -49,7 +49,7 @@ tar -xzf "$tarball" -C "$prefix" --strip-components=1
 (cd "$prefix" && sha256sum --quiet -c SHA256SUMS) || fail "the tarball's SHA256SUMS does not match"
 for b in nsjoin nsls; do
   readelf -lW "$prefix/bin/$b" | grep -q 'program interpreter' && fail "$b is not static"
-  "$prefix/bin/$b" --version | grep -q "^$b " || fail "$b --version"
+  "$prefix/bin/$b" --version | grep -q "nsjoin [0-9]" || fail "$b --version"
   [ -s "$prefix/share/man/man1/$b.1" ] || fail "no man page for $b"
   for f in "share/bash-completion/completions/$b" "share/zsh/site-functions/_$b" \
     "share/fish/vendor_completions.d/$b.fish"; do
@@ -59,11 +59,12 @@ done
 got=$(env -i PATH=/usr/bin:/bin "$prefix/bin/nsjoin" -t "$pid" --net --uts --ipc --mount --pid \
   readlink /proc/self/ns/net /proc/self/ns/uts)
 [ "$got" = "$want" ] || fail "the tarball's nsjoin saw '$got', nsenter '$want'"
+ino=$(readlink "/proc/$pid/ns/net" | tr -dc 0-9)
 "$prefix/bin/nsls" -J -t net | python3 -c '
 import json, sys
 rows = json.load(sys.stdin)["namespaces"]
-assert any(str(r["pid"]) == sys.argv[1] for r in rows), "the sandbox is not listed"
-' "$pid" || fail "the tarball's nsls -J does not list the sandbox"
+assert any(str(r["ns"]) == sys.argv[1] for r in rows), "the sandbox is not listed"
+' "$ino" || fail "the tarball's nsls -J does not list the sandbox's net namespace"
 echo "release-test.sh: $(basename "$tarball"): installed and run" >&2
 
 # The wheel, into a fresh venv, without cargo or rustc on PATH.
