@@ -46,7 +46,7 @@ tarball=$(ls dist/nsjoin-*-"$arch"-linux.tar.gz)
 prefix=$tmp/prefix
 mkdir -p "$prefix"
 tar -xzf "$tarball" -C "$prefix" --strip-components=1
-(cd "$prefix" && sha256sum --quiet -c SHA256SUMS) || fail "the tarball's SHA256SUMS does not match"
+(cd "$prefix" && sha256sum --quiet -c share/doc/nsjoin/SHA256SUMS) || fail "the tarball's SHA256SUMS does not match"
 for b in nsjoin nsls; do
   readelf -lW "$prefix/bin/$b" | grep -q 'program interpreter' && fail "$b is not static"
   "$prefix/bin/$b" --version | grep -q "nsjoin [0-9]" || fail "$b --version"

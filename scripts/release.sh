@@ -3,8 +3,8 @@
 #
 #   nsjoin-VERSION-ARCH-linux.tar.gz   static nsjoin and nsls (scripts/build-static.sh),
 #                                      their man pages and bash/zsh/fish completions,
-#                                      laid out as a prefix (bin/, share/) with its own
-#                                      SHA256SUMS of the binaries
+#                                      laid out as a prefix (bin/, share/), with the
+#                                      binaries' sums in share/doc/nsjoin/SHA256SUMS
 #   nsjoin-VERSION-cp39-abi3-*.whl     the Python package (maturin, abi3), its
 #                                      manylinux platform tag checked by maturin's
 #                                      auditwheel check
@@ -61,7 +61,7 @@ for target in "${targets[@]}"; do
     install -Dm644 "$stage/docs/completions/$cmd.fish" "$root/share/fish/vendor_completions.d/$cmd.fish"
   done
   install -Dm644 README.md "$root/share/doc/nsjoin/README.md"
-  (cd "$root" && sha256sum bin/nsjoin bin/nsls >SHA256SUMS)
+  (cd "$root" && sha256sum bin/nsjoin bin/nsls >share/doc/nsjoin/SHA256SUMS)
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="$mtime" \
     -C "$stage" -cf - "$name" | gzip -9n >"$dist/$name.tar.gz"
   echo "release.sh: $name.tar.gz ($target)" >&2
@@ -76,7 +76,7 @@ if [ "${NO_WHEEL:-0}" != 1 ]; then
     maturin=$venv/bin/maturin
   fi
   # --auditwheel check: fail unless the extension keeps to the manylinux policy it
-  # is tagged with (maturin picks the oldest one the symbols it uses allow).
+  # is tagged with (python/pyproject.toml: compatibility).
   "$maturin" build --release --locked --manifest-path python/Cargo.toml \
     --auditwheel check --out "$dist" >&2
 fi
