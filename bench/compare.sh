@@ -1,30 +1,42 @@
 #!/usr/bin/env bash
-# nsjoin against its peers, in one run on one machine. Run as root from the
-# repository:   bash bench/compare.sh
+# nsjoin against its peers and against the floor, in one run on one machine. Run as
+# root from the repository:   bash bench/compare.sh
 #
 #   1. the library's criterion micro-benchmarks (cargo bench --bench enter);
-#   2. on a sandbox (a sleep in fresh namespaces, made with unshare): nsjoin (the
-#      static-CRT release build scripts/install.sh makes, built into target/) vs
-#      util-linux nsenter vs the original Python nsenter (nsenter==0.2 from PyPI in
-#      a throwaway venv), the same `-t PID --net --uts --ipc --mnt --pid /bin/true`
-#      for all three (the original's --all is broken), with hyperfine; and the peak
-#      RSS of each (/usr/bin/time);
+#   2. on a sandbox (a sleep in fresh namespaces, made with unshare), the same
+#      `-t PID --net --uts --ipc --mount --pid /bin/true` (the original Python
+#      nsenter spells it --mnt; its --all is broken) with hyperfine, and the peak
+#      RSS of each (/usr/bin/time, page cache dropped first), for:
+#      - every form of nsjoin users are told to install: `cargo build --release`
+#        (also what `cargo install --path crates/nsjoin-cli` builds) and the static
+#        build of scripts/build-static.sh (scripts/install.sh and the release
+#        tarball of scripts/release.sh ship that one);
+#      - util-linux nsenter and the original Python nsenter (nsenter==0.2 from
+#        PyPI in a throwaway venv);
+#      - the floor (bench/floor): a C program and a Rust one that only open the
+#        five namespace files, setns into each, fork and exec /bin/true; C both
+#        dynamic and static;
+#      and bench/breakdown.sh's table of the same binaries (relocations, system
+#      calls, page faults, RSS), which is not timing-sensitive;
 #   3. bench/container.sh (-t docker://NAME vs -t PID, on a real Docker container);
 #   4. bench/nsls.sh (nsls vs lsns with 3,000 extra processes).
 #
-# Writes the sections "Summary", "Library micro-benchmarks (criterion)" and
-# "nsjoin vs nsenter vs Python nsenter" of BENCHMARKS.md; 3 and 4 write their own.
-# RUNS (default 200) sets hyperfine's runs per command; CRITERION=0 reuses the last
-# criterion results in target/criterion instead of running them again.
+# Writes the sections "Summary", "Library micro-benchmarks (criterion)",
+# "nsjoin vs nsenter vs the floor" and "Where a run goes" of BENCHMARKS.md; 3 and 4
+# write their own. RUNS (default 300) sets hyperfine's runs per command;
+# CRITERION=0 reuses the last criterion results in target/criterion instead of
+# running them again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/section.sh
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
-RUNS=${RUNS:-200}
+RUNS=${RUNS:-300}
 [ "$(id -u)" -eq 0 ] || { echo "bench/compare.sh: needs root (setns)" >&2; exit 1; }
 need=()
 command -v hyperfine >/dev/null || need+=(hyperfine)
+command -v gcc >/dev/null || need+=(gcc)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ "$(uname -m)" != x86_64 ] || need+=(libc6-dev)
 [ -x /usr/bin/time ] || need+=(time)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
@@ -56,11 +68,17 @@ else
   crit_date="$(date -u -r target/criterion/raw_setns_pair_net/new/estimates.json +%F) (reused)"
 fi
 
-# 2. The three commands. nsjoin as scripts/install.sh builds it: static C runtime.
+# 2. The installed forms, the peers and the floor.
 host=$(rustc -vV | sed -n 's/^host: //p')
-RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
-  cargo build -q --release -p nsjoin-cli --bin nsjoin --target "$host"
-nsjoin=$PWD/target/$host/release/nsjoin
+cargo build -q --release --locked -p nsjoin-cli --bin nsjoin
+dynamic=$PWD/target/release/nsjoin
+static=$(bash scripts/build-static.sh "$host")/nsjoin
+mkdir -p target/floor
+gcc -O2 -o target/floor/floor-c bench/floor/floor.c
+gcc -O2 -static -o target/floor/floor-c-static bench/floor/floor.c
+CARGO_TARGET_DIR=$PWD/target/floor cargo build -q --release --locked \
+  --manifest-path bench/floor/rust/Cargo.toml
+floor_rust=$PWD/target/floor/release/nsjoin-floor
 python3 -m venv "$tmp/venv"
 "$tmp/venv/bin/pip" install -q --disable-pip-version-check nsenter==0.2 >&2
 pynsenter=$tmp/venv/bin/nsenter
@@ -76,34 +94,61 @@ for _ in $(seq 200); do
 done
 [ -n "$pid" ] || { echo "bench/compare.sh: the sandbox did not start" >&2; exit 1; }
 
-names=("nsjoin" "nsenter" "python nsenter")
+nsargs="--net --uts --ipc --mount --pid /bin/true"
+names=("nsjoin, cargo build --release" "nsjoin, static (install.sh, release tarball)" "nsenter"
+  "floor, C" "floor, C static" "floor, Rust" "python nsenter")
 cmds=(
-  "$nsjoin -t $pid --net --uts --ipc --mount --pid /bin/true"
-  "nsenter -t $pid --net --uts --ipc --mount --pid /bin/true"
+  "$dynamic -t $pid $nsargs"
+  "$static -t $pid $nsargs"
+  "nsenter -t $pid $nsargs"
+  "$PWD/target/floor/floor-c $pid"
+  "$PWD/target/floor/floor-c-static $pid"
+  "$floor_rust $pid"
   "$pynsenter -t $pid --net --uts --ipc --mnt --pid /bin/true"
 )
-for i in 0 1 2; do
+flags=(
+  "release profile of Cargo.toml; glibc, dynamic, PIE"
+  "release profile; $(sed -n 's/^RUSTFLAGS="${RUSTFLAGS:-} \(.*\)" \\$/\1/p' scripts/build-static.sh); --target $host"
+  "Debian's build (dynamic, PIE)"
+  "gcc -O2 (dynamic, PIE)"
+  "gcc -O2 -static"
+  "bench/floor/rust: std + rustix, lto, panic=abort (dynamic, PIE)"
+  "CPython $(python3 -c 'import platform; print(platform.python_version())')"
+)
+n=${#names[@]}
+for i in $(seq 0 $((n - 1))); do
   ${cmds[$i]} || { echo "bench/compare.sh: ${names[$i]} failed on the sandbox" >&2; exit 1; }
 done
 
 args=()
-for i in 0 1 2; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+for i in $(seq 0 $((n - 1))); do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
 cmp_load_before=$(load)
 hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$tmp/cmp.json" "${args[@]}" >&2
 
-# Peak RSS: /usr/bin/time's maximum resident set size (KiB), median of 30 runs.
-for i in 0 1 2; do
-  for _ in $(seq 30); do
+# Peak RSS: /usr/bin/time's maximum resident set size (KiB), median of 15 runs,
+# alternating, after dropping the page cache once: every binary's file is then
+# read back from disk the same way (a file written moments ago sits in the page
+# cache in large folios, and fault-around maps more of it: up to 0.8 MiB more).
+sync; echo 3 >/proc/sys/vm/drop_caches
+for i in $(seq 0 $((n - 1))); do ${cmds[$i]} >/dev/null; done
+for _ in $(seq 15); do
+  for i in $(seq 0 $((n - 1))); do
     /usr/bin/time -f %M -o "$tmp/rss" ${cmds[$i]}
-    cat "$tmp/rss"
-  done >"$tmp/rss.$i"
+    cat "$tmp/rss" >>"$tmp/rss.$i"
+  done
 done
 cmp_load="$cmp_load_before → $(load)"
+for i in $(seq 0 $((n - 1))); do printf '%s\t%s\n' "${names[$i]}" "${flags[$i]}"; done >"$tmp/flags"
+
+# Where the time and pages go: the same binaries, none of it timing-sensitive.
+bash bench/breakdown.sh "$pid" "cargo build --release=$dynamic" "static=$static" \
+  "nsenter=$(command -v nsenter)" "floor, C=$PWD/target/floor/floor-c" \
+  "floor, C static=$PWD/target/floor/floor-c-static" "floor, Rust=$floor_rust" >"$tmp/breakdown.md"
 
 # unshare --fork ignores SIGTERM while it waits; SIGKILL, and --kill-child takes the sleep.
 kill -KILL "$holder"; wait "$holder" 2>/dev/null || true; holder=
 
-versions="$("$nsjoin" --version | head -1) (static CRT, $host), $(nsenter --version), Python nsenter 0.2 on Python $(python3 -c 'import platform; print(platform.python_version())'), $(hyperfine --version)"
+versions="$("$static" --version | head -1), $(nsenter --version), $(gcc --version | head -1), Python nsenter 0.2, $(hyperfine --version)"
 
 # 3 and 4: their own scripts and sections.
 bash bench/container.sh
@@ -140,20 +185,23 @@ for bench_id, (med, ci) in crit.items():
                  f"{fmt_ns(ci['upper_bound'])} | {ratio} |")
 write("criterion.md", "\n".join(lines) + "\n")
 
-# hyperfine medians (ms) and peak RSS (KiB).
+# hyperfine medians (ms) and peak RSS (KiB), in the order measured.
 res = {r["command"]: r for r in json.load(open(os.path.join(tmp, "cmp.json")))["results"]}
 med = {k: statistics.median(r["times"]) * 1e3 for k, r in res.items()}
-names = ["nsjoin", "nsenter", "python nsenter"]
+flags = dict(l.rstrip("\n").split("\t") for l in open(os.path.join(tmp, "flags")))
+names = list(flags)
 rss = {}
 for i, n in enumerate(names):
     vals = [int(x) for x in open(os.path.join(tmp, f"rss.{i}")).read().split()]
     rss[n] = statistics.median(vals)
-lines = ["| command | median wall | mean ± σ | peak RSS (median) | wall ÷ nsjoin's | RSS ÷ nsjoin's |",
-         "|---|---|---|---|---|---|"]
+forms = [n for n in names if n.startswith("nsjoin")]
+floors = [n for n in names if n.startswith("floor")]
+lines = ["| binary | build | median wall | mean ± σ | wall ÷ nsenter's | peak RSS (median) | RSS ÷ nsenter's |",
+         "|---|---|---|---|---|---|---|"]
 for n in names:
     r = res[n]
-    lines.append(f"| {n} | {med[n]:.2f} ms | {r['mean']*1e3:.2f} ± {r['stddev']*1e3:.2f} ms "
-                 f"| {rss[n]/1024:.2f} MiB | {med[n]/med['nsjoin']:.2f} | {rss[n]/rss['nsjoin']:.2f} |")
+    lines.append(f"| {n} | {flags[n]} | {med[n]:.2f} ms | {r['mean']*1e3:.2f} ± {r['stddev']*1e3:.2f} ms "
+                 f"| {med[n]/med['nsenter']:.2f} | {rss[n]/1024:.2f} MiB | {rss[n]/rss['nsenter']:.2f} |")
 write("compare.md", "\n".join(lines) + "\n")
 
 # Figures from the sections bench/container.sh and bench/nsls.sh just wrote.
@@ -172,16 +220,21 @@ if floor:
     one = crit["guard_cycle_oneshot/net"][0] / floor
     rows.append(row("`guard_cycle_preopened/net` ÷ `raw_setns_pair/net` ≤ 1.15", f"{pre:.2f}", pre <= 1.15))
     rows.append(row("`guard_cycle_oneshot/net` ÷ `raw_setns_pair/net` ≤ 3", f"{one:.2f}", one <= 3))
-w = med["nsjoin"] / med["nsenter"]
-rows.append(row("`nsjoin -t PID --net --uts --ipc --mount --pid /bin/true` wall ÷ nsenter's ≤ 1.0", f"{w:.2f}", w <= 1.0))
-r = rss["nsjoin"] / rss["nsenter"]
-rows.append(row("same, peak RSS ÷ nsenter's ≤ 1.1", f"{r:.2f}", r <= 1.1))
-p = med["nsjoin"] / med["python nsenter"]
-rows.append(row("same, wall ÷ original Python nsenter's ≤ 1/15 (0.067)", f"{p:.3f} (1/{1/p:.0f})", p <= 1/15))
+fl = ", ".join(f"{n} {med[n]/med['nsenter']:.2f}" for n in floors)
+for n in forms:
+    w = med[n] / med["nsenter"]
+    rows.append(row(f"{n}: `-t PID --net --uts --ipc --mount --pid /bin/true` wall ÷ nsenter's ≤ 0.9 "
+                    f"(floor: {fl})", f"{w:.2f}", w <= 0.9))
+fl = ", ".join(f"{n} {rss[n]/rss['nsenter']:.2f}" for n in floors)
+for n in forms:
+    r = rss[n] / rss["nsenter"]
+    rows.append(row(f"{n}: same, peak RSS ÷ nsenter's ≤ 1.0 (floor: {fl})", f"{r:.2f}", r <= 1.0))
+p = med[forms[-1]] / med["python nsenter"]
+rows.append(row("static: same, wall ÷ original Python nsenter's ≤ 1/15 (0.067)", f"{p:.3f} (1/{1/p:.0f})", p <= 1/15))
 if docker_ms is not None:
     rows.append(row("`-t docker://NAME` minus `-t PID` wall ≤ 5 ms", f"{docker_ms:.2f} ms", docker_ms <= 5))
 if nsls_ratio is not None:
-    rows.append(row("nsls ÷ lsns wall, 3,000 extra processes ≤ 0.5", f"{nsls_ratio:.2f}", nsls_ratio <= 0.5))
+    rows.append(row("nsls ÷ lsns wall, 3,000 extra processes ≤ 0.2", f"{nsls_ratio:.2f}", nsls_ratio <= 0.2))
 write("summary.md", "\n".join(rows) + "\n")
 PY
 
@@ -210,11 +263,26 @@ replace_section "Summary" "$tmp/summary.body"
   echo
   echo "Target: a \`sleep\` in fresh namespaces (\`unshare --uts --net --ipc --pid --mount --cgroup"
   echo "--fork\`). Each runs \`-t PID --net --uts --ipc --mount --pid /bin/true\` (the original"
-  echo "spells it \`--mnt\`); hyperfine \`-N\`, 20 warm-up runs and $RUNS runs each, in one"
-  echo "invocation; peak RSS is \`/usr/bin/time\`'s maximum resident set size, median of 30 runs."
+  echo "spells it \`--mnt\`; the floors take the PID alone); hyperfine \`-N\`, 20 warm-up runs"
+  echo "and $RUNS runs each, in one invocation; peak RSS is \`/usr/bin/time\`'s maximum resident"
+  echo "set size, median of 15 alternating runs, measured after \`sync; echo 3 >"
+  echo "/proc/sys/vm/drop_caches\` and one run of each (so every file sits in the page cache"
+  echo "the same way: read back from disk, not freshly written)."
   echo
   cat "$tmp/compare.md"
 } >"$tmp/compare.body"
-replace_section "nsjoin vs nsenter vs Python nsenter" "$tmp/compare.body"
+replace_section "nsjoin vs nsenter vs the floor" "$tmp/compare.body"
+
+{
+  echo "Command: \`bash bench/breakdown.sh\`, run by \`bash bench/compare.sh\` ($(date -u +%F),"
+  echo "$machine), on the same binaries and sandbox. System calls: \`strace -f\`, the"
+  echo "program's own and then its child's (from the fork to the end of /bin/true); page"
+  echo "faults and task-clock (CPU time of both): \`perf stat -r 50\`; peak RSS as above,"
+  echo "page cache dropped. User-space instructions: \`valgrind --tool=callgrind\` of the"
+  echo "program alone (not its child)."
+  echo
+  cat "$tmp/breakdown.md"
+} >"$tmp/breakdown.body"
+replace_section "Where a run goes" "$tmp/breakdown.body"
 sed -n '/^## Summary/,/^## [^S]/p' BENCHMARKS.md | head -n -1 >&2
 echo "wrote BENCHMARKS.md" >&2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit, integration and doc tests.
+# The whole test suite: formatting, lints, unit, integration and doc tests, and
+# the release artifacts.
 # Run as root: most tests make real namespaces. As a normal user they are skipped
 # (and say so); with NSJOIN_REQUIRE_ROOT=1 (CI) a skip is a failure.
 set -euo pipefail
@@ -23,3 +24,6 @@ NSJOIN_FORCE_PROC=1 cargo test -p nsjoin --test paths --test guard_enter --test 
     --test target_pid --test target_path --test target_handles --test races --test run_in \
     --test run_reuse --test leaks
 bash scripts/python-test.sh
+# What users install without a toolchain: scripts/release.sh's tarball and wheel,
+# installed into an empty prefix and a fresh venv and run; cargo package.
+bash scripts/release-test.sh

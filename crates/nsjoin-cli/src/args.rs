@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, CommandFactory, Parser};
 
-use crate::getopt::{self, Item};
+use crate::getopt::{self, Item, OptSpec, Takes};
 
 /// Run a program with namespaces of other processes.
 ///
@@ -178,7 +178,128 @@ pub enum Parsed {
 }
 
 /// Parses argv as nsenter would.
+///
+/// A run's options are read straight into [`Opts`] from getopt's items, over
+/// [`option_table`]: building clap's `Command` and matching against it cost more
+/// than everything else nsjoin does in user space before it starts the program.
+/// clap still answers `--help` and `--version` and anything the direct reading
+/// does not take (a value that is not UTF-8 where clap wants text, an empty
+/// value), through the same definition; the unit tests hold both readings equal.
 pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
+    match read_directly(args) {
+        Some(result) => result.map(|opts| Parsed::Run(Box::new(opts))),
+        None => parse_with_clap(args),
+    }
+}
+
+/// The table getopt reads nsenter's options with: what [`getopt::option_table`]
+/// makes of the built clap command, in its order, without building it.
+pub fn option_table() -> Vec<OptSpec> {
+    use Takes::{Nothing, OptionalValue, Value};
+    const TABLE: [(&str, Option<char>, Takes); 26] = [
+        ("all", Some('a'), Nothing),
+        ("target", Some('t'), Value),
+        ("mount", Some('m'), OptionalValue),
+        ("uts", Some('u'), OptionalValue),
+        ("ipc", Some('i'), OptionalValue),
+        ("net", Some('n'), OptionalValue),
+        ("net-socket", Some('N'), Value),
+        ("pid", Some('p'), OptionalValue),
+        ("cgroup", Some('C'), OptionalValue),
+        ("user", Some('U'), OptionalValue),
+        ("user-parent", None, Nothing),
+        ("time", Some('T'), OptionalValue),
+        ("setuid", Some('S'), Value),
+        ("setgid", Some('G'), Value),
+        ("preserve-credentials", None, Nothing),
+        ("keep-caps", None, Nothing),
+        ("root", Some('r'), OptionalValue),
+        ("wd", Some('w'), OptionalValue),
+        ("wdns", Some('W'), OptionalValue),
+        ("env", Some('e'), Nothing),
+        ("no-fork", Some('F'), Nothing),
+        ("join-cgroup", Some('c'), Nothing),
+        ("follow-context", Some('Z'), Nothing),
+        ("verbose", Some('v'), Nothing),
+        ("help", Some('h'), Nothing),
+        ("version", Some('V'), Nothing),
+    ];
+    TABLE
+        .iter()
+        .map(|&(long, short, takes)| OptSpec {
+            long: long.to_owned(),
+            short,
+            takes,
+        })
+        .collect()
+}
+
+/// argv read by getopt's rules straight into [`Opts`], as clap would fill it from
+/// the normalized form; `None` for what is left to clap (see [`parse`]).
+fn read_directly(args: &[OsString]) -> Option<Result<Opts, UsageError>> {
+    if args.is_empty() {
+        return None;
+    }
+    let table = option_table();
+    let mut opts = Opts::default();
+    let mut targets = 0;
+    for item in getopt::getopt(&table, args, false) {
+        let (spec, value) = match item {
+            Item::Opt(spec, value) => (spec, value),
+            Item::Operand(arg) => {
+                opts.program.push(arg);
+                continue;
+            }
+            Item::Error(e) => return Some(Err(UsageError(e))),
+        };
+        if value.as_ref().is_some_and(|v| v.is_empty()) {
+            return None;
+        }
+        let text = || value.clone().map(OsString::into_string).transpose();
+        let file = || Some(value.clone().map(PathBuf::from));
+        match spec.long.as_str() {
+            "all" => opts.all = true,
+            "target" => {
+                targets += 1;
+                opts.target = Some(text().ok()??);
+            }
+            "mount" => opts.mount = file(),
+            "uts" => opts.uts = file(),
+            "ipc" => opts.ipc = file(),
+            "net" => opts.net = file(),
+            "net-socket" => opts.net_socket = Some(text().ok()??),
+            "pid" => opts.pid = file(),
+            "cgroup" => opts.cgroup = file(),
+            "user" => opts.user = file(),
+            "user-parent" => opts.user_parent = true,
+            "time" => opts.time = file(),
+            "setuid" => opts.setuid = Some(text().ok()??),
+            "setgid" => opts.setgid = Some(text().ok()??),
+            "preserve-credentials" => opts.preserve_credentials = true,
+            "keep-caps" => opts.keep_caps = true,
+            "root" => opts.root = file(),
+            "wd" => opts.wd = file(),
+            "wdns" => opts.wdns = file(),
+            "env" => opts.env = true,
+            "no-fork" => opts.no_fork = true,
+            "join-cgroup" => opts.join_cgroup = true,
+            "follow-context" => opts.follow_context = true,
+            "verbose" => opts.verbose = opts.verbose.saturating_add(1),
+            // --help, --version.
+            _ => return None,
+        }
+    }
+    if targets > 1 {
+        return Some(Err(UsageError(
+            "option --target may be given only once".into(),
+        )));
+    }
+    Some(Ok(opts))
+}
+
+/// Parses argv with clap, over the normalized form: `--help` and `--version`, and
+/// the cases [`read_directly`] leaves to it.
+fn parse_with_clap(args: &[OsString]) -> Result<Parsed, UsageError> {
     // One clap Command serves as the option table and as the parser.
     let mut cmd = Opts::command();
     cmd.build();
@@ -278,6 +399,78 @@ mod tests {
             norm(&["-t1", "--target=2"]),
             Err(UsageError("option --target may be given only once".into()))
         );
+    }
+
+    #[test]
+    fn the_option_table_is_the_one_clap_defines() {
+        let mut cmd = Opts::command();
+        cmd.build();
+        assert_eq!(option_table(), getopt::option_table(&cmd));
+    }
+
+    #[test]
+    fn reading_directly_fills_what_clap_fills() {
+        use std::os::unix::ffi::OsStringExt;
+        // One command line per entry, split at spaces.
+        let cases = [
+            "",
+            "-t 42 --net --uts --ipc --mount --pid /bin/true",
+            "-at42 -n/x -- sh -c echo",
+            "-t1 -m -u/u -i -n -p -C -U -T/t true",
+            "--target=1 --mount=/m --user-parent --net-socket 3 x",
+            "-t 1 -S follow -G 7 --preserve-credentials --keep-caps",
+            "-t 1 -r -w -W/srv -e -F -c -Z -vvv",
+            "-t 1 -r/x --root=/y --wd=/a --wdns -v --verbose",
+            "--tar 5 --all -- -a --net",
+            "-n sh -c x",
+            "-t -5 -N -1 prog -t",
+            "-",
+            "-t1 --target=2",
+            "-x",
+            "--foo",
+            "--all=1",
+            "--u",
+            "-t",
+            "--net=",
+            "--help",
+            "-V",
+            "-t 1 --version",
+        ];
+        let as_args = |argv: Vec<OsString>| -> Vec<OsString> {
+            std::iter::once(OsString::from("nsjoin"))
+                .chain(argv)
+                .collect()
+        };
+        let mut all: Vec<Vec<OsString>> = cases
+            .iter()
+            .map(|c| as_args(c.split_whitespace().map(OsString::from).collect()))
+            .collect();
+        // An empty value, given as its own word.
+        all.push(as_args(vec!["-t".into(), "".into()]));
+        // Not UTF-8: a target (text for clap) and a file (a path).
+        all.push(as_args(vec![
+            "-t".into(),
+            OsString::from_vec(vec![b'4', 0xff]),
+        ]));
+        all.push(as_args(vec![OsString::from_vec(b"-n/\xff".to_vec())]));
+        all.push(as_args(vec![OsString::from_vec(vec![b'-', b'n', 0xff])]));
+        let show = |r: Result<Parsed, UsageError>| match r {
+            Ok(Parsed::Run(opts)) => format!("run {opts:?}"),
+            Ok(Parsed::Print(text)) => format!("print {text}"),
+            Err(e) => format!("error {e:?}"),
+        };
+        let mut direct = 0;
+        for args in &all {
+            let by_clap = show(parse_with_clap(args));
+            if let Some(r) = read_directly(args) {
+                direct += 1;
+                let r = r.map(|opts| Parsed::Run(Box::new(opts)));
+                assert_eq!(show(r), by_clap, "{args:?}");
+            }
+            assert_eq!(show(parse(args)), by_clap, "{args:?}");
+        }
+        // The plain runs are read directly, not handed to clap.
+        assert!(direct >= cases.len() - 7, "{direct}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Writes the man page and shell completions of `nsjoin`, generated from the
-//! same clap definition that parses its command line:
-//! `nsjoin-docs DIR` → DIR/man1/nsjoin.1, DIR/completions/{nsjoin.bash,_nsjoin,nsjoin.fish}.
+//! Writes the man pages and shell completions of `nsjoin` and `nsls`, generated
+//! from the same clap definitions that parse their command lines:
+//! `nsjoin-docs DIR` → DIR/man1/{nsjoin.1,nsls.1},
+//! DIR/completions/{nsjoin.bash,_nsjoin,nsjoin.fish,nsls.bash,_nsls,nsls.fish}.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 use clap_complete::Shell;
 use nsjoin_cli::args::Opts;
+use nsjoin_cli::nsls_args::NslsOpts;
 
 fn main() -> ExitCode {
     let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
@@ -28,11 +30,13 @@ fn write(dir: &std::path::Path) -> std::io::Result<()> {
     let completions = dir.join("completions");
     std::fs::create_dir_all(&man_dir)?;
     std::fs::create_dir_all(&completions)?;
-    let mut page = Vec::new();
-    clap_mangen::Man::new(Opts::command()).render(&mut page)?;
-    std::fs::write(man_dir.join("nsjoin.1"), page)?;
-    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-        clap_complete::generate_to(shell, &mut Opts::command(), "nsjoin", &completions)?;
+    for (name, mut cmd) in [("nsjoin", Opts::command()), ("nsls", NslsOpts::command())] {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+        std::fs::write(man_dir.join(format!("{name}.1")), page)?;
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            clap_complete::generate_to(shell, &mut cmd, name, &completions)?;
+        }
     }
     Ok(())
 }

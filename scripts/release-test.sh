@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The release artifacts, installed as a user would and run: scripts/release.sh
+# builds dist/; the tarball goes into an empty prefix, the wheel into a fresh venv
+# run with a PATH that has no Rust toolchain; both enter a sandbox's namespaces
+# and must see what util-linux nsenter sees there. Also: every publishable crate
+# packages (`cargo package`). Run as root from the repository (called at the end
+# of scripts/test.sh): bash scripts/release-test.sh   (REUSE_DIST=1: test dist/ as is)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+[ "$(id -u)" -eq 0 ] || { echo "release-test.sh: needs root (setns)" >&2; exit 1; }
+
+fail() { echo "release-test.sh: FAIL: $*" >&2; exit 1; }
+[ "${REUSE_DIST:-0}" = 1 ] || bash scripts/release.sh
+
+# Publishable crates package, with real metadata (cargo package refuses a missing
+# description or license, and names what else is missing); each is compiled
+# from its packaged sources (debug, about 40 s of CPU on top of the test build).
+cargo package --workspace --locked --allow-dirty --exclude nsjoin-py -q >&2
+
+tmp=$(mktemp -d)
+holder=
+cleanup() {
+  if [ -n "$holder" ]; then kill -KILL "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+(cd dist && sha256sum --quiet -c SHA256SUMS) || fail "dist/SHA256SUMS does not match"
+
+# A sandbox to enter: a sleep in fresh namespaces.
+unshare --uts --net --ipc --pid --mount --fork --kill-child sleep 100000 </dev/null &
+holder=$!
+pid=
+for _ in $(seq 200); do
+  pid=$(cut -d' ' -f1 "/proc/$holder/task/$holder/children" 2>/dev/null || true)
+  [ -n "$pid" ] && [ "$(readlink "/proc/$pid/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break
+  sleep 0.01
+done
+[ -n "$pid" ] || fail "the sandbox did not start"
+want=$(nsenter -t "$pid" --net --uts --ipc --mount --pid readlink /proc/self/ns/net /proc/self/ns/uts)
+
+# The tarball, into an empty prefix.
+arch=$(uname -m)
+tarball=$(ls dist/nsjoin-*-"$arch"-linux.tar.gz)
+prefix=$tmp/prefix
+mkdir -p "$prefix"
+tar -xzf "$tarball" -C "$prefix" --strip-components=1
+(cd "$prefix" && sha256sum --quiet -c share/doc/nsjoin/SHA256SUMS) || fail "the tarball's SHA256SUMS does not match"
+for b in nsjoin nsls; do
+  readelf -lW "$prefix/bin/$b" | grep -q 'program interpreter' && fail "$b is not static"
+  "$prefix/bin/$b" --version | grep -q "nsjoin [0-9]" || fail "$b --version"
+  [ -s "$prefix/share/man/man1/$b.1" ] || fail "no man page for $b"
+  for f in "share/bash-completion/completions/$b" "share/zsh/site-functions/_$b" \
+    "share/fish/vendor_completions.d/$b.fish"; do
+    [ -s "$prefix/$f" ] || fail "no $f"
+  done
+done
+got=$(env -i PATH=/usr/bin:/bin "$prefix/bin/nsjoin" -t "$pid" --net --uts --ipc --mount --pid \
+  readlink /proc/self/ns/net /proc/self/ns/uts)
+[ "$got" = "$want" ] || fail "the tarball's nsjoin saw '$got', nsenter '$want'"
+ino=$(readlink "/proc/$pid/ns/net" | tr -dc 0-9)
+"$prefix/bin/nsls" -J -t net | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)["namespaces"]
+assert any(str(r["ns"]) == sys.argv[1] for r in rows), "the sandbox is not listed"
+' "$ino" || fail "the tarball's nsls -J does not list the sandbox's net namespace"
+echo "release-test.sh: $(basename "$tarball"): installed and run" >&2
+
+# The wheel, into a fresh venv, without cargo or rustc on PATH.
+wheels=(dist/*.whl)
+if [ -e "${wheels[0]}" ]; then
+  case ${wheels[0]} in *-cp39-abi3-manylinux*) ;; *) fail "wheel tag: ${wheels[0]}" ;; esac
+  python3 -m venv "$tmp/venv"
+  env -i PATH=/usr/bin:/bin HOME="$tmp" "$tmp/venv/bin/pip" install -q --no-index \
+    --disable-pip-version-check "${wheels[0]}"
+  got=$(cd "$tmp" && env -i PATH=/usr/bin:/bin "$tmp/venv/bin/python" - "$pid" <<'PY'
+import os, sys
+from nsjoin import Namespace
+pid = int(sys.argv[1])
+with Namespace(pid, 'net'), Namespace(pid, 'uts'):
+    print(os.readlink('/proc/thread-self/ns/net'))
+    print(os.readlink('/proc/thread-self/ns/uts'))
+PY
+  )
+  [ "$got" = "$want" ] || fail "the wheel's Namespace saw '$got', nsenter '$want'"
+  echo "release-test.sh: $(basename "${wheels[0]}"): installed without a toolchain and run" >&2
+else
+  echo "release-test.sh: no wheel in dist/ (NO_WHEEL=1?)" >&2
+fi
+echo "release-test.sh: ok" >&2
