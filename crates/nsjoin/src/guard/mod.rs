@@ -9,7 +9,10 @@ use std::rc::Rc;
 use rustix::fs::{Mode, OFlags};
 
 use crate::plan::{self, Failed, Plan};
-use crate::{procfs, sys, Error, Handles, Kind, KindMap, KindSet, Result, Target};
+use crate::{procfs, sys, Error, Handles, Kind, KindMap, KindSet, Result};
+
+mod oneshot;
+pub use oneshot::{enter, EnteredBy};
 
 const USER_IS_ONE_WAY: &str =
     "the kernel allows it only in a single-threaded process and it cannot be left again; \
@@ -36,73 +39,6 @@ const TIME_THREADS: &str =
 /// this thread no longer moves the process's other threads, nor theirs this one.
 pub fn unshare_thread_fs() -> Result<()> {
     sys::unshare_fs().map_err(|e| Error::sys("unshare(CLONE_FS)", e))
-}
-
-/// Opens `target`'s namespaces of `kinds` and enters them on the calling thread
-/// until the returned [`Guard`] is dropped. See [`Handles::enter`].
-///
-/// ```no_run
-/// # fn main() -> nsjoin::Result<()> {
-/// use nsjoin::{Kind, Target};
-/// let guard = nsjoin::enter(&Target::path("/run/netns/blue"), Kind::Net.into())?;
-/// // this thread now sees blue's interfaces
-/// guard.leave()?;
-/// # Ok(()) }
-/// ```
-///
-/// A process target ([`Target::Pid`] under `/proc`, [`Target::Pidfd`]) entered in
-/// kinds that need nothing but the setns itself (net, uts, ipc, pid, cgroup) takes
-/// the short way: one setns(2) on the process's pidfd for all of them at once,
-/// atomic in the kernel, with no namespace file opened. Every other case, a kernel
-/// without setns on pidfds (before 5.8), `NSJOIN_FORCE_PROC=1`, or any failure of
-/// the short way (which enters nothing), opens the namespace files as
-/// [`Handles::enter`] does, so the errors are the same either way.
-/// [`Guard::entered_by`] says which way was taken.
-pub fn enter(target: &Target, kinds: KindSet) -> Result<Guard> {
-    if let Some(guard) = enter_through_pidfd(target, kinds) {
-        return Ok(guard);
-    }
-    target.open(kinds)?.enter(kinds)
-}
-
-/// How a [`Guard`] got into its namespaces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EnteredBy {
-    /// One setns(2) per kind, on namespace fds (a [`Handles`]).
-    NamespaceFds,
-    /// One setns(2) on the target process's pidfd, every kind at once
-    /// ([`enter`] on a process).
-    ProcessPidfd,
-}
-
-/// Kinds whose setns(2) changes nothing but the thread's namespace, so that one
-/// setns on a pidfd can do them together (mnt also changes root and working
-/// directory, and user and time need a single-threaded process).
-const PIDFD_KINDS: KindSet =
-    KindSet::from_array([Kind::Net, Kind::Uts, Kind::Ipc, Kind::Pid, Kind::Cgroup]);
-
-/// The short way of [`enter`], or `None` where it does not apply or did not work.
-fn enter_through_pidfd(target: &Target, kinds: KindSet) -> Option<Guard> {
-    if kinds.is_empty() || !kinds.difference(PIDFD_KINDS).is_empty() || procfs::forced() {
-        return None;
-    }
-    let opened;
-    let pidfd = match target {
-        Target::Pid { pid, proc } if proc.as_path() == std::path::Path::new("/proc") => {
-            opened = procfs::pidfd_open(*pid).ok()??;
-            opened.as_fd()
-        }
-        Target::Pidfd(fd) => fd.as_fd(),
-        _ => return None,
-    };
-    guarded(kinds, None, EnteredBy::ProcessPidfd, || {
-        plan::setns_pidfd(pidfd, kinds).map_err(|errno| Failed {
-            kind: kinds.iter().next().unwrap_or(Kind::Net),
-            errno,
-            done: KindSet::EMPTY,
-        })
-    })
-    .ok()
 }
 
 /// The calling thread's stay in some namespaces. Dropping it (or calling
