@@ -119,7 +119,8 @@ fn closed_stdout_is_a_write_error() {
         NSLS,
         &["-p", "99999999"],
     );
-    assert_eq!(run(cmd, false).code, Some(0));
+    let out = run(cmd, false);
+    assert_eq!(out.code, Some(0), "nsls -p 99999999 >&-: {out:?}");
 }
 
 /// A full device: the same line and status as lsns (before: with Rust's
