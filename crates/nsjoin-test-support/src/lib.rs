@@ -62,6 +62,15 @@ impl Sandbox {
             panic!("sandbox {flags:?} did not start ({status}); setup: {setup}");
         }
         let pid = child_of(holder.id() as i32).expect("sandbox process not found");
+        // "ready" comes just before the exec: wait for it, so that what the tests
+        // read of the process (its environment, its command) is sleep's.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.trim() != "sleep")
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         Sandbox {
             holder,
             pid,
