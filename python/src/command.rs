@@ -91,6 +91,7 @@ fn options(
         join_cgroup,
         keep_caps: false,
         target_env,
+        confine: false,
     })
 }
 

@@ -127,6 +127,13 @@ pub struct Opts {
     #[arg(short = 'Z', long = "follow-context")]
     pub follow_context: bool,
 
+    /// Give the program the target's security context, as docker exec does: its
+    /// uid, gids and groups, capabilities, no_new_privs, seccomp filters, LSM
+    /// label, cgroup, environment, root, working directory, resource limits and
+    /// oom_score_adj
+    #[arg(long)]
+    pub confine: bool,
+
     /// Trace what is opened and entered on stderr (-vv for more; RUST_LOG also works)
     #[arg(short = 'v', long, action = ArgAction::Count)]
     pub verbose: u8,

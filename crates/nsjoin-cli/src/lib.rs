@@ -6,6 +6,7 @@
 //! * [`request`]: what the options mean, resolved into a plain value.
 //! * [`enter`]: carrying it out, in nsenter's order.
 //! * [`supervise`]: waiting for a program forked into a pid namespace.
+//! * [`confine`]: the options `--confine` contradicts.
 //!
 //! The `nsls` command (util-linux lsns over [`nsjoin::Scan`]):
 //!
@@ -14,6 +15,7 @@
 //! * [`table`]: libsmartcols' output formats, byte for byte.
 
 pub mod args;
+pub mod confine;
 pub mod enter;
 pub mod getopt;
 pub mod nsls;

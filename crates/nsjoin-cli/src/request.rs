@@ -76,6 +76,7 @@ pub fn resolve(opts: &Opts) -> Result<Request, Failure> {
     if opts.wd.is_some() && opts.wdns.is_some() {
         return Err(own("mutually exclusive arguments: --wdns --wd"));
     }
+    crate::confine::check(opts)?;
     let target = opts.target.as_deref().map(Target::from_arg).transpose()?;
     let mut kinds = KindSet::EMPTY;
     let mut from_target = KindSet::EMPTY;
@@ -98,6 +99,7 @@ pub fn resolve(opts: &Opts) -> Result<Request, Failure> {
         || opts.root == Some(None)
         || opts.wd == Some(None)
         || opts.env
+        || opts.confine
         || opts.join_cgroup
         || opts.setuid.as_deref() == Some("follow")
         || opts.setgid.as_deref() == Some("follow");
@@ -165,8 +167,9 @@ pub fn resolve(opts: &Opts) -> Result<Request, Failure> {
             // The command reads the environment itself: the login shell is
             // looked up in it.
             target_env: false,
+            confine: opts.confine,
         },
-        target_env: opts.env,
+        target_env: opts.env || opts.confine,
         program: opts.program.clone(),
         no_fork: opts.no_fork,
         follow_context: opts.follow_context,

@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 mod cgroup;
+mod confine;
 #[cfg(feature = "containers")]
 pub mod container;
 mod error;

@@ -307,3 +307,202 @@ mod start {
     #[link_section = ".init_array"]
     static LOOK: extern "C" fn() = look;
 }
+
+// ---------------------------------------------------------------------------
+// Another process's seccomp filters (ptrace), and installing copies of them.
+// ---------------------------------------------------------------------------
+
+// From <linux/ptrace.h>; spelled here because libc types them per C library.
+const PTRACE_DETACH: libc::c_long = 17;
+const PTRACE_SEIZE: libc::c_long = 0x4206;
+const PTRACE_INTERRUPT: libc::c_long = 0x4207;
+const PTRACE_SECCOMP_GET_FILTER: libc::c_long = 0x420c;
+const PTRACE_SECCOMP_GET_METADATA: libc::c_long = 0x420d;
+
+/// One classic BPF instruction, as seccomp(2) and ptrace(2) exchange them.
+pub(crate) type SockFilter = libc::sock_filter;
+
+/// The raw ptrace(2) system call (not glibc's wrapper, which treats the PEEK
+/// requests differently): `ptrace(request, pid, addr, data)`, with integer
+/// arguments only.
+fn ptrace_int(
+    request: libc::c_long,
+    pid: i32,
+    addr: libc::c_ulong,
+    data: libc::c_ulong,
+) -> io::Result<libc::c_long> {
+    // SAFETY: every request passed here (SEIZE, INTERRUPT, DETACH, and
+    // SECCOMP_GET_FILTER with a null buffer) takes integers only and writes no
+    // memory of this process.
+    let ret = unsafe { libc::syscall(libc::SYS_ptrace, request, pid as libc::c_long, addr, data) };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `ptrace(PTRACE_SEIZE, pid, 0, 0)`: become the tracer of `pid` without stopping
+/// it. The calling *thread* is the tracer; the kernel detaches its tracees when
+/// the thread exits.
+///
+/// # References
+/// - [`ptrace(2)`](https://man7.org/linux/man-pages/man2/ptrace.2.html)
+pub(crate) fn ptrace_seize(pid: i32) -> io::Result<()> {
+    ptrace_int(PTRACE_SEIZE, pid, 0, 0).map(drop)
+}
+
+/// `ptrace(PTRACE_INTERRUPT, pid, 0, 0)`: ask a seized tracee to stop.
+///
+/// # References
+/// - [`ptrace(2)`](https://man7.org/linux/man-pages/man2/ptrace.2.html)
+pub(crate) fn ptrace_interrupt(pid: i32) -> io::Result<()> {
+    ptrace_int(PTRACE_INTERRUPT, pid, 0, 0).map(drop)
+}
+
+/// `ptrace(PTRACE_DETACH, pid, 0, signal)`: let the stopped tracee go, delivering
+/// `signal` (0 for none).
+///
+/// # References
+/// - [`ptrace(2)`](https://man7.org/linux/man-pages/man2/ptrace.2.html)
+pub(crate) fn ptrace_detach(pid: i32, signal: i32) -> io::Result<()> {
+    ptrace_int(PTRACE_DETACH, pid, 0, signal as libc::c_ulong).map(drop)
+}
+
+/// `waitpid(pid, &status, __WALL)`: the next state change of a tracee (which need
+/// not be a child), as the raw status.
+///
+/// # References
+/// - [`waitpid(2)`](https://man7.org/linux/man-pages/man2/waitpid.2.html)
+pub(crate) fn wait_tracee(pid: i32) -> io::Result<i32> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: waitpid writes one int through the pointer, which points to a
+        // live local of that type.
+        let ret = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        if ret >= 0 {
+            return Ok(status);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
+/// `ptrace(PTRACE_SECCOMP_GET_FILTER, pid, index, buf)` on a stopped tracee: the
+/// instructions of its seccomp filter `index` (0 is the most recently attached).
+/// ENOENT past the last one. Needs CAP_SYS_ADMIN and CONFIG_CHECKPOINT_RESTORE.
+///
+/// # References
+/// - [`ptrace(2)`](https://man7.org/linux/man-pages/man2/ptrace.2.html)
+pub(crate) fn ptrace_seccomp_filter(pid: i32, index: u32) -> io::Result<Vec<SockFilter>> {
+    let len = ptrace_int(PTRACE_SECCOMP_GET_FILTER, pid, index.into(), 0)?;
+    let empty = SockFilter {
+        code: 0,
+        jt: 0,
+        jf: 0,
+        k: 0,
+    };
+    let mut prog = vec![empty; len as usize];
+    // SAFETY: the kernel writes at most the filter's length in instructions (the
+    // count it has just given) into `prog`, which has room for exactly that many;
+    // a filter cannot change once attached, so the count still holds.
+    let got = unsafe {
+        libc::syscall(
+            libc::SYS_ptrace,
+            PTRACE_SECCOMP_GET_FILTER,
+            pid as libc::c_long,
+            index as libc::c_ulong,
+            prog.as_mut_ptr(),
+        )
+    };
+    if got < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    prog.truncate(got as usize);
+    Ok(prog)
+}
+
+/// `ptrace(PTRACE_SECCOMP_GET_METADATA, pid, sizeof, &meta)`: the flags filter
+/// `index` of a stopped tracee was attached with (only `SECCOMP_FILTER_FLAG_LOG`
+/// is kept by the kernel).
+///
+/// # References
+/// - [`ptrace(2)`](https://man7.org/linux/man-pages/man2/ptrace.2.html)
+pub(crate) fn ptrace_seccomp_flags(pid: i32, index: u32) -> io::Result<u64> {
+    #[repr(C)]
+    struct Metadata {
+        filter_off: u64,
+        flags: u64,
+    }
+    let mut meta = Metadata {
+        filter_off: index.into(),
+        flags: 0,
+    };
+    // SAFETY: the kernel reads filter_off and writes flags of the struct through
+    // the pointer, no more than the size passed, which is the struct's own.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_ptrace,
+            PTRACE_SECCOMP_GET_METADATA,
+            pid as libc::c_long,
+            std::mem::size_of::<Metadata>() as libc::c_ulong,
+            &mut meta as *mut Metadata,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(meta.flags)
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`: attaches a filter to the
+/// calling thread. Needs `no_new_privs` or CAP_SYS_ADMIN. Allocation-free, for
+/// use between fork and exec.
+///
+/// # References
+/// - [`seccomp(2)`](https://man7.org/linux/man-pages/man2/seccomp.2.html)
+pub(crate) fn seccomp_set_filter(prog: &[SockFilter], flags: u64) -> io::Result<()> {
+    let fprog = libc::sock_fprog {
+        len: prog
+            .len()
+            .try_into()
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+        filter: prog.as_ptr().cast_mut(),
+    };
+    // SAFETY: the kernel only reads `fprog` and the `len` instructions it points
+    // to, which `prog` holds for the duration of the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
+            flags as libc::c_ulong,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `prctl(PR_CAPBSET_DROP, cap)`: removes `cap` from the bounding set (needs
+/// CAP_SETPCAP).
+///
+/// # References
+/// - [`prctl(2)`](https://man7.org/linux/man-pages/man2/prctl.2.html)
+pub(crate) fn drop_bounding_cap(cap: u32) -> io::Result<()> {
+    // SAFETY: plain prctl with integer arguments; no memory is passed.
+    cvt(unsafe {
+        libc::prctl(
+            libc::PR_CAPBSET_DROP,
+            cap as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })
+    .map(drop)
+}

@@ -8,6 +8,7 @@
 //! - `options`: [`SpawnOptions`], the nsenter-style option set the command and
 //!   the Python package map onto;
 //! - `credentials`: nsenter's rules for user and group IDs ([`Id`]);
+//! - `confined`: [`Spawn::confine`], the target's security context instead;
 //! - `pre_exec`: the child's side between fork and exec, in util-linux's order;
 //! - `report`: the pipe on which the child says how far it got;
 //! - `child`: the parent's side, [`Child`];
@@ -35,6 +36,7 @@ macro_rules! flags {
 }
 
 mod child;
+mod confined;
 mod credentials;
 mod environ;
 mod options;
@@ -98,6 +100,7 @@ pub struct Spawn<'a> {
     join_cgroup: bool,
     keep_caps: bool,
     die_with_parent: bool,
+    confine: bool,
 }
 
 impl<'a> Spawn<'a> {
@@ -117,6 +120,7 @@ impl<'a> Spawn<'a> {
             join_cgroup: false,
             keep_caps: false,
             die_with_parent: false,
+            confine: false,
         }
     }
 

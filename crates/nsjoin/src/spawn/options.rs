@@ -48,6 +48,8 @@ pub struct SpawnOptions {
     pub keep_caps: bool,
     /// `-e`: the target's environment ([`Spawn::target_env`]).
     pub target_env: bool,
+    /// `--confine`: the target's security context ([`Spawn::confine`]).
+    pub confine: bool,
 }
 
 impl<'a> Spawn<'a> {
@@ -64,7 +66,8 @@ impl<'a> Spawn<'a> {
             .root_in_user_namespace(!options.preserve_credentials)
             .join_cgroup(options.join_cgroup)
             .keep_caps(keep_caps)
-            .target_env(options.target_env);
+            .target_env(options.target_env)
+            .confine(options.confine);
         spawn.root = options.root.clone();
         spawn.cwd = options.cwd.clone();
         spawn.uid = options.uid;

@@ -38,6 +38,8 @@ pub(super) struct ChildPlan {
     /// With [`Spawn::die_with_parent`]: a pidfd on the process that must outlive
     /// the program (a pidfd, because from inside a pid namespace getppid says 0).
     parent: Option<OwnedFd>,
+    /// With [`Spawn::confine`]: the target's context, applied last.
+    confinement: Option<crate::confine::Confinement>,
     report: OwnedFd,
 }
 
@@ -49,6 +51,11 @@ impl Spawn<'_> {
         cmd: &mut Command,
         fork_for_pid: bool,
     ) -> Result<(ChildPlan, OwnedFd)> {
+        if let Some((spawn, confinement)) = self.confined()? {
+            let (mut child_plan, report) = spawn.prepare(cmd, fork_for_pid)?;
+            child_plan.confinement = Some(confinement);
+            return Ok((child_plan, report));
+        }
         let handles = self.handles;
         let plan = handles.plan(self.kinds.unwrap_or(KindSet::EMPTY))?;
         let creds = self.credentials(&plan)?;
@@ -90,6 +97,7 @@ impl Spawn<'_> {
             } else {
                 None
             },
+            confinement: None,
             report: report_write,
         };
         Ok((child_plan, report_read))
@@ -216,7 +224,13 @@ impl ChildPlan {
                 sys::exit_now(1);
             }
         }
-        self.switch_credentials(groups_dropped)
+        self.switch_credentials(groups_dropped)?;
+        if let Some(confinement) = &self.confinement {
+            confinement
+                .apply()
+                .map_err(|(step, e)| self.fail(Step::Confine(step), e))?;
+        }
+        Ok(())
     }
 
     pub(super) fn send(&self, msg: Message) {

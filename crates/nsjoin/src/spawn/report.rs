@@ -21,6 +21,7 @@ pub(super) enum Step {
     Uid,
     Caps,
     DeathSignal,
+    Confine(crate::confine::Step),
 }
 
 /// One message from the child on the report pipe. Each is a fixed 12 bytes written
@@ -54,6 +55,7 @@ impl Message {
                     Step::Uid => (8, 0),
                     Step::Caps => (9, 0),
                     Step::DeathSignal => (10, 0),
+                    Step::Confine(step) => (11, step as u32),
                 };
                 (tag, detail, errno)
             }
@@ -80,6 +82,7 @@ impl Message {
             8 => Step::Uid,
             9 => Step::Caps,
             10 => Step::DeathSignal,
+            11 => Step::Confine(crate::confine::Step::from_u32(detail)?),
             _ => return None,
         };
         Some(Message::Failed { step, errno: value })
@@ -128,6 +131,12 @@ impl Report {
             Step::Uid => "setuid failed",
             Step::DeathSignal => "cannot set the parent-death signal",
             Step::Caps => "cannot keep capabilities",
+            Step::Confine(step) => {
+                return Some(Error::sys(
+                    format!("cannot apply the target's {}", step.what()),
+                    source,
+                ))
+            }
         };
         Some(Error::sys(what, source))
     }
@@ -150,6 +159,8 @@ mod tests {
             Step::Uid,
             Step::Caps,
             Step::DeathSignal,
+            Step::Confine(crate::confine::Step::Seccomp),
+            Step::Confine(crate::confine::Step::Rlimit),
         ];
         let enter = Kind::ALL.map(Step::Enter);
         for step in steps.into_iter().chain(enter) {
