@@ -39,6 +39,7 @@ def spawn(
     group: Optional[int] = None,
     preserve_credentials: bool = False,
     join_cgroup: bool = False,
+    confine: bool = False,
     text: Optional[bool] = None,
     encoding: Optional[str] = None,
     errors: Optional[str] = None,
@@ -66,6 +67,12 @@ def spawn(
     user, group: switch to these IDs inside. Entering a user namespace makes the
         program root in it unless preserve_credentials=True (as nsenter does).
     join_cgroup: move the program into the target's cgroup (cgroup v2).
+    confine: give the program the target process's security context, read from
+        it now, as ``docker exec`` does: its uid, gids and groups, capability
+        sets, no_new_privs, seccomp filters, LSM label, resource limits and
+        oom_score_adj, and its cgroup, environment, root and working directory.
+        user, group, preserve_credentials and another root or cwd contradict it
+        (ValueError); what cannot be copied is an OSError naming it.
     text, encoding, errors: text-mode pipes, as in subprocess.
 
     Raises ValueError, TypeError or OSError as :class:`~nsjoin.Namespace` does;
@@ -88,6 +95,7 @@ def spawn(
         group=group,
         preserve_credentials=preserve_credentials,
         join_cgroup=join_cgroup,
+        confine=confine,
     )
     return Process(child, args, text=bool(text or encoding or errors), encoding=encoding, errors=errors)
 
@@ -299,7 +307,7 @@ def run_command(
     for a non-zero returncode), ``text``/``encoding``/``errors`` and stdio mean
     what they mean for subprocess.run; ``target``, ``kinds`` and the other
     keywords (proc, env, target_env, root, cwd, user, group,
-    preserve_credentials, join_cgroup) are :func:`spawn`'s. Example::
+    preserve_credentials, join_cgroup, confine) are :func:`spawn`'s. Example::
 
         out = nsjoin.run_command(pid, 'all', ['ip', '-o', 'link'],
                                  capture_output=True, text=True).stdout

@@ -90,6 +90,7 @@ def _spawn(
     preserve_credentials: bool = False,
     join_cgroup: bool = False,
     strict_user: bool = False,
+    confine: bool = False,
 ) -> _Child: ...
 def _exec(
     target: Union[_Target, Namespace],

@@ -10,7 +10,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyMapping, PyString};
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -79,19 +79,36 @@ fn options(
     preserve_credentials: bool,
     join_cgroup: bool,
     strict_user: bool,
+    confine: bool,
 ) -> PyResult<SpawnOptions> {
+    let (root, cwd) = (root_dir(root)?, cwd_dir(cwd)?);
+    if confine {
+        let not_target = |d: &Option<Dir>| d.as_ref().is_some_and(|d| *d != Dir::Target);
+        let contradicting = [
+            (user.is_some(), "user"),
+            (group.is_some(), "group"),
+            (preserve_credentials, "preserve_credentials"),
+            (not_target(&root), "root (other than True)"),
+            (not_target(&cwd), "cwd (other than True)"),
+        ];
+        if let Some((_, name)) = contradicting.iter().find(|(set, _)| *set) {
+            return Err(PyValueError::new_err(format!(
+                "confine=True cannot be combined with {name}: it takes the target's"
+            )));
+        }
+    }
     Ok(SpawnOptions {
         kinds,
         strict_user,
-        root: root_dir(root)?,
-        cwd: cwd_dir(cwd)?,
+        root,
+        cwd,
         uid: user.map(Id::Of),
         gid: group.map(Id::Of),
         preserve_credentials,
         join_cgroup,
         keep_caps: false,
         target_env,
-        confine: false,
+        confine,
     })
 }
 
@@ -402,7 +419,7 @@ impl _Child {
 #[pyo3(signature = (
     target, kinds, args, *, proc = None, stdin = None, stdout = None, stderr = None,
     env = None, target_env = false, root = None, cwd = None, user = None, group = None,
-    preserve_credentials = false, join_cgroup = false, strict_user = false,
+    preserve_credentials = false, join_cgroup = false, strict_user = false, confine = false,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn _spawn(
@@ -423,6 +440,7 @@ pub fn _spawn(
     preserve_credentials: bool,
     join_cgroup: bool,
     strict_user: bool,
+    confine: bool,
 ) -> PyResult<_Child> {
     let (opened, kinds) = open(target, kinds, proc)?;
     let options = options(
@@ -435,6 +453,7 @@ pub fn _spawn(
         preserve_credentials,
         join_cgroup,
         strict_user,
+        confine,
     )?;
     let mut cmd = command(args, env)?;
     let parent = connect_stdio(
@@ -493,6 +512,7 @@ pub fn _exec(
         preserve_credentials,
         join_cgroup,
         strict_user,
+        false,
     )?;
     let cmd = command(args, env)?;
     let spawn = Spawn::with_options(opened.handles(), &options).map_err(to_py)?;

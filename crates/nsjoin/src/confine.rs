@@ -70,7 +70,9 @@ pub(crate) struct Confinement {
     /// Real, effective, saved.
     uid: [u32; 3],
     gid: [u32; 3],
-    groups: Vec<rustix::process::Gid>,
+    /// `None` where they are the caller's already (the program has them): a user
+    /// namespace whose `setgroups` is `deny` refuses even setting the same ones.
+    groups: Option<Vec<rustix::process::Gid>>,
     inheritable: u64,
     permitted: u64,
     effective: u64,
@@ -437,6 +439,17 @@ impl Confinement {
             Some("1") => true,
             _ => return Err(missing("no_new_privs")),
         };
+        let mut ours: Vec<u32> = rustix::process::getgroups()
+            .map_err(|e| cannot("supplementary groups", handles, e))?
+            .into_iter()
+            .map(|g| g.as_raw())
+            .collect();
+        let mut theirs = groups.clone();
+        ours.sort_unstable();
+        ours.dedup();
+        theirs.sort_unstable();
+        theirs.dedup();
+        let same_groups = ours == theirs;
         if in_user_namespace {
             let uid_map = parse_map(&read_text(handles, "uid_map", "user IDs")?);
             let gid_map = parse_map(&read_text(handles, "gid_map", "group IDs")?);
@@ -464,10 +477,12 @@ impl Confinement {
         Ok(Confinement {
             uid,
             gid,
-            groups: groups
-                .into_iter()
-                .map(rustix::process::Gid::from_raw)
-                .collect(),
+            groups: (!same_groups).then(|| {
+                groups
+                    .into_iter()
+                    .map(rustix::process::Gid::from_raw)
+                    .collect()
+            }),
             inheritable,
             permitted,
             effective,
@@ -511,7 +526,9 @@ impl Confinement {
         }
         // Keep the permitted set across the switch to another uid.
         rustix::thread::set_keep_capabilities(true).map_err(at(Step::Capabilities))?;
-        rustix::thread::set_thread_groups(&self.groups).map_err(at(Step::Groups))?;
+        if let Some(groups) = &self.groups {
+            rustix::thread::set_thread_groups(groups).map_err(at(Step::Groups))?;
+        }
         let [r, e, s] = self.gid.map(rustix::process::Gid::from_raw);
         rustix::thread::set_thread_res_gid(r, e, s).map_err(at(Step::Gid))?;
         let [r, e, s] = self.uid.map(rustix::process::Uid::from_raw);
