@@ -1,0 +1,457 @@
+//! `nsjoin --confine`: side by side with `docker exec` against real Docker
+//! containers started with different security settings, and against plain
+//! processes made with `setpriv` and `unshare`. The program's security lines of
+//! `/proc/self/status` must be those of a program the container (or process)
+//! runs itself, a blocked syscall must fail the same way, and the target must be
+//! running and untraced afterwards.
+
+#[path = "../../nsjoin/tests/common/mod.rs"]
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{docker, Container, TempDir};
+
+const NSJOIN: &str = env!("CARGO_BIN_EXE_nsjoin");
+
+/// The lines of `/proc/PID/status` that make up a process's security context.
+const LINES: [&str; 11] = [
+    "Uid",
+    "Gid",
+    "Groups",
+    "CapInh",
+    "CapPrm",
+    "CapEff",
+    "CapBnd",
+    "CapAmb",
+    "NoNewPrivs",
+    "Seccomp",
+    "Seccomp_filters",
+];
+
+fn nsjoin(args: &[&str]) -> Command {
+    let mut cmd = Command::new(NSJOIN);
+    cmd.args(args).env_remove("DOCKER_HOST");
+    cmd
+}
+
+fn run(mut cmd: Command) -> Output {
+    cmd.stdin(Stdio::null());
+    cmd.output().expect("cannot run the command")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The security lines of a `/proc/PID/status`, in [`LINES`]' order; each must be
+/// there.
+fn security_lines(status: &str) -> Vec<String> {
+    LINES
+        .iter()
+        .map(|name| {
+            status
+                .lines()
+                .find(|line| line.split(':').next() == Some(name))
+                .unwrap_or_else(|| panic!("no {name} line in:\n{status}"))
+                .trim_end()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The security lines a command printed with `cat /proc/self/status`.
+fn lines_of(cmd: Command) -> Vec<String> {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+    security_lines(&text(&out.stdout))
+}
+
+/// The target is running (not stopped) and nobody traces it.
+fn assert_running_untraced(pid: i32) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let value = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .unwrap_or_else(|| panic!("no {name} in the target's status"))
+            .trim()
+            .to_owned()
+    };
+    let state = value("State");
+    assert!(
+        state.starts_with('S') || state.starts_with('R'),
+        "target state: {state}"
+    );
+    assert_eq!(value("TracerPid"), "0", "the target is still traced");
+}
+
+/// The exit status and stderr of `hostname x`, which calls sethostname(2).
+fn sethostname(cmd: Command) -> (Option<i32>, String) {
+    let out = run(cmd);
+    (out.status.code(), text(&out.stderr))
+}
+
+/// Starts a container with `options`, and compares `docker exec` with
+/// `nsjoin --confine` (forked into the pid namespace with `-a`, and exec'd in
+/// place with `-F`): the security lines, and how `hostname x`
+/// fails. Returns the container and that failure.
+fn side_by_side(test: &str, options: &[&str]) -> Option<(Container, (Option<i32>, String))> {
+    if !common::root_or_skip(test) {
+        return None;
+    }
+    let c = Container::start_with_or_skip(test, options)?;
+    let target = format!("docker://{}", c.name);
+    let docker_exec = |args: &[&str]| {
+        let mut cmd = docker();
+        cmd.arg("exec").arg(&c.name).args(args);
+        cmd
+    };
+    let wanted = lines_of(docker_exec(&["cat", "/proc/self/status"]));
+    let forked = lines_of(nsjoin(&[
+        "--confine",
+        "-a",
+        "-t",
+        &target,
+        "cat",
+        "/proc/self/status",
+    ]));
+    assert_eq!(
+        forked, wanted,
+        "nsjoin --confine -a vs docker exec, {options:?}"
+    );
+    assert_running_untraced(c.pid);
+    // -F: exec'd in place, outside the pid namespace (where the container's
+    // /proc has no self); the shell's child is inside (`&& true` keeps the shell
+    // from exec'ing cat in its own place).
+    let in_place = lines_of(nsjoin(&[
+        "--confine",
+        "-a",
+        "-F",
+        "-t",
+        &target,
+        "sh",
+        "-c",
+        "cat /proc/self/status && true",
+    ]));
+    assert_eq!(in_place, wanted, "nsjoin --confine without -p, {options:?}");
+    assert_running_untraced(c.pid);
+    let blocked = sethostname(docker_exec(&["hostname", "x"]));
+    assert_ne!(blocked.0, Some(0), "docker exec could set the hostname");
+    let confined = sethostname(nsjoin(&["--confine", "-a", "-t", &target, "hostname", "x"]));
+    assert_eq!(confined, blocked, "hostname x, {options:?}");
+    assert_running_untraced(c.pid);
+    Some((c, blocked))
+}
+
+#[test]
+fn confine_matches_docker_exec_in_a_default_container() {
+    let Some((c, _)) = side_by_side("confine_default", &[]) else {
+        return;
+    };
+    // Without --confine the program has far more than the container's processes.
+    let target = format!("docker://{}", c.name);
+    let free = lines_of(nsjoin(&["-a", "-t", &target, "cat", "/proc/self/status"]));
+    let mut cmd = docker();
+    cmd.args(["exec", &c.name, "cat", "/proc/self/status"]);
+    let wanted = lines_of(cmd);
+    assert_ne!(free, wanted, "an unconfined entry looks confined");
+    // The copied filter really is the container's default profile: more than a
+    // handful of instructions, and Seccomp_filters 1 in both.
+    assert!(wanted.contains(&"Seccomp:\t2".to_owned()), "{wanted:?}");
+    assert!(
+        wanted.contains(&"Seccomp_filters:\t1".to_owned()),
+        "{wanted:?}"
+    );
+    // The working directory and environment are the container's.
+    let out = run(nsjoin(&[
+        "--confine",
+        "-a",
+        "-t",
+        &target,
+        "sh",
+        "-c",
+        "pwd; echo $PATH; cat /proc/self/cgroup",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let mut lines = printed.lines();
+    assert_eq!(lines.next(), Some("/"));
+    assert_eq!(
+        lines.next(),
+        Some("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    );
+    let target_cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", c.pid)).unwrap();
+    let ours: Vec<&str> = lines.collect();
+    let unified = |s: &str| s.lines().find(|l| l.starts_with("0::")).map(str::to_owned);
+    assert_eq!(
+        unified(&ours.join("\n")),
+        unified(&target_cgroup),
+        "the program is not in the container's cgroup"
+    );
+}
+
+#[test]
+fn confine_matches_docker_exec_for_another_user_and_group() {
+    side_by_side(
+        "confine_user",
+        &["--user", "1000:1000", "--group-add", "10"],
+    );
+}
+
+#[test]
+fn confine_matches_docker_exec_with_one_capability() {
+    side_by_side(
+        "confine_caps",
+        &["--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE"],
+    );
+}
+
+#[test]
+fn confine_matches_docker_exec_with_no_new_privileges() {
+    side_by_side("confine_nnp", &["--security-opt", "no-new-privileges"]);
+}
+
+#[test]
+fn confine_matches_docker_exec_without_seccomp() {
+    side_by_side(
+        "confine_unconfined",
+        &["--security-opt", "seccomp=unconfined"],
+    );
+}
+
+#[test]
+fn confine_copies_a_custom_seccomp_profile() {
+    let dir = TempDir::new("confine-profile");
+    let profile = dir.path().join("profile.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["sethostname"],"action":"SCMP_ACT_ERRNO","errnoRet":95}]}"#,
+    )
+    .unwrap();
+    let option = format!("seccomp={}", profile.display());
+    let Some((_, (code, stderr))) = side_by_side("confine_profile", &["--security-opt", &option])
+    else {
+        return;
+    };
+    // EOPNOTSUPP comes from the filter: the capability check would say EPERM.
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("Operation not supported"),
+        "hostname x: {stderr}"
+    );
+}
+
+/// A process started with `argv` that writes its own status (through a `cat` it
+/// runs with the same context) to a file, then becomes `sleep`; killed on drop.
+struct Plain {
+    child: std::process::Child,
+    /// The status its context gives a program.
+    status: String,
+    _dir: TempDir,
+}
+
+impl Plain {
+    fn start(argv: &[&str]) -> Plain {
+        let dir = TempDir::new("confine-plain");
+        // The target may be another user.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let file = dir.path().join("status");
+        let script = format!(
+            "cat /proc/self/status > {}.tmp && mv {0}.tmp {0} && exec sleep 100000",
+            file.display()
+        );
+        let child = Command::new(argv[0])
+            .args(&argv[1..])
+            .args(["sh", "-c", &script])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("cannot start the target");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Ok(s) = std::fs::read_to_string(&file) {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the target never wrote its status"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // Wait for the exec of sleep, so that the target is what it will stay.
+        let pid = child.id();
+        while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap() != "sleep\n" {
+            assert!(Instant::now() < deadline, "the target never became sleep");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Plain {
+            child,
+            status,
+            _dir: dir,
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn confined_lines(&self) -> Vec<String> {
+        let pid = self.pid().to_string();
+        lines_of(nsjoin(&[
+            "--confine",
+            "-a",
+            "-t",
+            &pid,
+            "cat",
+            "/proc/self/status",
+        ]))
+    }
+}
+
+impl Drop for Plain {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn confine_matches_a_process_made_with_setpriv() {
+    if !common::root_or_skip("confine_matches_a_process_made_with_setpriv") {
+        return;
+    }
+    // Another user with two groups, one bounding capability besides an ambient
+    // one, and no_new_privs.
+    let target = Plain::start(&[
+        "setpriv",
+        "--reuid=1000",
+        "--regid=1000",
+        "--groups=10,20",
+        "--bounding-set=-all,+net_bind_service,+net_raw",
+        "--inh-caps=-all,+net_bind_service",
+        "--ambient-caps=+net_bind_service",
+        "--no-new-privs",
+    ]);
+    let wanted = security_lines(&target.status);
+    assert!(wanted.contains(&"NoNewPrivs:\t1".to_owned()), "{wanted:?}");
+    assert!(
+        wanted.contains(&"CapAmb:\t0000000000000400".to_owned()),
+        "{wanted:?}"
+    );
+    assert_eq!(target.confined_lines(), wanted);
+    assert_running_untraced(target.pid());
+}
+
+#[test]
+fn confine_matches_a_process_in_a_user_namespace_made_with_unshare() {
+    if !common::root_or_skip("confine_matches_a_process_in_a_user_namespace_made_with_unshare") {
+        return;
+    }
+    // Root outside is uid and gid 1000 inside (setgroups denied): the IDs are
+    // translated into the target's user namespace, which the program enters.
+    let target = Plain::start(&[
+        "unshare",
+        "-U",
+        "--map-user=1000",
+        "--map-group=1000",
+        "-m",
+        "-u",
+        "-i",
+        "-n",
+    ]);
+    let wanted = security_lines(&target.status);
+    assert!(wanted[0].starts_with("Uid:\t1000\t"), "{wanted:?}");
+    assert_eq!(target.confined_lines(), wanted);
+    assert_running_untraced(target.pid());
+    // Root in its user namespace, with every capability there.
+    let target = Plain::start(&["unshare", "-U", "-r", "-m", "-u", "-n"]);
+    let wanted = security_lines(&target.status);
+    assert_eq!(target.confined_lines(), wanted);
+    assert_running_untraced(target.pid());
+}
+
+#[test]
+fn confine_refuses_contradicting_options_in_one_line() {
+    for (extra, option) in [
+        (&["-S", "0"][..], "-S/--setuid"),
+        (&["-G", "0"], "-G/--setgid"),
+        (&["--keep-caps"], "--keep-caps"),
+        (&["--preserve-credentials"], "--preserve-credentials"),
+        (&["-r/"], "-r DIR/--root=DIR"),
+    ] {
+        let mut args = vec!["--confine", "-a", "-t", "1"];
+        args.extend_from_slice(extra);
+        args.push("true");
+        let out = run(nsjoin(&args));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(out.stdout.is_empty());
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "nsjoin: --confine cannot be combined with {option}"
+            )),
+            "{extra:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_traced_target_is_an_error_naming_its_seccomp_filters() {
+    if !common::root_or_skip("a_traced_target_is_an_error_naming_its_seccomp_filters") {
+        return;
+    }
+    let Some(c) = Container::start_or_skip("confine_traced") else {
+        return;
+    };
+    let mut strace = Command::new("strace")
+        .args(["-o", "/dev/null", "-p", &c.pid.to_string()])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot run strace");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", c.pid)).unwrap();
+        if !status.contains("TracerPid:\t0\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "strace never attached");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let target = format!("docker://{}", c.name);
+    let out = run(nsjoin(&["--confine", "-a", "-t", &target, "echo", "ran"]));
+    let _ = strace.kill();
+    let _ = strace.wait();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "the program ran: {}",
+        text(&out.stdout)
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "nsjoin: cannot copy the seccomp filters of {target}: "
+        )),
+        "{err}"
+    );
+    // strace is gone: so is every tracer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(format!("/proc/{}/status", c.pid))
+        .unwrap()
+        .contains("TracerPid:\t0\n")
+    {
+        assert!(Instant::now() < deadline, "the target stayed traced");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_running_untraced(c.pid);
+}
