@@ -455,3 +455,46 @@ fn a_traced_target_is_an_error_naming_its_seccomp_filters() {
     }
     assert_running_untraced(c.pid);
 }
+
+#[test]
+fn a_paused_container_is_an_error_and_is_let_go() {
+    if !common::root_or_skip("a_paused_container_is_an_error_and_is_let_go") {
+        return;
+    }
+    let Some(c) = Container::start_or_skip("confine_paused") else {
+        return;
+    };
+    let docker_run = |verb: &str| {
+        let out = docker().args([verb, &c.name]).output().unwrap();
+        assert!(out.status.success(), "docker {verb}: {}", text(&out.stderr));
+    };
+    docker_run("pause");
+    // A frozen target never reports its ptrace stop: nsjoin gives up, in time.
+    let target = format!("docker://{}", c.name);
+    let started = Instant::now();
+    let out = run(nsjoin(&["--confine", "-a", "-t", &target, "echo", "ran"]));
+    let err = text(&out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty(), "the program ran");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "nsjoin: cannot copy the seccomp filters of {target}: "
+        )),
+        "{err}"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", c.pid)).unwrap();
+    assert!(
+        status.contains("TracerPid:\t0\n"),
+        "still traced:\n{status}"
+    );
+    // Thawed, it runs on: no interrupt of ours was left pending.
+    docker_run("unpause");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_running_untraced(c.pid);
+    // And it can be confined now.
+    let out = run(nsjoin(&["--confine", "-a", "-t", &target, "echo", "ran"]));
+    assert_eq!(text(&out.stdout), "ran\n", "{}", text(&out.stderr));
+    assert_running_untraced(c.pid);
+}

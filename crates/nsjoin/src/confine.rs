@@ -15,7 +15,9 @@
 //! target in a ptrace stop: it is seized (`PTRACE_SEIZE`, which does not stop it),
 //! interrupted (`PTRACE_INTERRUPT`), read, and detached, whatever failed in
 //! between ([`Seized`] detaches on drop; a signal that arrived meanwhile is given
-//! back). Were this thread to die in between, the kernel detaches its tracees.
+//! back). This is done on a short-lived thread of its own: a target that does not
+//! stop within 5 s (a frozen one) is an error, and the thread's end makes the
+//! kernel let it go, its pending interrupt cleared, as it would if nsjoin died.
 //!
 //! [`Confinement::apply`] runs in the child between fork and exec, after the
 //! namespaces, root and working directory, with system calls only. Its order:
@@ -307,10 +309,14 @@ fn capture_lsm(handles: &Handles) -> Result<Option<Lsm>> {
     ))
 }
 
+/// How long the target gets to reach its ptrace stop. A frozen target (a
+/// paused container) would never report it.
+const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A seized tracee, detached on drop whatever happened in between.
 struct Seized {
     pid: i32,
-    /// Whether it is in a ptrace stop (after [`Seized::stop`]).
+    /// Whether it is in a ptrace stop.
     stopped: bool,
     /// The signal whose delivery the stop was, to be given back on detach.
     pending: i32,
@@ -326,21 +332,29 @@ impl Seized {
         })
     }
 
-    /// Interrupts the tracee and waits for it to stop.
+    /// Interrupts the tracee and waits (up to [`STOP_TIMEOUT`]) for it to stop.
     fn stop(&mut self) -> io::Result<()> {
         sys::ptrace_interrupt(self.pid)?;
-        self.wait_stop()
-    }
-
-    fn wait_stop(&mut self) -> io::Result<()> {
-        let status = sys::wait_tracee(self.pid)?;
+        let deadline = std::time::Instant::now() + STOP_TIMEOUT;
+        let status = loop {
+            if let Some(status) = sys::poll_tracee(self.pid)? {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(io::Error::other(format!(
+                    "it did not stop for ptrace within {} s (is it frozen?)",
+                    STOP_TIMEOUT.as_secs()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
         if !libc::WIFSTOPPED(status) {
             // It exited (or was killed): nothing is traced any more.
             self.pid = 0;
             return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
         self.stopped = true;
-        // PTRACE_EVENT_STOP (our interrupt, or a group stop) leaves nothing to
+        // PTRACE_EVENT_STOP (the interrupt, or a group stop) leaves nothing to
         // deliver; any other stop is a signal's delivery, which must not be lost.
         const PTRACE_EVENT_STOP: i32 = 128;
         self.pending = if status >> 16 == PTRACE_EVENT_STOP {
@@ -354,22 +368,33 @@ impl Seized {
 
 impl Drop for Seized {
     fn drop(&mut self) {
-        if self.pid == 0 {
-            return;
-        }
-        if sys::ptrace_detach(self.pid, self.pending).is_ok() {
-            return;
-        }
-        // PTRACE_DETACH needs a stopped tracee: the interrupt may not have taken
-        // effect yet (ESRCH). Interrupt again (harmless if one is pending), wait
-        // for the stop, and detach.
-        if !self.stopped {
-            let _ = sys::ptrace_interrupt(self.pid);
-            if self.wait_stop().is_ok() {
-                let _ = sys::ptrace_detach(self.pid, self.pending);
-            }
+        // PTRACE_DETACH needs a stopped tracee. One that never stopped is let go
+        // by the kernel when the tracing thread (a thread of its own, below)
+        // exits, its pending interrupt cleared.
+        if self.pid != 0 && self.stopped {
+            let _ = sys::ptrace_detach(self.pid, self.pending);
         }
     }
+}
+
+/// Seizes `pid`, stops it, reads its filters (the most recent first) and
+/// detaches. Runs on a thread of its own: the tracer is a thread, and whatever
+/// happens here, that thread's end detaches the target.
+fn read_filters(pid: i32) -> io::Result<Vec<Filter>> {
+    let mut tracee = Seized::seize(pid)?;
+    tracee.stop()?;
+    let mut filters = Vec::new();
+    for index in 0.. {
+        let prog = match sys::ptrace_seccomp_filter(pid, index) {
+            Ok(prog) => prog,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
+            Err(e) => return Err(e),
+        };
+        let flags = sys::ptrace_seccomp_flags(pid, index)?;
+        filters.push(Filter { prog, flags });
+    }
+    drop(tracee);
+    Ok(filters)
 }
 
 /// The target's seccomp filters, the oldest first, copied through ptrace.
@@ -386,19 +411,21 @@ fn capture_seccomp(handles: &Handles, status: &str) -> Result<Vec<Filter>> {
     let pid = handles
         .pid()
         .ok_or(Error::NeedsProcess { what: "confine" })?;
-    let mut tracee = Seized::seize(pid).map_err(|e| cannot(what, handles, e))?;
-    tracee.stop().map_err(|e| cannot(what, handles, e))?;
-    let mut filters = Vec::new();
-    for index in 0.. {
-        let prog = match sys::ptrace_seccomp_filter(pid, index) {
-            Ok(prog) => prog,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
-            Err(e) => return Err(cannot(what, handles, e)),
-        };
-        let flags = sys::ptrace_seccomp_flags(pid, index).map_err(|e| cannot(what, handles, e))?;
-        filters.push(Filter { prog, flags });
+    let threads = procfs::thread_count()?;
+    let mut filters = std::thread::Builder::new()
+        .name("nsjoin-seccomp".into())
+        .spawn(move || read_filters(pid))
+        .map_err(|e| cannot(what, handles, e))?
+        .join()
+        .map_err(|_| bad(what, handles, "the thread reading them panicked"))?
+        .map_err(|e| cannot(what, handles, e))?;
+    // The caller may go on to enter a user or mount namespace, which the kernel
+    // allows only a single-threaded process: wait for the thread to be gone, not
+    // just joined.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while procfs::thread_count()? > threads && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_micros(100));
     }
-    drop(tracee);
     if expected.is_some_and(|n| n != filters.len()) {
         return Err(bad(
             what,

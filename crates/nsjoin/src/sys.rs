@@ -369,19 +369,22 @@ pub(crate) fn ptrace_detach(pid: i32, signal: i32) -> io::Result<()> {
     ptrace_int(PTRACE_DETACH, pid, 0, signal as libc::c_ulong).map(drop)
 }
 
-/// `waitpid(pid, &status, __WALL)`: the next state change of a tracee (which need
-/// not be a child), as the raw status.
+/// `waitpid(pid, &status, __WALL | WNOHANG)`: the next state change of a tracee
+/// (which need not be a child), as the raw status; `None` if it has none yet.
 ///
 /// # References
 /// - [`waitpid(2)`](https://man7.org/linux/man-pages/man2/waitpid.2.html)
-pub(crate) fn wait_tracee(pid: i32) -> io::Result<i32> {
+pub(crate) fn poll_tracee(pid: i32) -> io::Result<Option<i32>> {
+    let flags = libc::__WALL | libc::WNOHANG;
     let mut status: libc::c_int = 0;
     loop {
         // SAFETY: waitpid writes one int through the pointer, which points to a
         // live local of that type.
-        let ret = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
-        if ret >= 0 {
-            return Ok(status);
+        let ret = unsafe { libc::waitpid(pid, &mut status, flags) };
+        match ret {
+            0 => return Ok(None),
+            r if r > 0 => return Ok(Some(status)),
+            _ => {}
         }
         let e = io::Error::last_os_error();
         if e.raw_os_error() != Some(libc::EINTR) {
