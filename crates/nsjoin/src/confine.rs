@@ -408,9 +408,9 @@ fn capture_seccomp(handles: &Handles, status: &str) -> Result<Vec<Filter>> {
         _ => return Err(bad(what, handles, "unknown seccomp mode")),
     }
     let expected: Option<usize> = field(status, "Seccomp_filters").and_then(|n| n.parse().ok());
-    let pid = handles
-        .pid()
-        .ok_or(Error::NeedsProcess { what: "confine" })?;
+    let pid = handles.pid().ok_or(Error::NeedsProcess {
+        what: "Spawn::confine",
+    })?;
     let threads = procfs::thread_count()?;
     let mut filters = std::thread::Builder::new()
         .name("nsjoin-seccomp".into())
@@ -443,6 +443,11 @@ impl Confinement {
     /// `in_user_namespace`, the program will be in the target's user namespace,
     /// and the IDs are translated into it.
     pub(crate) fn capture(handles: &Handles, in_user_namespace: bool) -> Result<Confinement> {
+        if handles.pid().is_none() {
+            return Err(Error::NeedsProcess {
+                what: "Spawn::confine",
+            });
+        }
         let status = read_text(handles, "status", "credentials")?;
         let missing = |what: &str| bad(what, handles, "missing from its /proc/PID/status");
         let mut uid = ids(&status, "Uid").ok_or_else(|| missing("user IDs"))?;
