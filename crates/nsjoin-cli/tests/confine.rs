@@ -498,3 +498,41 @@ fn a_paused_container_is_an_error_and_is_let_go() {
     assert_eq!(text(&out.stdout), "ran\n", "{}", text(&out.stderr));
     assert_running_untraced(c.pid);
 }
+
+#[test]
+fn a_limit_the_caller_cannot_raise_is_an_error_naming_it() {
+    if !common::root_or_skip("a_limit_the_caller_cannot_raise_is_an_error_naming_it") {
+        return;
+    }
+    let target = Plain::start(&["env"]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", target.pid())).unwrap();
+    let hard: Option<u64> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(4))
+        .and_then(|n| n.parse().ok());
+    assert!(
+        hard.is_some_and(|n| n > 512),
+        "the target's open files limit: {limits}"
+    );
+    // nsjoin without CAP_SYS_RESOURCE (gone from the bounding set, so from root's
+    // permitted set at exec) and a hard limit below the target's: the program
+    // cannot get the target's limits, and is not run.
+    let pid = target.pid().to_string();
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--bounding-set=-sys_resource",
+        "prlimit",
+        "--nofile=512:512",
+    ])
+    .args([NSJOIN, "--confine", "-a", "-t", &pid, "echo", "ran"]);
+    let out = run(cmd);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty(), "the program ran");
+    assert_eq!(
+        err.trim_end(),
+        "nsjoin: cannot apply the target's resource limits: Operation not permitted"
+    );
+    assert_running_untraced(target.pid());
+}
