@@ -536,3 +536,35 @@ fn a_limit_the_caller_cannot_raise_is_an_error_naming_it() {
     );
     assert_running_untraced(target.pid());
 }
+
+#[test]
+fn a_bounding_set_the_caller_lacks_is_an_error_naming_it() {
+    if !common::root_or_skip("a_bounding_set_the_caller_lacks_is_an_error_naming_it") {
+        return;
+    }
+    // The target has CAP_NET_RAW (13) in its bounding set; nsjoin has not, and
+    // a bounding set cannot grow back.
+    let target = Plain::start(&["env"]);
+    let pid = target.pid().to_string();
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--bounding-set=-net_raw",
+        NSJOIN,
+        "--confine",
+        "-a",
+        "-t",
+        &pid,
+    ])
+    .args(["echo", "ran"]);
+    let out = run(cmd);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty(), "the program ran");
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "nsjoin: cannot copy the capability bounding set of process {pid}: it has \
+             capabilities nsjoin's own bounding set lacks (numbers 13)"
+        )
+    );
+}

@@ -466,6 +466,26 @@ impl Confinement {
             cap("CapBnd")?,
             cap("CapAmb")?,
         );
+        // A bounding set can only shrink: one the caller lacks a capability of
+        // cannot be given to the program (the other sets fail on their own in
+        // capset, but a smaller bounding set would go unnoticed).
+        let cap_last = cap_last_cap();
+        let mut lacking = Vec::new();
+        for cap in 0..=cap_last.min(63) {
+            if bounding & (1 << cap) != 0 && !sys::bounding_has(cap).unwrap_or(false) {
+                lacking.push(cap.to_string());
+            }
+        }
+        if !lacking.is_empty() {
+            return Err(bad(
+                "capability bounding set",
+                handles,
+                &format!(
+                    "it has capabilities nsjoin's own bounding set lacks (numbers {})",
+                    lacking.join(", ")
+                ),
+            ));
+        }
         let no_new_privs = match field(&status, "NoNewPrivs") {
             Some("0") => false,
             Some("1") => true,
@@ -526,7 +546,7 @@ impl Confinement {
             rlimits,
             oom_score_adj,
             proc_root: procfs::proc_root()?,
-            cap_last: cap_last_cap(),
+            cap_last,
         })
     }
 

@@ -509,3 +509,22 @@ pub(crate) fn drop_bounding_cap(cap: u32) -> io::Result<()> {
     })
     .map(drop)
 }
+
+/// `prctl(PR_CAPBSET_READ, cap)`: whether `cap` is in the calling thread's
+/// bounding set.
+///
+/// # References
+/// - [`prctl(2)`](https://man7.org/linux/man-pages/man2/prctl.2.html)
+pub(crate) fn bounding_has(cap: u32) -> io::Result<bool> {
+    // SAFETY: plain prctl with integer arguments; no memory is passed.
+    cvt(unsafe {
+        libc::prctl(
+            libc::PR_CAPBSET_READ,
+            cap as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })
+    .map(|r| r == 1)
+}
