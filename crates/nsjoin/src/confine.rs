@@ -468,11 +468,15 @@ impl Confinement {
         );
         // A bounding set can only shrink: one the caller lacks a capability of
         // cannot be given to the program (the other sets fail on their own in
-        // capset, but a smaller bounding set would go unnoticed).
+        // capset, but a smaller bounding set would go unnoticed). Entering a user
+        // namespace gives the program a full one there.
         let cap_last = cap_last_cap();
         let mut lacking = Vec::new();
         for cap in 0..=cap_last.min(63) {
-            if bounding & (1 << cap) != 0 && !sys::bounding_has(cap).unwrap_or(false) {
+            if !in_user_namespace
+                && bounding & (1 << cap) != 0
+                && !sys::bounding_has(cap).unwrap_or(false)
+            {
                 lacking.push(cap.to_string());
             }
         }
