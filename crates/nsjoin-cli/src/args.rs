@@ -203,7 +203,7 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
 /// makes of the built clap command, in its order, without building it.
 pub fn option_table() -> Vec<OptSpec> {
     use Takes::{Nothing, OptionalValue, Value};
-    const TABLE: [(&str, Option<char>, Takes); 26] = [
+    const TABLE: [(&str, Option<char>, Takes); 27] = [
         ("all", Some('a'), Nothing),
         ("target", Some('t'), Value),
         ("mount", Some('m'), OptionalValue),
@@ -227,6 +227,7 @@ pub fn option_table() -> Vec<OptSpec> {
         ("no-fork", Some('F'), Nothing),
         ("join-cgroup", Some('c'), Nothing),
         ("follow-context", Some('Z'), Nothing),
+        ("confine", None, Nothing),
         ("verbose", Some('v'), Nothing),
         ("help", Some('h'), Nothing),
         ("version", Some('V'), Nothing),
@@ -291,6 +292,7 @@ fn read_directly(args: &[OsString]) -> Option<Result<Opts, UsageError>> {
             "no-fork" => opts.no_fork = true,
             "join-cgroup" => opts.join_cgroup = true,
             "follow-context" => opts.follow_context = true,
+            "confine" => opts.confine = true,
             "verbose" => opts.verbose = opts.verbose.saturating_add(1),
             // --help, --version.
             _ => return None,

@@ -5,8 +5,7 @@
 //! runs itself, a blocked syscall must fail the same way, and the target must be
 //! running and untraced afterwards.
 
-#[path = "../../nsjoin/tests/common/mod.rs"]
-mod common;
+use nsjoin_test_support as common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};

@@ -1,14 +1,14 @@
-mod common;
-
-// `Spawn::confine` through the library: a program started inside a process's
-// namespaces gets that process's security context (compared line by line with
-// what the process's own children get), and what contradicts it or cannot be
-// confined is refused. The command's side-by-side tests with `docker exec` are in
-// crates/nsjoin-cli/tests/confine.rs.
+//! `Spawn::confine` through the library: a program started inside a process's
+//! namespaces gets that process's security context (compared line by line with
+//! what the process's own children get), and what contradicts it or cannot be
+//! confined is refused. The command's side-by-side tests with `docker exec` are in
+//! crates/nsjoin-cli/tests/confine.rs.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use nsjoin_test_support as common;
 
 use common::TempDir;
 use nsjoin::{Dir, Error, Kind, KindSet, Spawn, Target};
