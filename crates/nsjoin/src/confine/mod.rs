@@ -14,7 +14,7 @@
 //! Seccomp filters are copied with `PTRACE_SECCOMP_GET_FILTER`, which needs the
 //! target in a ptrace stop: it is seized (`PTRACE_SEIZE`, which does not stop it),
 //! interrupted (`PTRACE_INTERRUPT`), read, and detached, whatever failed in
-//! between ([`Seized`] detaches on drop; a signal that arrived meanwhile is given
+//! between (`seccomp::Seized` detaches on drop; a signal that arrived meanwhile is given
 //! back). This is done on a short-lived thread of its own: a target that does not
 //! stop within 5 s (a frozen one) is an error, and the thread's end makes the
 //! kernel let it go, its pending interrupt cleared, as it would if nsjoin died.
@@ -34,6 +34,9 @@
 //! interface reads them); the program gets none set, the default every container
 //! runtime leaves.
 
+mod parse;
+mod seccomp;
+
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -43,20 +46,13 @@ use rustix::io::Errno;
 use rustix::process::{Resource, Rlimit};
 use rustix::thread::{CapabilitySet, CapabilitySets};
 
-use crate::sys::{self, SockFilter};
-use crate::{procfs, Error, Handles, Result};
+use self::parse::{caps, field, ids, map_inside, parse_limits, parse_map};
+use self::seccomp::{capture_seccomp, Filter};
+use crate::{procfs, sys, Error, Handles, Result};
 
 /// The bound on a `/proc/PID/status`, `limits`, `uid_map` or attr file read here:
 /// far above any real one.
 const PROC_LIMIT: usize = 64 << 10;
-
-/// One seccomp filter of the target: its instructions and the flags it was
-/// attached with.
-#[derive(Clone, Debug)]
-struct Filter {
-    prog: Vec<SockFilter>,
-    flags: u64,
-}
 
 /// Where to write the LSM exec label, relative to `/proc/thread-self`.
 #[derive(Clone, Debug)]
@@ -149,95 +145,15 @@ impl Step {
     }
 }
 
-/// A `/proc/PID/status` line's value.
-fn field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
-    status.lines().find_map(|line| {
-        line.strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix(':'))
-            .map(str::trim)
-    })
-}
-
-fn cannot(what: &str, handles: &Handles, source: impl Into<io::Error>) -> Error {
+pub(super) fn cannot(what: &str, handles: &Handles, source: impl Into<io::Error>) -> Error {
     Error::sys(
         format!("cannot copy the {what} of {}", handles.label()),
         source,
     )
 }
 
-fn bad(what: &str, handles: &Handles, why: &str) -> Error {
+pub(super) fn bad(what: &str, handles: &Handles, why: &str) -> Error {
     cannot(what, handles, io::Error::other(why.to_owned()))
-}
-
-/// `[real, effective, saved]` of a `Uid:`/`Gid:` line.
-fn ids(status: &str, name: &str) -> Option<[u32; 3]> {
-    let mut it = field(status, name)?.split_whitespace().map(str::parse);
-    Some([it.next()?.ok()?, it.next()?.ok()?, it.next()?.ok()?])
-}
-
-fn caps(status: &str, name: &str) -> Option<u64> {
-    u64::from_str_radix(field(status, name)?, 16).ok()
-}
-
-/// The `inside outside count` ranges of a `uid_map`/`gid_map` read from this
-/// process's user namespace.
-fn parse_map(map: &str) -> Vec<(u32, u32, u32)> {
-    map.lines()
-        .filter_map(|line| {
-            let mut it = line.split_whitespace().map(str::parse::<u32>);
-            Some((it.next()?.ok()?, it.next()?.ok()?, it.next()?.ok()?))
-        })
-        .collect()
-}
-
-/// An ID as this process sees it, as the target's user namespace sees it.
-fn map_inside(map: &[(u32, u32, u32)], id: u32) -> Option<u32> {
-    map.iter().find_map(|&(inside, outside, count)| {
-        (id >= outside && id - outside < count).then(|| inside + (id - outside))
-    })
-}
-
-/// `/proc/PID/limits` into one limit per resource; every resource must be there.
-fn parse_limits(limits: &str) -> std::result::Result<Vec<(Resource, Rlimit)>, String> {
-    const NAMES: [(&str, Resource); 16] = [
-        ("Max cpu time", Resource::Cpu),
-        ("Max file size", Resource::Fsize),
-        ("Max data size", Resource::Data),
-        ("Max stack size", Resource::Stack),
-        ("Max core file size", Resource::Core),
-        ("Max resident set", Resource::Rss),
-        ("Max processes", Resource::Nproc),
-        ("Max open files", Resource::Nofile),
-        ("Max locked memory", Resource::Memlock),
-        ("Max address space", Resource::As),
-        ("Max file locks", Resource::Locks),
-        ("Max pending signals", Resource::Sigpending),
-        ("Max msgqueue size", Resource::Msgqueue),
-        ("Max nice priority", Resource::Nice),
-        ("Max realtime priority", Resource::Rtprio),
-        ("Max realtime timeout", Resource::Rttime),
-    ];
-    let value = |s: Option<&str>| match s {
-        Some("unlimited") => Ok(None),
-        Some(n) => n
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| format!("bad value {n:?}")),
-        None => Err("a value is missing".to_owned()),
-    };
-    NAMES
-        .iter()
-        .map(|&(name, resource)| {
-            let line = limits
-                .lines()
-                .find_map(|l| l.strip_prefix(name).filter(|rest| rest.starts_with("  ")))
-                .ok_or_else(|| format!("no {name:?} line"))?;
-            let mut it = line.split_whitespace();
-            let current = value(it.next())?;
-            let maximum = value(it.next())?;
-            Ok((resource, Rlimit { current, maximum }))
-        })
-        .collect()
 }
 
 fn read_text(handles: &Handles, name: &str, what: &'static str) -> Result<String> {
@@ -307,135 +223,6 @@ fn capture_lsm(handles: &Handles) -> Result<Option<Lsm>> {
             String::from_utf8_lossy(&label)
         ),
     ))
-}
-
-/// How long the target gets to reach its ptrace stop. A frozen target (a
-/// paused container) would never report it.
-const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// A seized tracee, detached on drop whatever happened in between.
-struct Seized {
-    pid: i32,
-    /// Whether it is in a ptrace stop.
-    stopped: bool,
-    /// The signal whose delivery the stop was, to be given back on detach.
-    pending: i32,
-}
-
-impl Seized {
-    fn seize(pid: i32) -> io::Result<Seized> {
-        sys::ptrace_seize(pid)?;
-        Ok(Seized {
-            pid,
-            stopped: false,
-            pending: 0,
-        })
-    }
-
-    /// Interrupts the tracee and waits (up to [`STOP_TIMEOUT`]) for it to stop.
-    fn stop(&mut self) -> io::Result<()> {
-        sys::ptrace_interrupt(self.pid)?;
-        let deadline = std::time::Instant::now() + STOP_TIMEOUT;
-        let status = loop {
-            if let Some(status) = sys::poll_tracee(self.pid)? {
-                break status;
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(io::Error::other(format!(
-                    "it did not stop for ptrace within {} s (is it frozen?)",
-                    STOP_TIMEOUT.as_secs()
-                )));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        };
-        if !libc::WIFSTOPPED(status) {
-            // It exited (or was killed): nothing is traced any more.
-            self.pid = 0;
-            return Err(io::Error::from_raw_os_error(libc::ESRCH));
-        }
-        self.stopped = true;
-        // PTRACE_EVENT_STOP (the interrupt, or a group stop) leaves nothing to
-        // deliver; any other stop is a signal's delivery, which must not be lost.
-        const PTRACE_EVENT_STOP: i32 = 128;
-        self.pending = if status >> 16 == PTRACE_EVENT_STOP {
-            0
-        } else {
-            libc::WSTOPSIG(status)
-        };
-        Ok(())
-    }
-}
-
-impl Drop for Seized {
-    fn drop(&mut self) {
-        // PTRACE_DETACH needs a stopped tracee. One that never stopped is let go
-        // by the kernel when the tracing thread (a thread of its own, below)
-        // exits, its pending interrupt cleared.
-        if self.pid != 0 && self.stopped {
-            let _ = sys::ptrace_detach(self.pid, self.pending);
-        }
-    }
-}
-
-/// Seizes `pid`, stops it, reads its filters (the most recent first) and
-/// detaches. Runs on a thread of its own: the tracer is a thread, and whatever
-/// happens here, that thread's end detaches the target.
-fn read_filters(pid: i32) -> io::Result<Vec<Filter>> {
-    let mut tracee = Seized::seize(pid)?;
-    tracee.stop()?;
-    let mut filters = Vec::new();
-    for index in 0.. {
-        let prog = match sys::ptrace_seccomp_filter(pid, index) {
-            Ok(prog) => prog,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
-            Err(e) => return Err(e),
-        };
-        let flags = sys::ptrace_seccomp_flags(pid, index)?;
-        filters.push(Filter { prog, flags });
-    }
-    drop(tracee);
-    Ok(filters)
-}
-
-/// The target's seccomp filters, the oldest first, copied through ptrace.
-fn capture_seccomp(handles: &Handles, status: &str) -> Result<Vec<Filter>> {
-    let what = "seccomp filters";
-    let mode = field(status, "Seccomp").ok_or_else(|| bad(what, handles, "no Seccomp line"))?;
-    match mode {
-        "0" => return Ok(Vec::new()),
-        "2" => {}
-        "1" => return Err(bad(what, handles, "it is in strict seccomp mode")),
-        _ => return Err(bad(what, handles, "unknown seccomp mode")),
-    }
-    let expected: Option<usize> = field(status, "Seccomp_filters").and_then(|n| n.parse().ok());
-    let pid = handles.pid().ok_or(Error::NeedsProcess {
-        what: "Spawn::confine",
-    })?;
-    let threads = procfs::thread_count()?;
-    let mut filters = std::thread::Builder::new()
-        .name("nsjoin-seccomp".into())
-        .spawn(move || read_filters(pid))
-        .map_err(|e| cannot(what, handles, e))?
-        .join()
-        .map_err(|_| bad(what, handles, "the thread reading them panicked"))?
-        .map_err(|e| cannot(what, handles, e))?;
-    // The caller may go on to enter a user or mount namespace, which the kernel
-    // allows only a single-threaded process: wait for the thread to be gone, not
-    // just joined.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
-    while procfs::thread_count()? > threads && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_micros(100));
-    }
-    if expected.is_some_and(|n| n != filters.len()) {
-        return Err(bad(
-            what,
-            handles,
-            "the number of filters read differs from its Seccomp_filters",
-        ));
-    }
-    // The kernel numbers them from the most recent; they are installed oldest first.
-    filters.reverse();
-    Ok(filters)
 }
 
 impl Confinement {
@@ -661,46 +448,6 @@ fn cap_last_cap() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn status_fields_are_read_by_name() {
-        let status = "Name:\tsleep\nUid:\t1000\t1001\t1002\t1003\nGid:\t10\t10\t10\t10\n\
-                      Groups:\t10 20 \nCapEff:\t00000000a80425fb\nNoNewPrivs:\t1\n";
-        assert_eq!(ids(status, "Uid"), Some([1000, 1001, 1002]));
-        assert_eq!(ids(status, "Gid"), Some([10, 10, 10]));
-        assert_eq!(field(status, "Groups"), Some("10 20"));
-        assert_eq!(caps(status, "CapEff"), Some(0xa80425fb));
-        assert_eq!(caps(status, "CapPrm"), None);
-        assert_eq!(field(status, "NoNewPrivs"), Some("1"));
-        // A prefix of another field's name is not that field.
-        assert_eq!(field(status, "Cap"), None);
-    }
-
-    #[test]
-    fn ids_are_translated_through_the_map() {
-        let map = parse_map("         0     100000      65536\n 65536 5000 1\n");
-        assert_eq!(map_inside(&map, 100000), Some(0));
-        assert_eq!(map_inside(&map, 101000), Some(1000));
-        assert_eq!(map_inside(&map, 5000), Some(65536));
-        assert_eq!(map_inside(&map, 99999), None);
-        assert_eq!(map_inside(&map, 165536), None);
-    }
-
-    #[test]
-    fn limits_are_read_for_every_resource() {
-        let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
-        let parsed = parse_limits(&limits).unwrap();
-        assert_eq!(parsed.len(), 16);
-        for (resource, limit) in parsed {
-            let own = rustix::process::getrlimit(resource);
-            assert_eq!(
-                (own.current, own.maximum),
-                (limit.current, limit.maximum),
-                "{resource:?}"
-            );
-        }
-        assert!(parse_limits("Limit  Soft Limit  Hard Limit  Units\n").is_err());
-    }
 
     #[test]
     fn every_step_comes_back_from_its_number() {
