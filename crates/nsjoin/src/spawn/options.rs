@@ -6,7 +6,7 @@ use crate::{Handles, Kind, KindSet, Result};
 
 /// What nsenter's options say about the program, for [`Spawn::with_options`]:
 /// `-t`'s kinds, `-U` by name, `-r`, `-w`/`-W`, `-S`, `-G`,
-/// `--preserve-credentials`, `-c`, `--keep-caps`, `-e`. The default is a plain
+/// `--preserve-credentials`, `-c`, `--keep-caps`, `-e`, `--confine`. The default is a plain
 /// [`Spawn::new`], but for credentials: nsenter makes the program root in a user
 /// namespace it enters unless told to preserve the caller's.
 ///
