@@ -34,6 +34,7 @@
 //! interface reads them); the program gets none set, the default every container
 //! runtime leaves.
 
+mod cgroup_v1;
 mod parse;
 mod seccomp;
 
@@ -82,6 +83,8 @@ pub(crate) struct Confinement {
     lsm: Option<Lsm>,
     rlimits: Vec<(Resource, Rlimit)>,
     oom_score_adj: Vec<u8>,
+    /// `cgroup.procs` of each cgroup v1 group of the target.
+    cgroups_v1: Vec<rustix::fd::OwnedFd>,
     /// This process's pinned `/proc`: `thread-self` there is the program itself
     /// (a `/proc` of an ancestor pid namespace), whatever mount namespace it is in.
     proc_root: BorrowedFd<'static>,
@@ -104,10 +107,11 @@ pub(crate) enum Step {
     NoNewPrivs = 9,
     Seccomp = 10,
     Securebits = 11,
+    CgroupV1 = 12,
 }
 
 impl Step {
-    const ALL: [Step; 12] = [
+    const ALL: [Step; 13] = [
         Step::Rlimit,
         Step::OomScoreAdj,
         Step::Lsm,
@@ -120,6 +124,7 @@ impl Step {
         Step::NoNewPrivs,
         Step::Seccomp,
         Step::Securebits,
+        Step::CgroupV1,
     ];
 
     pub(crate) fn from_u32(n: u32) -> Option<Step> {
@@ -141,6 +146,7 @@ impl Step {
             Step::NoNewPrivs => "no_new_privs",
             Step::Seccomp => "seccomp filters",
             Step::Securebits => "securebits (none)",
+            Step::CgroupV1 => "cgroup v1 groups",
         }
     }
 }
@@ -309,6 +315,7 @@ impl Confinement {
         let oom = read_text(handles, "oom_score_adj", "oom_score_adj")?;
         let oom_score_adj = oom.trim().as_bytes().to_vec();
         let lsm = capture_lsm(handles)?;
+        let cgroups_v1 = cgroup_v1::open(handles)?;
         let filters = capture_seccomp(handles, &status)?;
         // Everything above was read through the PID; if it was reused meanwhile,
         // none of it is the target's.
@@ -336,6 +343,7 @@ impl Confinement {
             lsm,
             rlimits,
             oom_score_adj,
+            cgroups_v1,
             proc_root: procfs::proc_root()?,
             cap_last,
         })
@@ -348,6 +356,9 @@ impl Confinement {
         let io_at = |step: Step| {
             move |e: io::Error| (step, Errno::from_io_error(&e).unwrap_or(Errno::PERM))
         };
+        for procs in &self.cgroups_v1 {
+            rustix::io::write(procs, b"0").map_err(at(Step::CgroupV1))?;
+        }
         for &(resource, limit) in &self.rlimits {
             rustix::process::setrlimit(resource, limit).map_err(at(Step::Rlimit))?;
         }
