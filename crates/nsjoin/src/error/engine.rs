@@ -59,7 +59,7 @@ impl fmt::Display for Engine {
 }
 
 /// The environment variable that sets the time limit of a resolution, in seconds
-/// (`10`, `0.5`), when [`set_timeout`] has not.
+/// (`10`, `0.5`), when [`set_timeout`](crate::container::set_timeout) has not.
 pub const TIMEOUT_ENV: &str = "NSJOIN_ENGINE_TIMEOUT";
 
 pub(crate) const PERMISSION_DENIED: u32 = 7;

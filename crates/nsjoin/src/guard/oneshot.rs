@@ -8,7 +8,7 @@ use crate::plan::{self, Failed};
 use crate::{procfs, Kind, KindSet, Result, Target};
 
 /// Opens `target`'s namespaces of `kinds` and enters them on the calling thread
-/// until the returned [`Guard`] is dropped. See [`Handles::enter`].
+/// until the returned [`Guard`] is dropped. See [`Handles::enter`](crate::Handles::enter).
 ///
 /// ```no_run
 /// # fn main() -> nsjoin::Result<()> {
@@ -25,7 +25,7 @@ use crate::{procfs, Kind, KindSet, Result, Target};
 /// atomic in the kernel, with no namespace file opened. Every other case, a kernel
 /// without setns on pidfds (before 5.8), `NSJOIN_FORCE_PROC=1`, or any failure of
 /// the short way (which enters nothing), opens the namespace files as
-/// [`Handles::enter`] does, so the errors are the same either way.
+/// [`Handles::enter`](crate::Handles::enter) does, so the errors are the same either way.
 /// [`Guard::entered_by`] says which way was taken.
 pub fn enter(target: &Target, kinds: KindSet) -> Result<Guard> {
     if let Some(guard) = enter_through_pidfd(target, kinds) {
@@ -37,7 +37,7 @@ pub fn enter(target: &Target, kinds: KindSet) -> Result<Guard> {
 /// How a [`Guard`] got into its namespaces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EnteredBy {
-    /// One setns(2) per kind, on namespace fds (a [`Handles`]).
+    /// One setns(2) per kind, on namespace fds (a [`Handles`](crate::Handles)).
     NamespaceFds,
     /// One setns(2) on the target process's pidfd, every kind at once
     /// ([`enter`] on a process).

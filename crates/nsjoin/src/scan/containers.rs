@@ -149,7 +149,7 @@ impl ContainerResolver for CgroupPaths {
 /// process is not that container's (any process can sit in a cgroup named like a
 /// container's): no container. Where the engine cannot be asked or does not
 /// answer (no engine, an unknown container, a slow engine), the cgroup's word
-/// stays, unconfirmed. Each engine gets [`ENGINE_BUDGET`] (or the engine time
+/// stays, unconfirmed. Each engine gets 2 s (`ENGINE_BUDGET`) (or the engine time
 /// limit, if shorter) for all its answers in one scan: past it, the containers
 /// not yet asked about stay unconfirmed, never an error.
 #[derive(Debug, Default)]
