@@ -4,7 +4,8 @@
 #   2. starts dockerd in the background (log: /var/log/nsjoin-dockerd.log) if
 #      `docker info` fails, and waits up to 60 s for it;
 #   3. builds the image nsjoin-busybox:latest (FROM scratch, a static busybox and
-#      its applet links in /bin; no registry needed) if it is not there yet.
+#      its applet links in /bin; no registry needed) if it is not there yet;
+#   4. likewise nsjoin-distroless:latest (only /busybox, no shell) for --host-tools.
 # Idempotent: when everything is there it costs two `docker` calls.
 #
 # Client: this script (and the tests' Container fixture) call Debian's own client,
@@ -123,4 +124,22 @@ EOF
   say "building $image"
   # The classic builder: BuildKit would want to pull its frontend from a registry.
   DOCKER_BUILDKIT=0 "$docker" build -q -t "$image" "$ctx" >/dev/null
+fi
+
+# 4. A "distroless" image for --host-tools: one static busybox as /busybox, no
+#    applet links and no shell (busybox picks its applet from its own name, so the
+#    container runs `/busybox sleep N`).
+distroless=nsjoin-distroless:latest
+if ! "$docker" image inspect "$distroless" >/dev/null 2>&1; then
+  busybox=$(dpkg-query -L busybox-static | grep -m1 '/bin/busybox$')
+  dctx=$(mktemp -d)
+  cp "$busybox" "$dctx/busybox"
+  cat >"$dctx/Dockerfile" <<'EOF'
+FROM scratch
+COPY busybox /busybox
+CMD ["/busybox", "sleep", "100000"]
+EOF
+  say "building $distroless"
+  DOCKER_BUILDKIT=0 "$docker" build -q -t "$distroless" "$dctx" >/dev/null
+  rm -rf "$dctx"
 fi

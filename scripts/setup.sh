@@ -4,6 +4,7 @@
 #   util-linux      unshare (makes the test sandboxes), nsenter/lsns (compared against)
 #   iproute2        ip netns (namespace files under /run/netns)
 #   busybox-static  a self-contained program to run inside a chroot in tests
+#   tmux            a real terminal for the --pty tests (keys sent, the pane read)
 set -euo pipefail
 
 need=()
@@ -11,6 +12,7 @@ command -v unshare >/dev/null || need+=(util-linux)
 command -v nsenter >/dev/null || need+=(util-linux)
 command -v ip >/dev/null || need+=(iproute2)
 [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
+command -v tmux >/dev/null || need+=(tmux)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -40,6 +40,7 @@ def spawn(
     preserve_credentials: bool = False,
     join_cgroup: bool = False,
     confine: bool = False,
+    host_tools: Union[bool, StrPath, None] = None,
     text: Optional[bool] = None,
     encoding: Optional[str] = None,
     errors: Optional[str] = None,
@@ -73,6 +74,13 @@ def spawn(
         oom_score_adj, and its cgroup, environment, root and working directory.
         user, group, preserve_credentials and another root or cwd contradict it
         (ValueError); what cannot be copied is an OSError naming it.
+    host_tools: True (or a directory) to run this machine's programs: the root
+        is ours, the target's root shows at the directory (default ``/target``),
+        ``/proc`` and ``/sys`` are the target's pid and network namespaces', and
+        every other kind asked for is entered. The target's mount namespace is
+        not entered (the program gets a private copy of ours); with
+        ``target_env``, ``PATH`` stays ours; ``cwd=True`` is the target's working
+        directory under the directory; ``root`` cannot be combined with it.
     text, encoding, errors: text-mode pipes, as in subprocess.
 
     Raises ValueError, TypeError or OSError as :class:`~nsjoin.Namespace` does;
@@ -96,6 +104,7 @@ def spawn(
         preserve_credentials=preserve_credentials,
         join_cgroup=join_cgroup,
         confine=confine,
+        host_tools=host_tools,
     )
     return Process(child, args, text=bool(text or encoding or errors), encoding=encoding, errors=errors)
 
@@ -307,7 +316,8 @@ def run_command(
     for a non-zero returncode), ``text``/``encoding``/``errors`` and stdio mean
     what they mean for subprocess.run; ``target``, ``kinds`` and the other
     keywords (proc, env, target_env, root, cwd, user, group,
-    preserve_credentials, join_cgroup, confine) are :func:`spawn`'s. Example::
+    preserve_credentials, join_cgroup, confine,
+    host_tools) are :func:`spawn`'s. Example::
 
         out = nsjoin.run_command(pid, 'all', ['ip', '-o', 'link'],
                                  capture_output=True, text=True).stdout

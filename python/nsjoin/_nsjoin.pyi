@@ -91,6 +91,7 @@ def _spawn(
     join_cgroup: bool = False,
     strict_user: bool = False,
     confine: bool = False,
+    host_tools: Union[bool, _StrPath, None] = None,
 ) -> _Child: ...
 def _exec(
     target: Union[_Target, Namespace],
@@ -107,4 +108,5 @@ def _exec(
     preserve_credentials: bool = False,
     join_cgroup: bool = False,
     strict_user: bool = False,
+    host_tools: Union[bool, _StrPath, None] = None,
 ) -> None: ...

@@ -49,6 +49,7 @@ fn open<'py>(
     target: &Bound<'py, PyAny>,
     kinds: &Bound<'py, PyAny>,
     proc: Option<&Bound<'py, PyAny>>,
+    also: KindSet,
 ) -> PyResult<(Opened<'py>, KindSet)> {
     if let Ok(ns) = target.cast::<Namespace>() {
         let kinds = if kinds.is_none() {
@@ -61,7 +62,7 @@ fn open<'py>(
     let py = target.py();
     let kinds = args::kinds(kinds, KindSet::supported())?;
     let target = args::target(target, proc)?;
-    let handles = args::open(py, &target, kinds)?;
+    let handles = args::open(py, &target, kinds | also)?;
     Ok((Opened::Owned(Box::new(handles)), kinds))
 }
 
@@ -109,7 +110,28 @@ fn options(
         keep_caps: false,
         target_env,
         confine,
+        host_tools: None,
     })
+}
+
+/// `host_tools=`: False/None for off, True for the default directory, else the
+/// directory where the target's root shows.
+fn host_tools_dir(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Option<std::path::PathBuf>>> {
+    match obj {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) if o.is_instance_of::<PyBool>() => Ok(o.is_truthy()?.then_some(None)),
+        Some(o) => Ok(Some(Some(args::path(o)?))),
+    }
+}
+
+/// The kinds opened besides those entered: with host tools, the target's mount
+/// namespace, from which its root is cloned.
+fn opened_also(host_tools: &Option<Option<std::path::PathBuf>>) -> KindSet {
+    match host_tools {
+        Some(_) => KindSet::from(nsjoin::Kind::Mnt),
+        None => KindSet::EMPTY,
+    }
 }
 
 /// `root=`: True for the target's root, else a directory as the caller sees it.
@@ -420,6 +442,7 @@ impl _Child {
     target, kinds, args, *, proc = None, stdin = None, stdout = None, stderr = None,
     env = None, target_env = false, root = None, cwd = None, user = None, group = None,
     preserve_credentials = false, join_cgroup = false, strict_user = false, confine = false,
+    host_tools = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn _spawn(
@@ -441,9 +464,11 @@ pub fn _spawn(
     join_cgroup: bool,
     strict_user: bool,
     confine: bool,
+    host_tools: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<_Child> {
-    let (opened, kinds) = open(target, kinds, proc)?;
-    let options = options(
+    let host_tools = host_tools_dir(host_tools)?;
+    let (opened, kinds) = open(target, kinds, proc, opened_also(&host_tools))?;
+    let mut options = options(
         kinds,
         target_env,
         root,
@@ -455,6 +480,7 @@ pub fn _spawn(
         strict_user,
         confine,
     )?;
+    options.host_tools = host_tools;
     let mut cmd = command(args, env)?;
     let parent = connect_stdio(
         &mut cmd,
@@ -482,7 +508,7 @@ pub fn _spawn(
 #[pyo3(signature = (
     target, kinds, args, *, proc = None, env = None, target_env = false, root = None,
     cwd = None, user = None, group = None, preserve_credentials = false,
-    join_cgroup = false, strict_user = false,
+    join_cgroup = false, strict_user = false, host_tools = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn _exec(
@@ -500,9 +526,11 @@ pub fn _exec(
     preserve_credentials: bool,
     join_cgroup: bool,
     strict_user: bool,
+    host_tools: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let (opened, kinds) = open(target, kinds, proc)?;
-    let options = options(
+    let host_tools = host_tools_dir(host_tools)?;
+    let (opened, kinds) = open(target, kinds, proc, opened_also(&host_tools))?;
+    let mut options = options(
         kinds,
         target_env,
         root,
@@ -514,6 +542,7 @@ pub fn _exec(
         strict_user,
         false,
     )?;
+    options.host_tools = host_tools;
     let cmd = command(args, env)?;
     let spawn = Spawn::with_options(opened.handles(), &options).map_err(to_py)?;
     Err(to_py(py.detach(|| spawn.exec(cmd))))

@@ -114,6 +114,17 @@ pub struct Opts {
     #[arg(short = 'e', long)]
     pub env: bool,
 
+    /// Run this machine's programs: the root is this machine's, the target's root
+    /// shows at DIR (default /target), /proc and /sys are the target's; every other
+    /// namespace asked for is entered. With -e, PATH stays this machine's
+    #[arg(long = "host-tools", value_name = "DIR", num_args = 0..=1, require_equals = true)]
+    pub host_tools: Option<Option<PathBuf>>,
+
+    /// Give the program a pseudo-terminal of its own (from the devpts it sees) in a
+    /// session of its own, relayed to ours in raw mode; needs a terminal
+    #[arg(long)]
+    pub pty: bool,
+
     /// Do not fork before exec'ing <program>
     #[arg(short = 'F', long = "no-fork")]
     pub no_fork: bool,
@@ -203,7 +214,7 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
 /// makes of the built clap command, in its order, without building it.
 pub fn option_table() -> Vec<OptSpec> {
     use Takes::{Nothing, OptionalValue, Value};
-    const TABLE: [(&str, Option<char>, Takes); 27] = [
+    const TABLE: [(&str, Option<char>, Takes); 29] = [
         ("all", Some('a'), Nothing),
         ("target", Some('t'), Value),
         ("mount", Some('m'), OptionalValue),
@@ -224,6 +235,8 @@ pub fn option_table() -> Vec<OptSpec> {
         ("wd", Some('w'), OptionalValue),
         ("wdns", Some('W'), OptionalValue),
         ("env", Some('e'), Nothing),
+        ("host-tools", None, OptionalValue),
+        ("pty", None, Nothing),
         ("no-fork", Some('F'), Nothing),
         ("join-cgroup", Some('c'), Nothing),
         ("follow-context", Some('Z'), Nothing),
@@ -289,6 +302,8 @@ fn read_directly(args: &[OsString]) -> Option<Result<Opts, UsageError>> {
             "wd" => opts.wd = file(),
             "wdns" => opts.wdns = file(),
             "env" => opts.env = true,
+            "host-tools" => opts.host_tools = file(),
+            "pty" => opts.pty = true,
             "no-fork" => opts.no_fork = true,
             "join-cgroup" => opts.join_cgroup = true,
             "follow-context" => opts.follow_context = true,

@@ -9,6 +9,8 @@ use nsjoin::{Error, Handles, Kind, Namespace, Plan, Spawn, SpawnOptions};
 use tracing::debug;
 
 use crate::args::Opts;
+use crate::host_tools;
+use crate::pty;
 use crate::request::{self, Request};
 use crate::supervise;
 
@@ -88,6 +90,9 @@ pub fn run(opts: Opts) -> Failure {
 /// Carries out a resolved request.
 fn execute(req: Request) -> Result<std::convert::Infallible, Failure> {
     follow_context(req.follow_context)?;
+    if req.pty {
+        pty::check_terminal()?;
+    }
     // Open everything first, while nothing has changed.
     let handles = open(&req)?;
     // Which kinds will really be entered: --all skips a user namespace we are
@@ -96,16 +101,23 @@ fn execute(req: Request) -> Result<std::convert::Infallible, Failure> {
     debug!(enter = %plan.kinds(), skipped = %plan.skipped(), "plan");
     let spawn = spawner(&req, &handles, plan)?;
     let cmd = program(&req, &handles)?;
+    let hint = |e: Error| host_tools::hint_if_missing(e.into(), &req, plan);
+    if req.pty {
+        // The program's devpts: the target's if its mount namespace is entered.
+        let in_target = plan.kinds().contains(Kind::Mnt) && req.spawn.host_tools.is_none();
+        let pty = pty::open(&handles, in_target)?;
+        return pty::run(spawn, cmd, pty).map_err(|f| host_tools::hint_if_missing(f, &req, plan));
+    }
     if !plan.kinds().contains(Kind::Pid) || req.no_fork {
         debug!(program = ?cmd.get_program(), "exec in place");
-        return Err(spawn.exec(cmd).into());
+        return Err(hint(spawn.exec(cmd)));
     }
     let signals = supervise::Signals::catch()
         .map_err(|e| own(format!("cannot set up signal handling: {}", os_error(e))))?;
     let mut spawn = spawn;
     // Beyond nsenter: if nsjoin is killed, the program does not run on.
     spawn.die_with_parent(true);
-    let child = spawn.spawn(cmd)?;
+    let child = spawn.spawn(cmd).map_err(hint)?;
     debug!(pid = child.id(), "program started in the pid namespace");
     let error = supervise::wait(child, signals);
     Err(own(format!(
@@ -162,13 +174,18 @@ fn spawner<'a>(req: &Request, handles: &'a Handles, plan: Plan) -> Result<Spawn<
 /// The program, or the login shell; with -e, in the target's environment (read
 /// here, not by Spawn, because the login shell is looked up in it).
 fn program(req: &Request, handles: &Handles) -> Result<Command, Failure> {
-    let env = req.target_env.then(|| handles.environ()).transpose()?;
+    let mut env = req.target_env.then(|| handles.environ()).transpose()?;
+    if let (Some(env), Some(_)) = (&mut env, &req.spawn.host_tools) {
+        nsjoin::host_tools::use_host_path(env);
+    }
     let mut cmd = match req.program.split_first() {
         Some((program, args)) => {
             let mut cmd = Command::new(program);
             cmd.args(args);
             cmd
         }
+        // With this machine's root, its shell.
+        None if req.spawn.host_tools.is_some() => nsjoin::login_shell(None),
         None => nsjoin::login_shell(env.as_deref()),
     };
     if let Some(env) = env {

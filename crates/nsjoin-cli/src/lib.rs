@@ -5,8 +5,10 @@
 //! * [`args`]: nsenter's command line, parsed by getopt's rules into clap.
 //! * [`request`]: what the options mean, resolved into a plain value.
 //! * [`enter`]: carrying it out, in nsenter's order.
+//! * [`host_tools`]: what `--host-tools` adds to it (the hint for a missing program).
 //! * [`supervise`]: waiting for a program forked into a pid namespace.
 //! * [`confine`]: the options `--confine` contradicts.
+//! * [`pty`]: `--pty`, a pseudo-terminal relayed to ours.
 //!
 //! The `nsls` command (util-linux lsns over [`nsjoin::Scan`]):
 //!
@@ -18,8 +20,10 @@ pub mod args;
 pub mod confine;
 pub mod enter;
 pub mod getopt;
+pub mod host_tools;
 pub mod nsls;
 pub mod nsls_args;
+pub mod pty;
 pub mod request;
 pub mod supervise;
 pub mod table;

@@ -38,6 +38,8 @@ pub struct Request {
     pub no_fork: bool,
     /// `-Z`.
     pub follow_context: bool,
+    /// `--pty`: a pseudo-terminal relayed to ours.
+    pub pty: bool,
 }
 
 fn own(msg: impl Into<String>) -> Failure {
@@ -101,6 +103,7 @@ pub fn resolve(opts: &Opts) -> Result<Request, Failure> {
         || opts.env
         || opts.confine
         || opts.join_cgroup
+        || opts.host_tools.is_some()
         || opts.setuid.as_deref() == Some("follow")
         || opts.setgid.as_deref() == Some("follow");
     if needs_target && target.is_none() {
@@ -129,6 +132,17 @@ pub fn resolve(opts: &Opts) -> Result<Request, Failure> {
     }
     if kinds.is_empty() {
         return Err(own("no namespace specified"));
+    }
+    if opts.host_tools.is_some() {
+        if opts.root.is_some() {
+            return Err(own("--host-tools and --root are mutually exclusive"));
+        }
+        // The target's root is cloned from inside its mount namespace, which is
+        // opened whether or not it is entered (it is not: the program gets a
+        // private one).
+        if !files.iter().any(|(kind, _)| *kind == Kind::Mnt) {
+            from_target.insert(Kind::Mnt);
+        }
     }
     Ok(Request {
         target,
@@ -168,11 +182,13 @@ pub fn resolve(opts: &Opts) -> Result<Request, Failure> {
             // looked up in it.
             target_env: false,
             confine: opts.confine,
+            host_tools: opts.host_tools.clone(),
         },
         target_env: opts.env || opts.confine,
         program: opts.program.clone(),
         no_fork: opts.no_fork,
         follow_context: opts.follow_context,
+        pty: opts.pty,
     })
 }
 

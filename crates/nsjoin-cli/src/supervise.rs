@@ -65,7 +65,7 @@ pub fn wait(child: Child, mut signals: Signals) -> io::Error {
 
 /// Ends this process by `sig`, as the program ended; if the signal does not
 /// kill (it is ignored here), exits with the shell's 128+N.
-fn die_by(sig: i32) -> ! {
+pub fn die_by(sig: i32) -> ! {
     let _ = signal_hook::low_level::emulate_default_handler(sig);
     if let Some(signal) = Signal::from_named_raw(sig) {
         let _ = rustix::process::kill_process(rustix::process::getpid(), signal);

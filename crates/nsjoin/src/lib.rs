@@ -43,6 +43,7 @@ mod error;
 pub mod fuzz;
 mod guard;
 mod handles;
+pub mod host_tools;
 mod kind;
 mod namespace;
 #[cfg(feature = "scan")]
@@ -59,6 +60,7 @@ mod spawn;
 #[allow(unsafe_code)]
 mod sys;
 mod target;
+mod terminal;
 
 pub use error::{os_text, Error, Result};
 pub use guard::{enter, forget_thread_home, unshare_thread_fs, EnteredBy, Guard, Home};

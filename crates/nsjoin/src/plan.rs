@@ -27,6 +27,14 @@ impl Plan {
     pub fn skipped(&self) -> KindSet {
         self.skipped
     }
+
+    /// This plan less `kinds`, which the caller enters by other means.
+    pub(crate) fn without(self, kinds: KindSet) -> Plan {
+        Plan {
+            enter: self.enter.difference(kinds),
+            skipped: self.skipped,
+        }
+    }
 }
 
 impl Handles {

@@ -531,3 +531,20 @@ pub(crate) fn bounding_has(cap: u32) -> io::Result<bool> {
     })
     .map(|r| r == 1)
 }
+
+/// `unshare(CLONE_FS | CLONE_NEWNS)`: gives the calling thread its own root, cwd
+/// and umask, and a new mount namespace (a copy of its current one).
+///
+/// # References
+/// - [`unshare(2)`](https://man7.org/linux/man-pages/man2/unshare.2.html)
+pub(crate) fn unshare_fs_and_mounts() -> io::Result<()> {
+    // SAFETY: neither flag touches the fd table (no CLONE_FILES), so no other
+    // thread can observe a dangling file descriptor; CLONE_FS and CLONE_NEWNS
+    // change only the calling thread's fs struct and mount namespace.
+    unsafe {
+        rustix::thread::unshare_unsafe(
+            rustix::thread::UnshareFlags::FS | rustix::thread::UnshareFlags::NEWNS,
+        )
+    }?;
+    Ok(())
+}

@@ -101,6 +101,8 @@ pub struct Spawn<'a> {
     keep_caps: bool,
     die_with_parent: bool,
     confine: bool,
+    host_tools: Option<PathBuf>,
+    controlling_terminal: bool,
 }
 
 impl<'a> Spawn<'a> {
@@ -121,6 +123,8 @@ impl<'a> Spawn<'a> {
             keep_caps: false,
             die_with_parent: false,
             confine: false,
+            host_tools: None,
+            controlling_terminal: false,
         }
     }
 
@@ -157,6 +161,23 @@ impl<'a> Spawn<'a> {
         /// supervisor is killed. The kernel tracks the spawning *thread*: spawn from a
         /// thread that lives as long as the program should.
         die_with_parent;
+        /// Makes the program the leader of a new session with its standard input
+        /// (a terminal, such as the peer of a pseudo-terminal the caller relays) as
+        /// its controlling terminal: `setsid` and `TIOCSCTTY`, last before exec.
+        controlling_terminal;
+    }
+
+    /// Runs the program with this machine's root instead of the target's mount
+    /// namespace, in a private copy of the caller's mount namespace where the
+    /// target's root shows at `dir` (`None`: [`host_tools::DEFAULT_DIR`]), `/proc`
+    /// is the target's pid namespace and `/sys` its network namespace (when those
+    /// are entered). Every other kind is entered as usual; nothing is mounted on
+    /// the host or in the target. [`Dir::Target`] as [`Spawn::cwd`] is the
+    /// target's working directory under `dir`; [`Spawn::root`] is refused with it.
+    /// See [`host_tools`](crate::host_tools).
+    pub fn host_tools(&mut self, dir: Option<PathBuf>) -> &mut Self {
+        self.host_tools = Some(dir.unwrap_or_else(|| crate::host_tools::DEFAULT_DIR.into()));
+        self
     }
 
     /// Starts `cmd` inside. Its program, arguments and stdio are used as given;

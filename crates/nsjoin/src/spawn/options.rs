@@ -50,6 +50,9 @@ pub struct SpawnOptions {
     pub target_env: bool,
     /// `--confine`: the target's security context ([`Spawn::confine`]).
     pub confine: bool,
+    /// `--host-tools[=DIR]`: this machine's root, the target's at DIR
+    /// ([`Spawn::host_tools`]).
+    pub host_tools: Option<Option<std::path::PathBuf>>,
 }
 
 impl<'a> Spawn<'a> {
@@ -72,6 +75,9 @@ impl<'a> Spawn<'a> {
         spawn.cwd = options.cwd.clone();
         spawn.uid = options.uid;
         spawn.gid = options.gid;
+        if let Some(dir) = &options.host_tools {
+            spawn.host_tools(dir.clone());
+        }
         Ok(spawn)
     }
 }

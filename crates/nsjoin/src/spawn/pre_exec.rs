@@ -35,6 +35,9 @@ pub(super) struct ChildPlan {
     cwd: Option<DirStep>,
     fork_for_pid: bool,
     pub(super) creds: Credentials,
+    /// With [`Spawn::host_tools`]: the private mount namespace and what to mount.
+    host_tools: Option<crate::host_tools::Prepared>,
+    controlling_terminal: bool,
     /// With [`Spawn::die_with_parent`]: a pidfd on the process that must outlive
     /// the program (a pidfd, because from inside a pid namespace getppid says 0).
     parent: Option<OwnedFd>,
@@ -60,10 +63,14 @@ impl Spawn<'_> {
         let plan = handles.plan(self.kinds.unwrap_or(KindSet::EMPTY))?;
         let creds = self.credentials(&plan)?;
         if self.target_env {
-            let env = handles.environ()?;
+            let mut env = handles.environ()?;
+            if self.host_tools.is_some() {
+                crate::host_tools::use_host_path(&mut env);
+            }
             cmd.env_clear();
             cmd.envs(env);
         }
+        let (plan, host, cwd) = self.prepare_host_tools(plan)?;
         let (report_read, report_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| Error::sys("cannot create a pipe", e))?;
         let child_plan = ChildPlan {
@@ -79,8 +86,7 @@ impl Spawn<'_> {
                 .as_ref()
                 .map(|d| prepare_dir(handles, d, "root"))
                 .transpose()?,
-            cwd: self
-                .cwd
+            cwd: cwd
                 .as_ref()
                 .map(|d| prepare_dir(handles, d, "cwd"))
                 .transpose()?,
@@ -97,10 +103,43 @@ impl Spawn<'_> {
             } else {
                 None
             },
+            host_tools: host,
+            controlling_terminal: self.controlling_terminal,
             confinement: None,
             report: report_write,
         };
         Ok((child_plan, report_read))
+    }
+
+    /// With [`Spawn::host_tools`]: the private mount namespace, the plan without
+    /// the kinds it enters itself, and the working directory to take.
+    fn prepare_host_tools(
+        &self,
+        plan: Plan,
+    ) -> Result<(Plan, Option<crate::host_tools::Prepared>, Option<Dir>)> {
+        use crate::host_tools;
+        let Some(dir) = &self.host_tools else {
+            return Ok((plan, None, self.cwd.clone()));
+        };
+        if self.root.is_some() {
+            return Err(Error::sys(
+                "--host-tools gives the program this machine's root: it cannot be combined with --root",
+                io::Error::from_raw_os_error(libc::EINVAL),
+            ));
+        }
+        let want_cwd = self.cwd == Some(Dir::Target);
+        let host = host_tools::prepare(self.handles, dir, plan.kinds(), want_cwd)?;
+        let cwd = match &host.cwd {
+            Some(path) => Some(Dir::Inside(std::path::PathBuf::from(
+                std::ffi::OsStr::from_bytes(path.as_bytes()),
+            ))),
+            None => self.cwd.clone(),
+        };
+        Ok((
+            plan.without(host_tools::Prepared::handled()),
+            Some(host),
+            cwd,
+        ))
     }
 }
 
@@ -171,6 +210,10 @@ impl ChildPlan {
         }
         let mut fds = Fds(self.ns.map(|_, fd| fd.as_fd()));
         plan::enter(&mut fds, self.plan).map_err(|f| self.fail(Step::Enter(f.kind), f.errno))?;
+        if let Some(host) = &self.host_tools {
+            host.enter()
+                .map_err(|(step, e)| self.fail(Step::HostTools(step), e))?;
+        }
         if let Some(root) = &self.root {
             // util-linux's rule: without a new working directory, keep the one
             // the process has now, even if it lies outside the new root.
@@ -216,6 +259,10 @@ impl ChildPlan {
                 }
             }
         }
+        if let Some(host) = &self.host_tools {
+            host.after_fork(&self.ns, self.fork_for_pid)
+                .map_err(|(step, e)| self.fail(Step::HostTools(step), e))?;
+        }
         if let Some(parent) = &self.parent {
             rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
                 .map_err(|e| self.fail(Step::DeathSignal, e))?;
@@ -225,6 +272,10 @@ impl ChildPlan {
             }
         }
         self.switch_credentials(groups_dropped)?;
+        if self.controlling_terminal {
+            crate::terminal::take_controlling_terminal()
+                .map_err(|e| self.fail(Step::Terminal, e))?;
+        }
         if let Some(confinement) = &self.confinement {
             confinement
                 .apply()

@@ -22,6 +22,8 @@ pub(super) enum Step {
     Caps,
     DeathSignal,
     Confine(crate::confine::Step),
+    HostTools(crate::host_tools::ChildStep),
+    Terminal,
 }
 
 /// One message from the child on the report pipe. Each is a fixed 12 bytes written
@@ -56,6 +58,8 @@ impl Message {
                     Step::Caps => (9, 0),
                     Step::DeathSignal => (10, 0),
                     Step::Confine(step) => (11, step as u32),
+                    Step::HostTools(step) => (12, step as u32),
+                    Step::Terminal => (13, 0),
                 };
                 (tag, detail, errno)
             }
@@ -83,6 +87,8 @@ impl Message {
             9 => Step::Caps,
             10 => Step::DeathSignal,
             11 => Step::Confine(crate::confine::Step::from_u32(detail)?),
+            12 => Step::HostTools(*crate::host_tools::ChildStep::ALL.get(detail as usize)?),
+            13 => Step::Terminal,
             _ => return None,
         };
         Some(Message::Failed { step, errno: value })
@@ -137,6 +143,8 @@ impl Report {
                     source,
                 ))
             }
+            Step::HostTools(step) => step.message(),
+            Step::Terminal => "cannot make the terminal the program's controlling terminal",
         };
         Some(Error::sys(what, source))
     }
@@ -161,9 +169,11 @@ mod tests {
             Step::DeathSignal,
             Step::Confine(crate::confine::Step::Seccomp),
             Step::Confine(crate::confine::Step::Rlimit),
+            Step::Terminal,
         ];
         let enter = Kind::ALL.map(Step::Enter);
-        for step in steps.into_iter().chain(enter) {
+        let host = crate::host_tools::ChildStep::ALL.map(Step::HostTools);
+        for step in steps.into_iter().chain(enter).chain(host) {
             all.push(Message::Failed { step, errno: 13 });
         }
         for msg in all {
