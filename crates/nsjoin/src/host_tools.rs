@@ -1,10 +1,10 @@
-//! This machine's tools inside a target that has none ([`Spawn::host_tools`]).
+//! This machine's tools inside a target that has none ([`Spawn::host_tools`](crate::Spawn::host_tools)).
 //!
 //! The program gets every namespace of the target but the mount namespace. In its
 //! place it gets a private copy of the caller's, made for it:
 //!
 //! 1. On a thread of its own (root and working directory unshared, so the rest of
-//!    the process is untouched), [`prepare`] unshares a mount namespace and makes
+//!    the process is untouched), `prepare` unshares a mount namespace and makes
 //!    it a recursive slave: the host's mounts still show, nothing done in it goes
 //!    back out.
 //! 2. It enters the target's mount namespace just long enough to clone the
@@ -17,9 +17,9 @@
 //!    exist, nothing is created on the host: its deepest existing ancestor is
 //!    covered by a tmpfs holding the ancestor's entries (each bind-mounted back,
 //!    symbolic links copied) and the missing directories.
-//! 4. In the child, after it has entered the other namespaces, [`Prepared::enter`]
+//! 4. In the child, after it has entered the other namespaces, `Prepared::enter`
 //!    joins the private namespace; after the fork into the target's pid namespace,
-//!    [`Prepared::after_fork`] mounts a fresh `/proc` (it shows the pid namespace
+//!    `Prepared::after_fork` mounts a fresh `/proc` (it shows the pid namespace
 //!    of the process that mounts it) and `/sys` (the network namespace likewise),
 //!    then enters the target's user namespace last, because a process in it has no
 //!    right to mount in a namespace owned by the caller's.

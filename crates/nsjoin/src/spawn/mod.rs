@@ -169,7 +169,7 @@ impl<'a> Spawn<'a> {
 
     /// Runs the program with this machine's root instead of the target's mount
     /// namespace, in a private copy of the caller's mount namespace where the
-    /// target's root shows at `dir` (`None`: [`host_tools::DEFAULT_DIR`]), `/proc`
+    /// target's root shows at `dir` (`None`: [`host_tools::DEFAULT_DIR`](crate::host_tools::DEFAULT_DIR)), `/proc`
     /// is the target's pid namespace and `/sys` its network namespace (when those
     /// are entered). Every other kind is entered as usual; nothing is mounted on
     /// the host or in the target. [`Dir::Target`] as [`Spawn::cwd`] is the
