@@ -32,20 +32,20 @@
 //! caller's namespace: 6.15 also allows attaching to another detached tree, which
 //! this module does not rely on (the tmpfs is attached first, then filled).
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CString, OsString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use rustix::fs::{Mode, OFlags, CWD};
 use rustix::io::Errno;
-use rustix::mount::{
-    FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, MountPropagationFlags, MoveMountFlags,
-    OpenTreeFlags,
-};
+use rustix::mount::{MountFlags, MountPropagationFlags, MoveMountFlags, OpenTreeFlags};
 
 use crate::{plan, procfs, sys, Error, Handles, Kind, KindMap, Result};
+
+mod skeleton;
+use skeleton::{cover_with_skeleton, split_existing};
 
 /// Where the target's root shows when no directory is given (`--host-tools`).
 pub const DEFAULT_DIR: &str = "/target";
@@ -311,155 +311,6 @@ fn cwd_under(
             io::Error::from_raw_os_error(libc::EINVAL),
         )
     })
-}
-
-/// DIR's deepest existing ancestor (or DIR itself), and the components below it
-/// that do not exist.
-fn split_existing(dir: &Path) -> (PathBuf, Vec<OsString>) {
-    let mut existing = dir.to_path_buf();
-    let mut missing = Vec::new();
-    while std::fs::symlink_metadata(&existing).is_err() {
-        match (existing.file_name(), existing.parent()) {
-            (Some(name), Some(parent)) => {
-                missing.push(name.to_owned());
-                existing = parent.to_path_buf();
-            }
-            _ => break,
-        }
-    }
-    missing.reverse();
-    (existing, missing)
-}
-
-/// What an entry of the covered directory becomes in the tmpfs.
-enum Entry {
-    /// A clone of the directory or file, attached over an empty one.
-    Mount {
-        name: OsString,
-        tree: OwnedFd,
-        dir: bool,
-        mode: u32,
-    },
-    /// A symbolic link, copied.
-    Link { name: OsString, to: OsString },
-}
-
-/// Covers `existing` with a tmpfs that holds what it held (each entry
-/// bind-mounted back, links copied) and the directories `missing` below it.
-fn cover_with_skeleton(existing: &Path, missing: &[OsString]) -> Result<()> {
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    let list_err = |e: io::Error| Error::open(existing, e);
-    let mut entries = Vec::new();
-    for entry in std::fs::read_dir(existing).map_err(list_err)? {
-        let entry = entry.map_err(list_err)?;
-        let path = entry.path();
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::open(&path, e))?;
-        let name = entry.file_name();
-        if meta.file_type().is_symlink() {
-            let to = std::fs::read_link(&path).map_err(|e| Error::open(&path, e))?;
-            entries.push(Entry::Link {
-                name,
-                to: to.into_os_string(),
-            });
-            continue;
-        }
-        let ft = meta.file_type();
-        if !(ft.is_dir()
-            || ft.is_file()
-            || ft.is_socket()
-            || ft.is_fifo()
-            || ft.is_char_device()
-            || ft.is_block_device())
-        {
-            continue;
-        }
-        let tree = rustix::mount::open_tree(
-            CWD,
-            &path,
-            OpenTreeFlags::OPEN_TREE_CLONE
-                | OpenTreeFlags::AT_RECURSIVE
-                | OpenTreeFlags::OPEN_TREE_CLOEXEC
-                | OpenTreeFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(sys_err(format!("cannot clone {}", path.display())))?;
-        entries.push(Entry::Mount {
-            name,
-            tree,
-            dir: ft.is_dir(),
-            mode: meta.permissions().mode() & 0o7777,
-        });
-    }
-    let mode = std::fs::metadata(existing)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o755);
-    let fs = rustix::mount::fsopen(c"tmpfs", FsOpenFlags::FSOPEN_CLOEXEC)
-        .map_err(sys_err("cannot make a tmpfs"))?;
-    rustix::mount::fsconfig_set_string(&fs, c"mode", format!("{mode:o}"))
-        .and_then(|()| rustix::mount::fsconfig_create(&fs))
-        .map_err(sys_err("cannot make a tmpfs"))?;
-    let tmpfs = rustix::mount::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty())
-        .map_err(sys_err("cannot make a tmpfs"))?;
-    let covering_root = existing == Path::new("/");
-    if covering_root {
-        // The tmpfs is stacked on the root and becomes this thread's root: from
-        // its own directory, chroot(".") after attaching.
-        rustix::process::fchdir(&tmpfs).map_err(sys_err("cannot enter the tmpfs"))?;
-    }
-    rustix::mount::move_mount(
-        &tmpfs,
-        c"",
-        CWD,
-        existing,
-        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-    )
-    .map_err(sys_err(format!("cannot cover {}", existing.display())))?;
-    if covering_root {
-        rustix::process::chroot(c".")
-            .and_then(|()| rustix::process::chdir(c"/"))
-            .map_err(sys_err("cannot change root to the tmpfs"))?;
-    }
-    let at = |name: &OsStr| existing.join(name);
-    for entry in entries {
-        match entry {
-            Entry::Link { name, to } => rustix::fs::symlink(&to, at(&name))
-                .map_err(sys_err(format!("cannot copy {}", at(&name).display())))?,
-            Entry::Mount {
-                name,
-                tree,
-                dir,
-                mode,
-            } => {
-                let path = at(&name);
-                if dir {
-                    rustix::fs::mkdir(&path, Mode::from_raw_mode(mode))
-                } else {
-                    rustix::fs::open(
-                        &path,
-                        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC,
-                        Mode::from_raw_mode(mode),
-                    )
-                    .map(drop)
-                }
-                .and_then(|()| {
-                    rustix::mount::move_mount(
-                        &tree,
-                        c"",
-                        CWD,
-                        &path,
-                        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-                    )
-                })
-                .map_err(sys_err(format!("cannot bind {} back", path.display())))?;
-            }
-        }
-    }
-    let mut path = existing.to_path_buf();
-    for name in missing {
-        path.push(name);
-        rustix::fs::mkdir(&path, Mode::from_raw_mode(0o755))
-            .map_err(sys_err(format!("cannot make {}", path.display())))?;
-    }
-    Ok(())
 }
 
 impl Prepared {
