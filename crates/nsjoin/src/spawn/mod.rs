@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Output};
 use std::sync::Arc;
 
-use crate::{sys, Error, Handles, KindSet, Result};
+use crate::{sys, Error, Handles, IpNetns, KindSet, Result};
 
 /// Builder methods that each set the `bool` field of [`Spawn`] of their name.
 macro_rules! flags {
@@ -101,6 +101,7 @@ pub struct Spawn<'a> {
     keep_caps: bool,
     die_with_parent: bool,
     confine: bool,
+    ip_netns: Option<IpNetns>,
 }
 
 impl<'a> Spawn<'a> {
@@ -121,6 +122,7 @@ impl<'a> Spawn<'a> {
             keep_caps: false,
             die_with_parent: false,
             confine: false,
+            ip_netns: None,
         }
     }
 
@@ -157,6 +159,15 @@ impl<'a> Spawn<'a> {
         /// supervisor is killed. The kernel tracks the spawning *thread*: spawn from a
         /// thread that lives as long as the program should.
         die_with_parent;
+    }
+
+    /// After entering, sets the program's mounts up as `ip netns exec` does: a
+    /// mount namespace of its own with every mount a slave, `/sys` for the entered
+    /// network namespace, and a named namespace's `/etc/netns/NAME/*` over `/etc`.
+    /// See [`IpNetns`].
+    pub fn ip_netns(&mut self, setup: IpNetns) -> &mut Self {
+        self.ip_netns = Some(setup);
+        self
     }
 
     /// Starts `cmd` inside. Its program, arguments and stdio are used as given;

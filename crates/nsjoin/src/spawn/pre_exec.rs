@@ -19,7 +19,7 @@ use super::report::{Message, Step};
 use super::{Dir, Spawn};
 use crate::plan::{self, Fds, Plan};
 use crate::procfs::{self, CGROUP_LIMIT};
-use crate::{sys, Error, Handles, Kind, KindMap, KindSet, Result};
+use crate::{sys, Error, Handles, IpNetns, Kind, KindMap, KindSet, Result};
 
 enum DirStep {
     Fd(OwnedFd),
@@ -33,6 +33,7 @@ pub(super) struct ChildPlan {
     cgroup_procs: Option<OwnedFd>,
     root: Option<DirStep>,
     cwd: Option<DirStep>,
+    ip_netns: Option<IpNetns>,
     fork_for_pid: bool,
     pub(super) creds: Credentials,
     /// With [`Spawn::die_with_parent`]: a pidfd on the process that must outlive
@@ -84,6 +85,7 @@ impl Spawn<'_> {
                 .as_ref()
                 .map(|d| prepare_dir(handles, d, "cwd"))
                 .transpose()?,
+            ip_netns: self.ip_netns.clone(),
             fork_for_pid: fork_for_pid && plan.kinds().contains(Kind::Pid),
             creds,
             parent: if self.die_with_parent {
@@ -171,6 +173,11 @@ impl ChildPlan {
         }
         let mut fds = Fds(self.ns.map(|_, fd| fd.as_fd()));
         plan::enter(&mut fds, self.plan).map_err(|f| self.fail(Step::Enter(f.kind), f.errno))?;
+        if let Some(setup) = &self.ip_netns {
+            setup
+                .apply()
+                .map_err(|(step, e)| self.fail(Step::Netns(step), e))?;
+        }
         if let Some(root) = &self.root {
             // util-linux's rule: without a new working directory, keep the one
             // the process has now, even if it lies outside the new root.

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 
+use crate::netns::NetnsStep;
 use crate::{Error, Kind};
 
 /// What the child was doing when it failed.
@@ -22,6 +23,7 @@ pub(super) enum Step {
     Caps,
     DeathSignal,
     Confine(crate::confine::Step),
+    Netns(NetnsStep),
 }
 
 /// One message from the child on the report pipe. Each is a fixed 12 bytes written
@@ -56,6 +58,7 @@ impl Message {
                     Step::Caps => (9, 0),
                     Step::DeathSignal => (10, 0),
                     Step::Confine(step) => (11, step as u32),
+                    Step::Netns(step) => (12, step as u32),
                 };
                 (tag, detail, errno)
             }
@@ -83,6 +86,7 @@ impl Message {
             9 => Step::Caps,
             10 => Step::DeathSignal,
             11 => Step::Confine(crate::confine::Step::from_u32(detail)?),
+            12 => Step::Netns(NetnsStep::from_code(detail)?),
             _ => return None,
         };
         Some(Message::Failed { step, errno: value })
@@ -137,6 +141,7 @@ impl Report {
                     source,
                 ))
             }
+            Step::Netns(step) => step.what(),
         };
         Some(Error::sys(what, source))
     }
@@ -161,6 +166,9 @@ mod tests {
             Step::DeathSignal,
             Step::Confine(crate::confine::Step::Seccomp),
             Step::Confine(crate::confine::Step::Rlimit),
+            Step::Netns(crate::netns::NetnsStep::Unshare),
+            Step::Netns(crate::netns::NetnsStep::Slave),
+            Step::Netns(crate::netns::NetnsStep::Sysfs),
         ];
         let enter = Kind::ALL.map(Step::Enter);
         for step in steps.into_iter().chain(enter) {
