@@ -122,7 +122,11 @@ impl IpNetns {
                     warning.extend_from_slice(b" -> ");
                     warning.extend_from_slice(onto.as_os_str().as_bytes());
                     warning.extend_from_slice(b" failed: ");
-                    binds.push((cstring(from.as_os_str())?, cstring(onto.as_os_str())?, warning));
+                    binds.push((
+                        cstring(from.as_os_str())?,
+                        cstring(onto.as_os_str())?,
+                        warning,
+                    ));
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -258,11 +262,11 @@ mod tests {
     #[test]
     fn reasons_read_like_strerror() {
         let mut buf = [0u8; 12];
+        assert_eq!(reason(Errno::NOENT, &mut buf), b"No such file or directory");
         assert_eq!(
-            reason(Errno::NOENT, &mut buf),
-            b"No such file or directory"
+            reason(Errno::from_raw_os_error(123), &mut buf),
+            b"errno 123"
         );
-        assert_eq!(reason(Errno::from_raw_os_error(123), &mut buf), b"errno 123");
         assert_eq!(reason(Errno::from_raw_os_error(7), &mut buf), b"errno 7");
         for (code, step) in [
             (0, NetnsStep::Unshare),
@@ -279,7 +283,10 @@ mod tests {
     fn names_that_are_not_entries_of_run_netns_are_refused() {
         for bad in ["", ".", "..", "a/b", "/run/netns/x"] {
             let e = IpNetns::open(bad).unwrap_err();
-            assert!(e.to_string().starts_with("invalid network namespace name"), "{e}");
+            assert!(
+                e.to_string().starts_with("invalid network namespace name"),
+                "{e}"
+            );
         }
         let e = IpNetns::open("nsjoin-no-such-netns").unwrap_err();
         assert_eq!(
