@@ -27,7 +27,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 /// What a `Namespace` holds of its target.
 enum Opened {
     /// The target's namespaces, opened.
-    Handles(Handles),
+    Handles(Box<Handles>),
     /// A file that is not a namespace: the exception for entering it (the
     /// original package raised it there, from setns(2)).
     OnEnter(PyErr),
@@ -161,7 +161,7 @@ impl Namespace {
                 {
                     kinds.remove(Kind::User);
                 }
-                Opened::Handles(handles)
+                Opened::Handles(Box::new(handles))
             }
             Err(e) => match compat::open_failure(py, &target, e) {
                 OpenFailure::Now(err) => return Err(err),
