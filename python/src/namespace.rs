@@ -194,13 +194,14 @@ impl Namespace {
 
     /// Puts the calling thread back into the namespaces it was in before
     /// ``__enter__``. Never suppresses an exception.
-    #[pyo3(signature = (_exc_type = None, _exc = None, _tb = None))]
     fn __exit__(
         &self,
-        _exc_type: Option<&Bound<'_, PyAny>>,
-        _exc: Option<&Bound<'_, PyAny>>,
-        _tb: Option<&Bound<'_, PyAny>>,
+        exc_type: &Bound<'_, PyAny>,
+        exc: &Bound<'_, PyAny>,
+        tb: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
+        // Whatever the block raised goes on: nothing here depends on it.
+        let _ = (exc_type, exc, tb);
         let id = self.id;
         let guard = ENTERED.with_borrow_mut(|entered| {
             let i = entered.iter().rposition(|(e, _)| *e == id)?;
