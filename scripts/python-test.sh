@@ -28,7 +28,9 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
 fi
-"$venv/bin/python" -m pip install --quiet pytest mypy
+# nsenter 0.2: the original package, for the side-by-side tests of its habits
+# (tests/test_original_habits.py; they run against nsjoin alone without it).
+"$venv/bin/python" -m pip install --quiet pytest mypy nsenter==0.2
 # --force-reinstall --no-deps: the version number does not change with the source.
 "$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps ./python
 

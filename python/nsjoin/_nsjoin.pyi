@@ -9,10 +9,26 @@ _StrPath = Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
 _Target = Union[int, _StrPath]
 _Kinds = Union[str, Iterable[str]]
 
-__all__ = ["Namespace", "SUPPORTED_KINDS", "_Child", "_Entered", "__version__", "_exec", "_spawn", "run"]
+__all__ = [
+    "NAMESPACE_NAMES",
+    "Namespace",
+    "ProcessNotFoundError",
+    "SUPPORTED_KINDS",
+    "_Child",
+    "__version__",
+    "_exec",
+    "_spawn",
+    "run",
+]
 
 SUPPORTED_KINDS: frozenset[str]
 """The namespace kinds this kernel has (names as in /proc/PID/ns)."""
+
+NAMESPACE_NAMES: frozenset[str]
+"""The original nsenter package's name: the namespace types Namespace takes."""
+
+class ProcessNotFoundError(ProcessLookupError, FileNotFoundError):
+    """A target process that does not exist: both exceptions, errno ESRCH."""
 
 __version__: str
 
@@ -68,9 +84,6 @@ class _Child:
     def poll(self) -> Optional[int]: ...
     def wait(self, timeout: Optional[float] = None) -> Optional[int]: ...
     def send_signal(self, sig: int) -> None: ...
-
-@final
-class _Entered: ...
 
 def _spawn(
     target: Union[_Target, Namespace],

@@ -11,7 +11,7 @@ use pyo3::types::{PyBool, PyBytes, PyInt, PyString};
 use nsjoin::container::ContainerRef;
 use nsjoin::{Handles, Kind, KindSet, Target};
 
-use crate::errors::{os_error, to_py, value_error};
+use crate::errors::{to_py, value_error};
 
 /// The kinds a thread can enter and leave again (what `'all'` means for
 /// `Namespace` and `run`): every supported kind but user and time, which the
@@ -32,10 +32,7 @@ pub fn target(obj: &Bound<'_, PyAny>, proc: Option<&Bound<'_, PyAny>>) -> PyResu
         let proc = proc.clone().unwrap_or_else(|| PathBuf::from("/proc"));
         match i32::try_from(pid) {
             Ok(pid) => Ok(Target::pid(pid).with_proc(proc)),
-            Err(_) => Err(os_error(
-                libc::ESRCH,
-                format!("cannot open {}/{pid}: No such process", proc.display()),
-            )),
+            Err(_) => Err(crate::compat::no_such_pid(obj.py(), &proc, pid)),
         }
     };
     if obj.is_instance_of::<PyBool>() {
@@ -69,7 +66,8 @@ pub fn target(obj: &Bound<'_, PyAny>, proc: Option<&Bound<'_, PyAny>>) -> PyResu
 
 /// Opens `target`'s namespaces of `kinds` with the GIL released (it reads /proc).
 pub fn open(py: Python<'_>, target: &Target, kinds: KindSet) -> PyResult<Handles> {
-    py.detach(|| target.open(kinds)).map_err(to_py)
+    py.detach(|| target.open(kinds))
+        .map_err(|e| crate::compat::open_error(py, target, e))
 }
 
 /// Namespace kinds: a name (`'net'`), comma-separated names (`'net,uts'`), a

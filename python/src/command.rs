@@ -37,10 +37,10 @@ enum Opened<'py> {
 }
 
 impl Opened<'_> {
-    fn handles(&self) -> &Handles {
+    fn handles(&self) -> PyResult<&Handles> {
         match self {
-            Opened::Owned(h) => h,
-            Opened::Ns(ns) => ns.get().handles(),
+            Opened::Owned(h) => Ok(h),
+            Opened::Ns(ns) => ns.get().handles(ns.py()),
         }
     }
 }
@@ -488,7 +488,7 @@ pub fn _spawn(
         stdio_arg(stdout, "stdout")?,
         stdio_arg(stderr, "stderr")?,
     )?;
-    let spawn = Spawn::with_options(opened.handles(), &options).map_err(to_py)?;
+    let spawn = Spawn::with_options(opened.handles()?, &options).map_err(to_py)?;
     let child = py.detach(|| spawn.spawn(cmd)).map_err(to_py)?;
     let pid = child.id() as i32;
     let pidfd =
@@ -544,6 +544,6 @@ pub fn _exec(
     )?;
     options.host_tools = host_tools;
     let cmd = command(args, env)?;
-    let spawn = Spawn::with_options(opened.handles(), &options).map_err(to_py)?;
+    let spawn = Spawn::with_options(opened.handles()?, &options).map_err(to_py)?;
     Err(to_py(py.detach(|| spawn.exec(cmd))))
 }

@@ -14,6 +14,7 @@
 
 mod args;
 mod command;
+mod compat;
 mod errors;
 mod namespace;
 
@@ -30,8 +31,6 @@ mod _nsjoin {
     #[pymodule_export]
     use super::command::{_Child, _exec, _spawn};
     #[pymodule_export]
-    use super::namespace::_Entered;
-    #[pymodule_export]
     use super::namespace::run;
     #[pymodule_export]
     use super::namespace::Namespace;
@@ -43,7 +42,14 @@ mod _nsjoin {
             .iter()
             .map(nsjoin::Kind::name)
             .collect();
-        m.add("SUPPORTED_KINDS", PyFrozenSet::new(py, &names)?)?;
+        let names = PyFrozenSet::new(py, &names)?;
+        m.add("SUPPORTED_KINDS", &names)?;
+        // The original package's name for the kinds Namespace takes.
+        m.add("NAMESPACE_NAMES", names)?;
+        m.add(
+            "ProcessNotFoundError",
+            super::compat::process_not_found_type(py)?,
+        )?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! `Namespace`, the original package's context manager, and `run`.
 
-use std::sync::{Mutex, MutexGuard};
-use std::thread::{self, ThreadId};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -10,16 +10,27 @@ use pyo3::types::{PyDict, PyTuple};
 use nsjoin::{Guard, Handles, Kind, KindSet};
 
 use crate::args;
+use crate::compat::{self, OpenFailure};
 use crate::errors::to_py;
 
-/// The stay of one thread in a `Namespace`: the library's `Guard`, which is
-/// `!Send` because namespaces belong to a thread. The class is `unsendable`, and
-/// `Namespace` only touches it from the thread that made it. Dropped unexited on
-/// its own thread (the `Namespace` garbage-collected while entered), the guard
-/// still restores the thread.
-#[pyclass(unsendable, module = "nsjoin._nsjoin")]
-pub struct _Entered {
-    guard: Option<Guard>,
+thread_local! {
+    /// The `with`s in progress on this thread: the `Namespace`'s id and the
+    /// library's `Guard` (which is `!Send`: namespaces belong to a thread),
+    /// innermost last. Kept here rather than in the `Namespace`, so that entering
+    /// and leaving allocate no Python object and take no lock.
+    static ENTERED: RefCell<Vec<(u64, Guard)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Ids for `Namespace`s, never reused (unlike addresses).
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// What a `Namespace` holds of its target.
+enum Opened {
+    /// The target's namespaces, opened.
+    Handles(Box<Handles>),
+    /// A file that is not a namespace: the exception for entering it (the
+    /// original package raised it there, from setns(2)).
+    OnEnter(PyErr),
 }
 
 /// A context manager that moves the calling thread into another process's
@@ -64,28 +75,65 @@ pub struct _Entered {
 /// a namespace of another kind, a kind this thread cannot enter).
 #[pyclass(frozen, module = "nsjoin")]
 pub struct Namespace {
-    handles: Handles,
+    id: u64,
+    opened: Opened,
     kinds: KindSet,
     pid: Py<PyAny>,
     ns_type: Py<PyAny>,
     proc: Py<PyAny>,
-    /// One entry per `with` in progress: the thread and its guard, innermost last.
-    entries: Mutex<Vec<(ThreadId, Py<_Entered>)>>,
+    /// `with`s in progress, on any thread.
+    inside: AtomicUsize,
 }
 
 impl Namespace {
-    fn entries(&self) -> MutexGuard<'_, Vec<(ThreadId, Py<_Entered>)>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The opened namespaces (for `run` and `spawn` given a `Namespace`).
-    pub fn handles(&self) -> &Handles {
-        &self.handles
+    /// The opened namespaces (for `run` and `spawn` given a `Namespace`); a file
+    /// that is not a namespace raises here what entering it would.
+    pub fn handles(&self, py: Python<'_>) -> PyResult<&Handles> {
+        match &self.opened {
+            Opened::Handles(h) => Ok(h),
+            Opened::OnEnter(e) => Err(e.clone_ref(py)),
+        }
     }
 
     /// The kinds it enters.
     pub fn kind_set(&self) -> KindSet {
         self.kinds
+    }
+
+    fn enter(&self, py: Python<'_>) -> PyResult<Guard> {
+        let handles = self.handles(py)?;
+        if self.kinds.contains(Kind::Mnt) {
+            // setns(2) refuses a mount namespace to a thread that shares its root
+            // and cwd with others (every thread, once a program has threads).
+            nsjoin::unshare_thread_fs().map_err(to_py)?;
+        }
+        handles.enter(self.kinds).map_err(to_py)
+    }
+}
+
+impl Drop for Namespace {
+    /// Garbage-collected while inside on this thread: the thread goes back, the
+    /// innermost `with` first.
+    fn drop(&mut self) {
+        if *self.inside.get_mut() == 0 {
+            return;
+        }
+        let id = self.id;
+        let mut mine = Vec::new();
+        let _ = ENTERED.try_with(|entered| {
+            let mut entered = entered.borrow_mut();
+            let mut i = 0;
+            while i < entered.len() {
+                if entered[i].0 == id {
+                    mine.push(entered.remove(i).1);
+                } else {
+                    i += 1;
+                }
+            }
+        });
+        while let Some(guard) = mine.pop() {
+            drop(guard);
+        }
     }
 }
 
@@ -99,73 +147,87 @@ impl Namespace {
         ns_type: &Bound<'_, PyAny>,
         proc: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Namespace> {
-        let kinds = args::kinds(ns_type, args::thread_kinds())?;
+        let mut kinds = args::kinds(ns_type, args::thread_kinds())?;
         let target = args::target(pid, proc)?;
-        let handles = args::open(py, &target, kinds)?;
+        let opened = match py.detach(|| target.open(kinds)) {
+            Ok(handles) => {
+                // The original package's NAMESPACE_NAMES has 'user': a user
+                // namespace the caller is already in is skipped, as `nsjoin -a`
+                // does (setns(2) would refuse it); another one is refused on entry.
+                if kinds.contains(Kind::User)
+                    && handles
+                        .plan(kinds)
+                        .is_ok_and(|p| p.skipped().contains(Kind::User))
+                {
+                    kinds.remove(Kind::User);
+                }
+                Opened::Handles(Box::new(handles))
+            }
+            Err(e) => match compat::open_failure(py, &target, e) {
+                OpenFailure::Now(err) => return Err(err),
+                OpenFailure::OnEnter(err) => Opened::OnEnter(err),
+            },
+        };
         let proc = match proc {
             Some(p) => p.clone().unbind(),
-            None => "/proc".into_pyobject(py)?.into_any().unbind(),
+            None => pyo3::intern!(py, "/proc").clone().into_any().unbind(),
         };
         Ok(Namespace {
-            handles,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            opened,
             kinds,
             pid: pid.clone().unbind(),
             ns_type: ns_type.clone().unbind(),
             proc,
-            entries: Mutex::new(Vec::new()),
+            inside: AtomicUsize::new(0),
         })
     }
 
     /// Enters the namespaces on the calling thread; returns the Namespace.
     fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
-        let py = slf.py();
         let this = slf.get();
-        if this.kinds.contains(Kind::Mnt) {
-            // setns(2) refuses a mount namespace to a thread that shares its root
-            // and cwd with others (every thread, once a program has threads).
-            nsjoin::unshare_thread_fs().map_err(to_py)?;
-        }
-        let guard = this.handles.enter(this.kinds).map_err(to_py)?;
-        let entered = Py::new(py, _Entered { guard: Some(guard) })?;
-        this.entries().push((thread::current().id(), entered));
+        let guard = this.enter(slf.py())?;
+        ENTERED.with_borrow_mut(|entered| entered.push((this.id, guard)));
+        this.inside.fetch_add(1, Ordering::Relaxed);
         Ok(slf.clone().unbind())
     }
 
     /// Puts the calling thread back into the namespaces it was in before
     /// ``__enter__``. Never suppresses an exception.
-    #[pyo3(signature = (*_exc_info))]
-    fn __exit__(&self, py: Python<'_>, _exc_info: &Bound<'_, PyTuple>) -> PyResult<bool> {
-        let me = thread::current().id();
-        let entered = {
-            let mut entries = self.entries();
-            match entries.iter().rposition(|(t, _)| *t == me) {
-                Some(i) => entries.remove(i).1,
-                None if entries.is_empty() => {
-                    return Err(PyRuntimeError::new_err(
-                        "Namespace.__exit__ without __enter__: this Namespace is not entered",
-                    ))
-                }
-                None => {
-                    return Err(PyRuntimeError::new_err(
-                        "Namespace.__exit__ on another thread than the one that entered it: \
-                         namespaces belong to a thread, so __exit__ must run on the thread \
-                         that called __enter__ (that thread is still inside)",
-                    ))
-                }
-            }
+    fn __exit__(
+        &self,
+        exc_type: &Bound<'_, PyAny>,
+        exc: &Bound<'_, PyAny>,
+        tb: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        // Whatever the block raised goes on: nothing here depends on it.
+        let _ = (exc_type, exc, tb);
+        let id = self.id;
+        let guard = ENTERED.with_borrow_mut(|entered| {
+            let i = entered.iter().rposition(|(e, _)| *e == id)?;
+            Some(entered.remove(i).1)
+        });
+        let Some(guard) = guard else {
+            return Err(PyRuntimeError::new_err(
+                if self.inside.load(Ordering::Relaxed) == 0 {
+                    "Namespace.__exit__ without __enter__: this Namespace is not entered"
+                } else {
+                    "Namespace.__exit__ on another thread than the one that entered it: \
+                     namespaces belong to a thread, so __exit__ must run on the thread \
+                     that called __enter__ (that thread is still inside)"
+                },
+            ));
         };
-        let guard = entered.borrow_mut(py).guard.take();
-        if let Some(guard) = guard {
-            guard.leave().map_err(to_py)?;
-        }
+        self.inside.fetch_sub(1, Ordering::Relaxed);
+        guard.leave().map_err(to_py)?;
         Ok(false)
     }
 
     /// Whether the calling thread is inside (between ``__enter__`` and ``__exit__``).
     #[getter]
     fn entered(&self) -> bool {
-        let me = thread::current().id();
-        self.entries().iter().any(|(t, _)| *t == me)
+        let id = self.id;
+        ENTERED.with_borrow(|entered| entered.iter().any(|(e, _)| *e == id))
     }
 
     /// The target as given (a PID or a path).
@@ -198,7 +260,10 @@ impl Namespace {
     #[getter]
     fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        for ns in self.handles.iter() {
+        let Opened::Handles(handles) = &self.opened else {
+            return Ok(dict);
+        };
+        for ns in handles.iter() {
             dict.set_item(ns.kind().name(), ns.id().ino)?;
         }
         Ok(dict)
@@ -247,11 +312,11 @@ pub fn run(
         } else {
             args::kinds(kinds, args::thread_kinds())?
         };
-        let handles = &ns.handles;
+        let handles = ns.handles(py)?;
         return py.detach(|| handles.run(kinds, call)).map_err(to_py)?;
     }
     let kinds = args::kinds(kinds, args::thread_kinds())?;
     let target = args::target(target, None)?;
-    py.detach(|| target.open(kinds)?.run(kinds, call))
-        .map_err(to_py)?
+    let handles = args::open(py, &target, kinds)?;
+    py.detach(|| handles.run(kinds, call)).map_err(to_py)?
 }

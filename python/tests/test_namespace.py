@@ -347,10 +347,21 @@ def test_missing_file_is_file_not_found_error() -> None:
 
 
 def test_not_a_namespace_file_is_einval() -> None:
+    # Raised on entering the `with`, where the original package raised it (its
+    # setns(2) said EINVAL), not when the Namespace is made.
+    ns = Namespace("/etc/hostname", "uts")
+    uts_before = thread_ino("uts")
     with pytest.raises(OSError) as info:
-        Namespace("/etc/hostname", "uts")
+        with ns:
+            pytest.fail("entered a file that is not a namespace")
     assert info.value.errno == errno.EINVAL
     assert "is not a namespace file" in str(info.value)
+    assert not ns.entered and thread_ino("uts") == uts_before
+    # Every time, and for run() and spawn() given it as well.
+    with pytest.raises(OSError):
+        ns.__enter__()
+    with pytest.raises(OSError):
+        nsjoin.run(ns, None, lambda: None)
 
 
 def test_file_target_with_another_kind_too_is_einval(netns) -> None:

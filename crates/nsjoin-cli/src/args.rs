@@ -74,6 +74,17 @@ pub struct Opts {
     #[arg(short = 'U', long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
     pub user: Option<Option<PathBuf>>,
 
+    /// Enter the named network namespace NAME (/run/netns/NAME) the way
+    /// `ip netns exec NAME` does: see --netns-mounts
+    #[arg(long = "netns", value_name = "NAME")]
+    pub netns: Option<OsString>,
+
+    /// Set the program's mounts up as `ip netns exec` does: a mount namespace of its
+    /// own (mounts made slaves), /sys remounted for the network namespace, and, for
+    /// a namespace under /run/netns, /etc/netns/NAME/* bound over /etc/*
+    #[arg(long = "netns-mounts")]
+    pub netns_mounts: bool,
+
     /// Enter the parent of the user namespace
     #[arg(long = "user-parent")]
     pub user_parent: bool,
@@ -214,7 +225,7 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, UsageError> {
 /// makes of the built clap command, in its order, without building it.
 pub fn option_table() -> Vec<OptSpec> {
     use Takes::{Nothing, OptionalValue, Value};
-    const TABLE: [(&str, Option<char>, Takes); 29] = [
+    const TABLE: [(&str, Option<char>, Takes); 31] = [
         ("all", Some('a'), Nothing),
         ("target", Some('t'), Value),
         ("mount", Some('m'), OptionalValue),
@@ -225,6 +236,8 @@ pub fn option_table() -> Vec<OptSpec> {
         ("pid", Some('p'), OptionalValue),
         ("cgroup", Some('C'), OptionalValue),
         ("user", Some('U'), OptionalValue),
+        ("netns", None, Value),
+        ("netns-mounts", None, Nothing),
         ("user-parent", None, Nothing),
         ("time", Some('T'), OptionalValue),
         ("setuid", Some('S'), Value),
@@ -292,6 +305,8 @@ fn read_directly(args: &[OsString]) -> Option<Result<Opts, UsageError>> {
             "pid" => opts.pid = file(),
             "cgroup" => opts.cgroup = file(),
             "user" => opts.user = file(),
+            "netns" => opts.netns = Some(value.clone()?),
+            "netns-mounts" => opts.netns_mounts = true,
             "user-parent" => opts.user_parent = true,
             "time" => opts.time = file(),
             "setuid" => opts.setuid = Some(text().ok()??),

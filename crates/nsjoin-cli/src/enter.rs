@@ -5,13 +5,13 @@
 
 use std::process::Command;
 
-use nsjoin::{Error, Handles, Kind, Namespace, Plan, Spawn, SpawnOptions};
+use nsjoin::{Error, Handles, IpNetns, Kind, Namespace, Plan, Spawn, SpawnOptions};
 use tracing::debug;
 
 use crate::args::Opts;
 use crate::host_tools;
 use crate::pty;
-use crate::request::{self, Request};
+use crate::request::{self, IpNetnsMounts, Request};
 use crate::supervise;
 
 /// How nsjoin ends when it does not become the program.
@@ -99,7 +99,10 @@ fn execute(req: Request) -> Result<std::convert::Infallible, Failure> {
     // already in; asking for it by name gets the kernel's answer, as in nsenter.
     let plan = handles.plan(req.kinds)?;
     debug!(enter = %plan.kinds(), skipped = %plan.skipped(), "plan");
-    let spawn = spawner(&req, &handles, plan)?;
+    let mut spawn = spawner(&req, &handles, plan)?;
+    if let Some(setup) = ip_netns(&req)? {
+        spawn.ip_netns(setup);
+    }
     let cmd = program(&req, &handles)?;
     let hint = |e: Error| host_tools::hint_if_missing(e.into(), &req, plan);
     if req.pty {
@@ -114,7 +117,6 @@ fn execute(req: Request) -> Result<std::convert::Infallible, Failure> {
     }
     let signals = supervise::Signals::catch()
         .map_err(|e| own(format!("cannot set up signal handling: {}", os_error(e))))?;
-    let mut spawn = spawn;
     // Beyond nsenter: if nsjoin is killed, the program does not run on.
     spawn.die_with_parent(true);
     let child = spawn.spawn(cmd).map_err(hint)?;
@@ -147,6 +149,9 @@ fn open(req: &Request) -> Result<Handles, Failure> {
         Some(target) => target.open(req.from_target)?,
         None => Handles::new(),
     };
+    if let Some(IpNetnsMounts::Named(name)) = &req.ip_netns {
+        handles.insert(IpNetns::open(name)?);
+    }
     for (kind, path) in &req.files {
         handles.insert(Namespace::open_kind(path, *kind)?);
     }
@@ -169,6 +174,28 @@ fn spawner<'a>(req: &Request, handles: &'a Handles, plan: Plan) -> Result<Spawn<
         ..req.spawn.clone()
     };
     Ok(Spawn::with_options(handles, &options)?)
+}
+
+/// `--netns NAME` / `--netns-mounts`: the mounts `ip netns exec` sets up, named
+/// after the namespace when it is one of /run/netns.
+fn ip_netns(req: &Request) -> Result<Option<IpNetns>, Failure> {
+    let name = match &req.ip_netns {
+        None => return Ok(None),
+        Some(IpNetnsMounts::Named(name)) => Some(name.clone()),
+        Some(IpNetnsMounts::ForNet) => req
+            .files
+            .iter()
+            .find(|(kind, _)| *kind == Kind::Net)
+            .and_then(|(_, path)| {
+                (path.parent() == Some(std::path::Path::new(nsjoin::NETNS_RUN_DIR)))
+                    .then(|| path.file_name().map(|n| n.to_os_string()))
+                    .flatten()
+            }),
+    };
+    Ok(Some(match name {
+        Some(name) => IpNetns::named(name)?,
+        None => IpNetns::unnamed(),
+    }))
 }
 
 /// The program, or the login shell; with -e, in the target's environment (read

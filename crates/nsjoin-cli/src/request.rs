@@ -40,6 +40,18 @@ pub struct Request {
     pub follow_context: bool,
     /// `--pty`: a pseudo-terminal relayed to ours.
     pub pty: bool,
+    /// `--netns`/`--netns-mounts`: what `ip netns exec` does around the program.
+    pub ip_netns: Option<IpNetnsMounts>,
+}
+
+/// `--netns NAME` or `--netns-mounts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IpNetnsMounts {
+    /// `--netns NAME`: the namespace `/run/netns/NAME`, and its `/etc/netns/NAME`.
+    Named(OsString),
+    /// `--netns-mounts`: for the network namespace entered otherwise (`-n`); named
+    /// if its file is `/run/netns/NAME`.
+    ForNet,
 }
 
 fn own(msg: impl Into<String>) -> Failure {
@@ -80,6 +92,19 @@ pub fn resolve(opts: &Opts) -> Result<Request, Failure> {
     }
     crate::confine::check(opts)?;
     let target = opts.target.as_deref().map(Target::from_arg).transpose()?;
+    let ip_netns = match (&opts.netns, opts.netns_mounts) {
+        (Some(_), _) if opts.net.is_some() || opts.net_socket.is_some() => {
+            return Err(own("mutually exclusive arguments: --netns --net"));
+        }
+        (Some(name), _) => Some(IpNetnsMounts::Named(name.clone())),
+        (None, true) if opts.net.is_none() && opts.net_socket.is_none() && !opts.all => {
+            return Err(own(
+                "--netns-mounts needs a network namespace to enter (--net or --netns)",
+            ));
+        }
+        (None, true) => Some(IpNetnsMounts::ForNet),
+        (None, false) => None,
+    };
     let mut kinds = KindSet::EMPTY;
     let mut from_target = KindSet::EMPTY;
     let mut files = Vec::new();
@@ -127,7 +152,7 @@ pub fn resolve(opts: &Opts) -> Result<Request, Failure> {
                 .ok_or_else(|| own(format!("failed to parse file descriptor: '{fd}'")))
         })
         .transpose()?;
-    if net_socket.is_some() {
+    if net_socket.is_some() || matches!(ip_netns, Some(IpNetnsMounts::Named(_))) {
         kinds.insert(Kind::Net);
     }
     if kinds.is_empty() {
@@ -189,6 +214,7 @@ pub fn resolve(opts: &Opts) -> Result<Request, Failure> {
         no_fork: opts.no_fork,
         follow_context: opts.follow_context,
         pty: opts.pty,
+        ip_netns,
     })
 }
 
@@ -247,6 +273,32 @@ mod tests {
         let r = resolved(&["-t", "1", "--user-parent", "-N", "3"]).unwrap();
         assert_eq!(r.kinds, KindSet::from([Kind::User, Kind::Net]));
         assert_eq!(r.net_socket, Some(3));
+    }
+
+    #[test]
+    fn netns_names_a_network_namespace_and_its_mounts() {
+        let r = resolved(&["--netns", "blue", "ip", "a"]).unwrap();
+        assert_eq!(r.kinds, KindSet::from(Kind::Net));
+        assert!(r.files.is_empty() && r.target.is_none());
+        assert_eq!(r.ip_netns, Some(IpNetnsMounts::Named("blue".into())));
+        let r = resolved(&["-t", "1", "-u", "--netns=blue"]).unwrap();
+        assert_eq!(r.kinds, KindSet::from([Kind::Net, Kind::Uts]));
+        let r = resolved(&["--net=/run/netns/blue", "--netns-mounts"]).unwrap();
+        assert_eq!(r.ip_netns, Some(IpNetnsMounts::ForNet));
+        assert_eq!(r.files, [(Kind::Net, "/run/netns/blue".into())]);
+        assert_eq!(resolved(&["-n/x"]).unwrap().ip_netns, None);
+        for (argv, message) in [
+            (
+                &["--netns", "blue", "-n/x"][..],
+                "mutually exclusive arguments: --netns --net",
+            ),
+            (
+                &["-t", "1", "-u", "--netns-mounts"],
+                "--netns-mounts needs a network namespace to enter (--net or --netns)",
+            ),
+        ] {
+            assert_eq!(resolved(argv).unwrap_err(), message, "{argv:?}");
+        }
     }
 
     #[test]

@@ -46,6 +46,7 @@ mod handles;
 pub mod host_tools;
 mod kind;
 mod namespace;
+mod netns;
 #[cfg(feature = "scan")]
 pub mod os;
 #[cfg(feature = "scan")]
@@ -67,6 +68,7 @@ pub use guard::{enter, forget_thread_home, unshare_thread_fs, EnteredBy, Guard, 
 pub use handles::Handles;
 pub use kind::{Kind, KindMap, KindSet};
 pub use namespace::{Namespace, NsId};
+pub use netns::{IpNetns, NETNS_ETC_DIR, NETNS_RUN_DIR};
 pub use plan::Plan;
 pub use procfs::{Source, FORCE_PROC_ENV};
 pub use run::run_in;

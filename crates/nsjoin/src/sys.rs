@@ -112,6 +112,18 @@ pub(crate) fn unshare_fs() -> io::Result<()> {
     Ok(())
 }
 
+/// `unshare(CLONE_NEWNS)`: a mount namespace of the caller's own, a copy of the
+/// one it was in (what `ip netns exec` gives its program).
+///
+/// # References
+/// - [`unshare(2)`](https://man7.org/linux/man-pages/man2/unshare.2.html)
+pub(crate) fn unshare_mount_ns() -> Result<(), rustix::io::Errno> {
+    // SAFETY: CLONE_NEWNS (which implies CLONE_FS) copies the mount table and
+    // detaches root/cwd/umask; it does not touch the fd table, so no other thread
+    // can observe a dangling file descriptor.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS) }
+}
+
 /// Registers `f` to run in the child between fork and exec.
 ///
 /// A safe function with a contract, not an `unsafe fn`: the project keeps every

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Output};
 use std::sync::Arc;
 
-use crate::{sys, Error, Handles, KindSet, Result};
+use crate::{sys, Error, Handles, IpNetns, KindSet, Result};
 
 /// Builder methods that each set the `bool` field of [`Spawn`] of their name.
 macro_rules! flags {
@@ -103,6 +103,7 @@ pub struct Spawn<'a> {
     confine: bool,
     host_tools: Option<PathBuf>,
     controlling_terminal: bool,
+    ip_netns: Option<IpNetns>,
 }
 
 impl<'a> Spawn<'a> {
@@ -125,6 +126,7 @@ impl<'a> Spawn<'a> {
             confine: false,
             host_tools: None,
             controlling_terminal: false,
+            ip_netns: None,
         }
     }
 
@@ -177,6 +179,15 @@ impl<'a> Spawn<'a> {
     /// See [`host_tools`](crate::host_tools).
     pub fn host_tools(&mut self, dir: Option<PathBuf>) -> &mut Self {
         self.host_tools = Some(dir.unwrap_or_else(|| crate::host_tools::DEFAULT_DIR.into()));
+        self
+    }
+
+    /// After entering, sets the program's mounts up as `ip netns exec` does: a
+    /// mount namespace of its own with every mount a slave, `/sys` for the entered
+    /// network namespace, and a named namespace's `/etc/netns/NAME/*` over `/etc`.
+    /// See [`IpNetns`].
+    pub fn ip_netns(&mut self, setup: IpNetns) -> &mut Self {
+        self.ip_netns = Some(setup);
         self
     }
 

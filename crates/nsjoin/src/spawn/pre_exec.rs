@@ -19,7 +19,7 @@ use super::report::{Message, Step};
 use super::{Dir, Spawn};
 use crate::plan::{self, Fds, Plan};
 use crate::procfs::{self, CGROUP_LIMIT};
-use crate::{sys, Error, Handles, Kind, KindMap, KindSet, Result};
+use crate::{sys, Error, Handles, IpNetns, Kind, KindMap, KindSet, Result};
 
 enum DirStep {
     Fd(OwnedFd),
@@ -33,6 +33,7 @@ pub(super) struct ChildPlan {
     cgroup_procs: Option<OwnedFd>,
     root: Option<DirStep>,
     cwd: Option<DirStep>,
+    ip_netns: Option<IpNetns>,
     fork_for_pid: bool,
     pub(super) creds: Credentials,
     /// With [`Spawn::host_tools`]: the private mount namespace and what to mount.
@@ -90,6 +91,7 @@ impl Spawn<'_> {
                 .as_ref()
                 .map(|d| prepare_dir(handles, d, "cwd"))
                 .transpose()?,
+            ip_netns: self.ip_netns.clone(),
             fork_for_pid: fork_for_pid && plan.kinds().contains(Kind::Pid),
             creds,
             parent: if self.die_with_parent {
@@ -213,6 +215,11 @@ impl ChildPlan {
         if let Some(host) = &self.host_tools {
             host.enter()
                 .map_err(|(step, e)| self.fail(Step::HostTools(step), e))?;
+        }
+        if let Some(setup) = &self.ip_netns {
+            setup
+                .apply()
+                .map_err(|(step, e)| self.fail(Step::Netns(step), e))?;
         }
         if let Some(root) = &self.root {
             // util-linux's rule: without a new working directory, keep the one

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 
+use crate::netns::NetnsStep;
 use crate::{Error, Kind};
 
 /// What the child was doing when it failed.
@@ -22,6 +23,7 @@ pub(super) enum Step {
     Caps,
     DeathSignal,
     Confine(crate::confine::Step),
+    Netns(NetnsStep),
     HostTools(crate::host_tools::ChildStep),
     Terminal,
 }
@@ -58,8 +60,9 @@ impl Message {
                     Step::Caps => (9, 0),
                     Step::DeathSignal => (10, 0),
                     Step::Confine(step) => (11, step as u32),
-                    Step::HostTools(step) => (12, step as u32),
-                    Step::Terminal => (13, 0),
+                    Step::Netns(step) => (12, step as u32),
+                    Step::HostTools(step) => (13, step as u32),
+                    Step::Terminal => (14, 0),
                 };
                 (tag, detail, errno)
             }
@@ -87,8 +90,9 @@ impl Message {
             9 => Step::Caps,
             10 => Step::DeathSignal,
             11 => Step::Confine(crate::confine::Step::from_u32(detail)?),
-            12 => Step::HostTools(*crate::host_tools::ChildStep::ALL.get(detail as usize)?),
-            13 => Step::Terminal,
+            12 => Step::Netns(NetnsStep::from_code(detail)?),
+            13 => Step::HostTools(*crate::host_tools::ChildStep::ALL.get(detail as usize)?),
+            14 => Step::Terminal,
             _ => return None,
         };
         Some(Message::Failed { step, errno: value })
@@ -143,6 +147,7 @@ impl Report {
                     source,
                 ))
             }
+            Step::Netns(step) => step.what(),
             Step::HostTools(step) => step.message(),
             Step::Terminal => "cannot make the terminal the program's controlling terminal",
         };
@@ -169,6 +174,9 @@ mod tests {
             Step::DeathSignal,
             Step::Confine(crate::confine::Step::Seccomp),
             Step::Confine(crate::confine::Step::Rlimit),
+            Step::Netns(crate::netns::NetnsStep::Unshare),
+            Step::Netns(crate::netns::NetnsStep::Slave),
+            Step::Netns(crate::netns::NetnsStep::Sysfs),
             Step::Terminal,
         ];
         let enter = Kind::ALL.map(Step::Enter);
