@@ -7,9 +7,9 @@
 #   scripts/image.sh            build, tag nsjoin:VERSION, print the tag
 #   NSJOIN_IMAGE=reg/nsjoin:x scripts/image.sh   another tag
 #
-# The binaries are built as scripts/install.sh builds them: release, with a
-# statically linked C runtime, for the host's target; a binary that still needs a
-# dynamic loader cannot run in an empty image, so that is checked.
+# The binaries are scripts/build-static.sh's, the same ones scripts/install.sh
+# installs and scripts/release.sh ships; a binary that still needs a dynamic
+# loader cannot run in an empty image, so that is checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,10 +17,7 @@ version=$(sed -n 's/^version = "\(.*\)"$/\1/p' crates/nsjoin-cli/Cargo.toml | he
 tag=${NSJOIN_IMAGE:-nsjoin:$version}
 if [ -x /usr/bin/docker ]; then docker=/usr/bin/docker; else docker=docker; fi
 
-host=$(rustc -vV | sed -n 's/^host: //p')
-RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
-  cargo build --release --locked -p nsjoin-cli --target "$host" >&2
-bin=target/$host/release
+bin=$(bash scripts/build-static.sh)
 
 context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
