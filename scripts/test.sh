@@ -10,6 +10,9 @@ bash scripts/setup.sh
 bash scripts/docker.sh
 bash scripts/podman.sh
 bash scripts/lxc-nspawn.sh
+# The nsjoin:VERSION image (static binaries, FROM scratch), which the k8s CLI test
+# runs as a kubectl debug node pod would.
+bash scripts/image.sh >/dev/null
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The library alone, without container engines or namespace discovery: what a

@@ -301,6 +301,22 @@ def test_unreachable_engine_says_so(monkeypatch) -> None:
     )
 
 
+@pytest.mark.parametrize("target", ["k8s://", "k8s://a//b", "k8s://a/b/c/d", "k8s://a b"])
+def test_malformed_pod_spec_is_value_error(target: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(target)):
+        Namespace(target, "net")
+
+
+def test_pod_is_resolved_through_the_cri_runtime(monkeypatch) -> None:
+    # The same k8s:// strings as nsjoin -t; with no runtime at the endpoint, the
+    # library's one-line error, naming the pod as the namespace defaulted it.
+    monkeypatch.setenv("CONTAINER_RUNTIME_ENDPOINT", "unix:///nonexistent/containerd.sock")
+    for target, named in [("k8s://prod/web/nginx", "k8s://prod/web/nginx"), ("k8s://web", "k8s://default/web")]:
+        with pytest.raises(OSError) as info:
+            Namespace(target, "net")
+        assert str(info.value).startswith(f"{named}: cannot connect to /nonexistent/containerd.sock"), info.value
+
+
 @pytest.mark.parametrize("target", [None, 3.5, True, object()])
 def test_target_of_the_wrong_type_is_type_error(target) -> None:
     with pytest.raises(TypeError):

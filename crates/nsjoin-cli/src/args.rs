@@ -38,7 +38,9 @@ pub struct Opts {
 
     /// Target process to get namespaces from: PID, PID:INODE (checks the process's
     /// pidfd inode), or a container: docker://NAME, podman://NAME,
-    /// containerd://[NS/]ID, cri-o://ID, cri://ID, lxc://NAME, nspawn://NAME
+    /// containerd://[NS/]ID, cri-o://ID, cri://ID, lxc://NAME, nspawn://NAME, or a
+    /// Kubernetes pod on this node: k8s://[NAMESPACE/]POD[/CONTAINER] (POD/: the pod
+    /// sandbox)
     #[arg(short = 't', long, value_name = "PID")]
     pub target: Option<String>,
 

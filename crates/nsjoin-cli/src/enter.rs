@@ -145,6 +145,9 @@ fn follow_context(asked: bool) -> Result<(), Failure> {
 
 /// The target's namespaces, then the files, then --user-parent and -N.
 fn open(req: &Request) -> Result<Handles, Failure> {
+    if let Some(nsjoin::Target::Container(spec)) = &req.target {
+        say_cri_socket(spec);
+    }
     let mut handles = match &req.target {
         Some(target) => target.open(req.from_target)?,
         None => Handles::new(),
@@ -165,6 +168,22 @@ fn open(req: &Request) -> Result<Handles, Failure> {
         debug!(kind = %ns.kind(), ns = %ns.id(), path = %ns.path().display(), via = %ns.source(), "opened");
     }
     Ok(handles)
+}
+
+/// With `-v`, which CRI socket a `cri://` or `k8s://` target is resolved through:
+/// the one named by CONTAINER_RUNTIME_ENDPOINT, a default one, or one under `/host`
+/// in a `kubectl debug node/...` pod. (Looked for once more only when asked.)
+fn say_cri_socket(spec: &nsjoin::container::ContainerRef) {
+    use nsjoin::container::{cri_socket, Engine, Settings};
+    if !matches!(spec.engine, Engine::Cri | Engine::K8s)
+        || !tracing::enabled!(tracing::Level::DEBUG)
+    {
+        return;
+    }
+    match Settings::from_env().and_then(|settings| cri_socket(&settings)) {
+        Ok(socket) => debug!(target = %spec, socket = %socket.display(), "CRI runtime"),
+        Err(e) => debug!(target = %spec, "no CRI runtime: {e}"),
+    }
 }
 
 /// The program's set-up, by nsenter's rules (which live in the library's Spawn).

@@ -5,7 +5,11 @@
 //! * `cri://` asks `CONTAINER_RUNTIME_ENDPOINT` (`unix:///path` or a path), else
 //!   the first of crictl's default endpoints that accepts a connection:
 //!   `/run/containerd/containerd.sock`, `/run/crio/crio.sock`,
-//!   `/var/run/cri-dockerd.sock`.
+//!   `/var/run/cri-dockerd.sock`; and when none of them is there, the same
+//!   sockets under `/host` (`/host/run/containerd/containerd.sock`, ...): that is
+//!   where `kubectl debug node/NODE --profile=sysadmin` mounts the node's root
+//!   filesystem, so nsjoin finds the node's runtime from such a debug pod.
+//!   [`crate::container::cri_socket`] tells which socket that is.
 //! * The CRI reports no PID in its typed fields; runtimes put it in the verbose
 //!   `info` map, under `"info"`, as JSON with a `"pid"` field (containerd and CRI-O
 //!   do). A runtime that does not is reported as such.
@@ -32,6 +36,16 @@ pub(crate) const DEFAULT_ENDPOINTS: [&str; 3] = [
     "unix:///run/containerd/containerd.sock",
     "unix:///run/crio/crio.sock",
     "unix:///var/run/cri-dockerd.sock",
+];
+
+/// The node's root filesystem in a `kubectl debug node/...` pod, and the runtime
+/// sockets looked for under it (under `/run`: `/host/var/run` is a link to `/run`,
+/// which in the pod is the pod's own).
+pub(crate) const HOST_ROOT: &str = "/host";
+pub(crate) const HOST_SOCKETS: [&str; 3] = [
+    "/run/containerd/containerd.sock",
+    "/run/crio/crio.sock",
+    "/run/cri-dockerd.sock",
 ];
 
 const STATUS_V1: &str = "/runtime.v1.RuntimeService/ContainerStatus";
@@ -103,29 +117,51 @@ pub(crate) fn resolve(
     container_status(&mut client, r.engine, &r.name)
 }
 
-/// CONTAINER_RUNTIME_ENDPOINT, else the first default endpoint that answers.
-fn connect_cri(settings: &Settings, deadline: &Deadline) -> Result<Client, ContainerError> {
+/// CONTAINER_RUNTIME_ENDPOINT, else the first default endpoint that answers, else
+/// the first of those under `/host` that answers.
+pub(crate) fn connect_cri(
+    settings: &Settings,
+    deadline: &Deadline,
+) -> Result<Client, ContainerError> {
+    let (path, stream) = find_cri(settings, deadline)?;
+    match stream {
+        Some(stream) => Client::over(&path, stream, deadline),
+        None => Client::connect(&path, deadline),
+    }
+}
+
+/// The socket [`connect_cri`] uses, and the connection made to it while looking
+/// (none for CONTAINER_RUNTIME_ENDPOINT, which is taken as it is).
+pub(crate) fn find_cri(
+    settings: &Settings,
+    deadline: &Deadline,
+) -> Result<(PathBuf, Option<std::os::unix::net::UnixStream>), ContainerError> {
     if let Some(endpoint) = settings.cri_endpoint.as_deref().filter(|e| !e.is_empty()) {
         let path = endpoint_path(endpoint).ok_or_else(|| ContainerError::UnsupportedAddress {
             setting: format!("CONTAINER_RUNTIME_ENDPOINT={endpoint}"),
             needs: "the runtime's local unix socket",
         })?;
-        return Client::connect(&path, deadline);
+        return Ok((path, None));
     }
     let mut refused = Vec::new();
-    for endpoint in DEFAULT_ENDPOINTS {
-        let path = endpoint_path(endpoint).expect("a unix endpoint");
+    let defaults = DEFAULT_ENDPOINTS
+        .iter()
+        .map(|e| endpoint_path(e).expect("a unix endpoint"));
+    let under_host = HOST_SOCKETS
+        .iter()
+        .map(|s| PathBuf::from(format!("{HOST_ROOT}{s}")));
+    for path in defaults.chain(under_host) {
         let addr = rustix::net::SocketAddrUnix::new(&path)
             .map_err(|e| ContainerError::connect(&path, e.into(), Peer::Runtime))?;
         match super::socket::connect(&addr, deadline) {
-            Ok(stream) => return Client::over(&path, stream, deadline),
+            Ok(stream) => return Ok((path, Some(stream))),
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
                 ) =>
             {
-                refused.push(endpoint)
+                refused.push(path.display().to_string())
             }
             Err(e) if super::socket::is_timeout(&e) => return Err(grpc::late(&path, deadline)),
             Err(e) => return Err(ContainerError::connect(&path, e, Peer::Runtime)),
@@ -133,7 +169,7 @@ fn connect_cri(settings: &Settings, deadline: &Deadline) -> Result<Client, Conta
     }
     Err(ContainerError::NoSocket {
         engine: Engine::Cri,
-        tried: refused.iter().map(|e| e.to_string()).collect(),
+        tried: refused,
     })
 }
 
@@ -149,7 +185,7 @@ fn endpoint_path(endpoint: &str) -> Option<PathBuf> {
 }
 
 /// Asks for the verbose status of container `id` and takes its PID from it.
-fn container_status(
+pub(crate) fn container_status(
     client: &mut Client,
     engine: Engine,
     id: &str,

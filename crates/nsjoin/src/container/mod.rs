@@ -7,9 +7,20 @@
 //! | `podman://NAME` | Podman | its Docker-compatible API on `CONTAINER_HOST`, `/run/podman/podman.sock` or `$XDG_RUNTIME_DIR/podman/podman.sock` |
 //! | `containerd://[NS/]ID` | containerd | Containers.Get + Tasks.Get over gRPC on `CONTAINERD_ADDRESS`, `/run/containerd/containerd.sock` or Docker's `/var/run/docker/containerd/containerd.sock`; namespace NS, else `CONTAINERD_NAMESPACE`, else the first of `k8s.io`, `moby`, `default` that has the ID |
 //! | `cri-o://ID` | CRI-O | RuntimeService.ContainerStatus (verbose, PID from `info`) on `/var/run/crio/crio.sock` |
-//! | `cri://ID` | any CRI runtime | the same on `CONTAINER_RUNTIME_ENDPOINT`, else crictl's defaults: containerd, CRI-O, cri-dockerd sockets |
+//! | `cri://ID` | any CRI runtime | the same on `CONTAINER_RUNTIME_ENDPOINT`, else crictl's defaults: containerd, CRI-O, cri-dockerd sockets, else those under `/host` |
+//! | `k8s://[NAMESPACE/]POD[/CONTAINER]`, `k8s://[NAMESPACE/]POD/` (the pod sandbox) | the node's CRI runtime, as for `cri://` | ListPodSandbox + ListContainers by the kubelet's labels, then the PID as for `cri://` (below) |
 //! | `lxc://NAME` | LXC | its command socket |
 //! | `nspawn://NAME`, `machine://NAME` | systemd-machined | D-Bus `GetMachine` → `Leader` |
+//!
+//! ## Kubernetes pods
+//!
+//! `k8s://web` is the only running container of pod `web` in namespace `default`,
+//! `k8s://prod/web` that of pod `web` in namespace `prod`, `k8s://prod/web/nginx` its
+//! container `nginx`, and `k8s://prod/web/` (a trailing `/`) the pod sandbox: the
+//! pause process, whose net, ipc and uts namespaces every container of the pod
+//! shares. With two parts the first is always the namespace. The sockets are those
+//! of `cri://`, and the same sockets under `/host` (where `kubectl debug node/NODE`
+//! mounts the node's root filesystem) when none of those is there.
 //!
 //! Kubernetes' `containerID` strings (`containerd://<id>`, `cri-o://<id>`,
 //! `docker://<id>`) paste in unchanged.
@@ -37,6 +48,7 @@ pub(crate) mod dbus;
 pub(crate) mod docker;
 pub(crate) mod grpc;
 pub(crate) mod http;
+pub(crate) mod k8s;
 pub(crate) mod lxc;
 pub(crate) mod nspawn;
 mod settings;
@@ -44,11 +56,15 @@ pub(crate) mod socket;
 
 pub(crate) use crate::error::{mib, one_line};
 pub use crate::error::{ContainerError, Engine, Peer, Reason};
+#[doc(hidden)]
+pub use k8s::runtime_call;
 pub use settings::{set_timeout, timeout, Settings, DEFAULT_TIMEOUT, TIMEOUT_ENV};
 use socket::Deadline;
 
 /// A container named by `ENGINE://NAME-OR-ID` (for containerd, `containerd://NS/ID`
-/// names the containerd namespace too).
+/// names the containerd namespace too; for Kubernetes, `k8s://[NAMESPACE/]POD[/CONTAINER]`
+/// keeps the namespace in `namespace` and `POD`, `POD/CONTAINER` or `POD/`, the
+/// pod sandbox, in `name`).
 ///
 /// ```
 /// use nsjoin::container::{ContainerRef, Engine};
@@ -56,6 +72,11 @@ use socket::Deadline;
 /// assert_eq!((r.engine, r.name.as_str()), (Engine::Docker, "redis"));
 /// let r: ContainerRef = "containerd://k8s.io/4f1e".parse().unwrap();
 /// assert_eq!((r.namespace.as_deref(), r.name.as_str()), (Some("k8s.io"), "4f1e"));
+/// let r: ContainerRef = "k8s://web".parse().unwrap();
+/// assert_eq!((r.namespace.as_deref(), r.name.as_str()), (Some("default"), "web"));
+/// assert_eq!(r.to_string(), "k8s://default/web");
+/// let r: ContainerRef = "k8s://prod/web/nginx".parse().unwrap();
+/// assert_eq!((r.namespace.as_deref(), r.name.as_str()), (Some("prod"), "web/nginx"));
 /// assert!("docker://".parse::<ContainerRef>().is_err());
 /// assert!("ftp://x".parse::<ContainerRef>().is_err());
 /// ```
@@ -65,7 +86,8 @@ pub struct ContainerRef {
     pub engine: Engine,
     /// The container's name, ID or unique ID prefix, as the engine accepts it.
     pub name: String,
-    /// For containerd: the containerd namespace, if given.
+    /// For containerd: the containerd namespace, if given. For Kubernetes: the
+    /// pod's namespace (`default` when the spec names none).
     pub namespace: Option<String>,
 }
 
@@ -89,9 +111,25 @@ impl FromStr for ContainerRef {
             .split_once("://")
             .ok_or_else(|| bad("expected ENGINE://NAME"))?;
         let engine = Engine::from_scheme(scheme).ok_or_else(|| {
-            bad("unknown engine (expected docker, podman, containerd, cri-o, cri, lxc or nspawn)")
+            bad("unknown engine (expected docker, podman, containerd, cri-o, cri, k8s, lxc or nspawn)")
         })?;
         let (namespace, name) = match (engine, rest.split_once('/')) {
+            (Engine::K8s, _) => {
+                let (ns, name) = k8s::parse(rest).map_err(bad)?;
+                if (ns.clone() + &name)
+                    .chars()
+                    .any(|c| c.is_control() || c.is_whitespace())
+                {
+                    return Err(bad(
+                        "a pod spec cannot contain spaces or control characters",
+                    ));
+                }
+                return Ok(ContainerRef {
+                    engine,
+                    name,
+                    namespace: Some(ns),
+                });
+            }
             (Engine::Containerd, Some((ns, id))) => (Some(ns.to_owned()), id),
             (_, Some(_)) => return Err(bad("a container name cannot contain '/'")),
             (_, None) => (None, rest),
@@ -162,6 +200,7 @@ pub fn resolve_with(r: &ContainerRef, settings: &Settings) -> Result<Container> 
         Engine::Docker | Engine::Podman => docker::resolve(r, settings, &deadline),
         Engine::Containerd => containerd::resolve(r, settings, &deadline),
         Engine::CriO | Engine::Cri => cri::resolve(r, settings, &deadline),
+        Engine::K8s => k8s::resolve(r, settings, &deadline),
         Engine::Lxc => lxc::resolve(r, settings, &deadline),
         Engine::Nspawn => nspawn::resolve(r, settings, &deadline),
     };
@@ -176,6 +215,21 @@ pub fn resolve_with(r: &ContainerRef, settings: &Settings) -> Result<Container> 
         });
     }
     Ok(container)
+}
+
+/// The CRI runtime's socket that a `cri://` or `k8s://` resolution with `settings`
+/// would ask now: `settings.cri_endpoint` (`CONTAINER_RUNTIME_ENDPOINT`), else the
+/// first of crictl's default sockets that accepts a connection, else the first of
+/// those under `/host` (the node's root in a `kubectl debug node/NODE` pod). For
+/// messages such as `nsjoin -v`'s.
+pub fn cri_socket(settings: &Settings) -> Result<std::path::PathBuf> {
+    let deadline = Deadline::after(settings.timeout);
+    cri::find_cri(settings, &deadline)
+        .map(|(path, _)| path)
+        .map_err(|why| Error::Container {
+            target: "cri://".into(),
+            why,
+        })
 }
 
 /// What to say when an engine calls a container running but gives it no usable

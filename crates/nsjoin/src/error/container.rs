@@ -201,6 +201,87 @@ pub enum ContainerError {
         socket: PathBuf,
     },
 
+    /// No pod of this name in this Kubernetes namespace (`k8s://`): the CRI
+    /// runtime has no sandbox with the kubelet's labels for it.
+    #[error("no pod {pod} in namespace {namespace} (asked the CRI runtime at {})", socket.display())]
+    NoPod {
+        /// The Kubernetes namespace searched.
+        namespace: String,
+        /// The pod's name.
+        pod: String,
+        /// The CRI runtime's socket.
+        socket: PathBuf,
+    },
+
+    /// The pod has no container of this name.
+    #[error(
+        "pod {pod} has no container {name} (its containers: {})",
+        names(containers)
+    )]
+    NoPodContainer {
+        /// The pod, `NAMESPACE/POD`.
+        pod: String,
+        /// The container's name asked for.
+        name: String,
+        /// The names of the pod's containers.
+        containers: Vec<String>,
+    },
+
+    /// The pod is not running: none of its sandboxes is ready.
+    #[error("pod {pod} is not running ({why})")]
+    PodNotRunning {
+        /// The pod, `NAMESPACE/POD`.
+        pod: String,
+        /// What the runtime says of its sandboxes.
+        why: String,
+    },
+
+    /// No container was named, and none of the pod's runs.
+    #[error(
+        "pod {pod} has no running container (its containers: {}; k8s://{pod}/ is the pod sandbox)",
+        names(containers)
+    )]
+    NoRunningContainer {
+        /// The pod, `NAMESPACE/POD`.
+        pod: String,
+        /// The names of the pod's containers.
+        containers: Vec<String>,
+    },
+
+    /// No container was named, and several of the pod's run.
+    #[error(
+        "ambiguous: pod {pod} runs {} containers, name one: {}",
+        running.len(),
+        running.iter().map(|n| format!("k8s://{pod}/{n}")).collect::<Vec<_>>().join(", ")
+    )]
+    PodContainers {
+        /// The pod, `NAMESPACE/POD`.
+        pod: String,
+        /// The names of its running containers.
+        running: Vec<String>,
+    },
+
+    /// The pod has more than one ready sandbox (a pod deleted and made again
+    /// under the same name, the old one not yet gone).
+    #[error("ambiguous: pod {pod} has {} ready sandboxes: {}", sandboxes.len(), sandboxes.join(", "))]
+    PodSandboxes {
+        /// The pod, `NAMESPACE/POD`.
+        pod: String,
+        /// Each sandbox: short ID and pod UID.
+        sandboxes: Vec<String>,
+    },
+
+    /// What went wrong with one container of a pod, naming it:
+    /// `container side: container is not running (...)`.
+    #[error("container {container}: {source}")]
+    InPod {
+        /// The container's name in the pod.
+        container: String,
+        /// What went wrong with it.
+        #[source]
+        source: Box<ContainerError>,
+    },
+
     /// The engine refused the request, in its own words (Docker's error message).
     #[error("{message}")]
     Refused {
@@ -303,7 +384,9 @@ impl ContainerError {
             | ContainerError::PermissionDenied { socket, .. }
             | ContainerError::TooLarge { socket, .. }
             | ContainerError::NoCriApi { socket }
+            | ContainerError::NoPod { socket, .. }
             | ContainerError::Status { socket, .. } => Some(socket),
+            ContainerError::InPod { source, .. } => source.socket(),
             _ => None,
         }
     }
@@ -367,6 +450,15 @@ fn connect_text(socket: &std::path::Path, source: &io::Error, peer: Peer) -> Str
         socket.display(),
         os_text(source)
     )
+}
+
+/// `a, b`, or `none`.
+fn names(list: &[String]) -> String {
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    }
 }
 
 fn no_socket(engine: Engine, tried: &[String]) -> String {

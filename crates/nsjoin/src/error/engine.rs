@@ -18,6 +18,9 @@ pub enum Engine {
     CriO,
     /// Any CRI runtime at `CONTAINER_RUNTIME_ENDPOINT` or crictl's default endpoints.
     Cri,
+    /// Kubernetes pods on this node, by namespace and name, through the node's CRI
+    /// runtime (the one [`Engine::Cri`] asks).
+    K8s,
     /// LXC.
     Lxc,
     /// systemd-nspawn machines, through systemd-machined.
@@ -33,6 +36,7 @@ impl Engine {
             Engine::Containerd => "containerd",
             Engine::CriO => "cri-o",
             Engine::Cri => "cri",
+            Engine::K8s => "k8s",
             Engine::Lxc => "lxc",
             Engine::Nspawn => "nspawn",
         }
@@ -45,6 +49,7 @@ impl Engine {
             "containerd" => Engine::Containerd,
             "cri-o" | "crio" => Engine::CriO,
             "cri" => Engine::Cri,
+            "k8s" => Engine::K8s,
             "lxc" => Engine::Lxc,
             "nspawn" | "machine" => Engine::Nspawn,
             _ => return None,

@@ -66,9 +66,15 @@ impl ContainerError {
         use ContainerError as E;
         match self {
             E::BadSpec { .. } | E::BadTimeout { .. } | E::BadBusAddress { .. } => Reason::BadSpec,
-            E::NotFound { .. } => Reason::NotFound,
-            E::NotRunning { .. } | E::Stopped => Reason::NotRunning,
-            E::Ambiguous { .. } => Reason::Ambiguous,
+            E::NotFound { .. } | E::NoPod { .. } | E::NoPodContainer { .. } => Reason::NotFound,
+            E::NotRunning { .. }
+            | E::Stopped
+            | E::PodNotRunning { .. }
+            | E::NoRunningContainer { .. } => Reason::NotRunning,
+            E::Ambiguous { .. } | E::PodContainers { .. } | E::PodSandboxes { .. } => {
+                Reason::Ambiguous
+            }
+            E::InPod { source, .. } => source.reason(),
             E::Unreachable { .. } | E::NoSocket { .. } | E::NoBus { .. } | E::NoMachined => {
                 Reason::Unreachable
             }

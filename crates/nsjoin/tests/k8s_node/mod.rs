@@ -1,0 +1,402 @@
+//! A Kubernetes node's runtime, for the `k8s://` tests: a private containerd with
+//! its CRI plugin (Debian's containerd), its state in a temporary directory, pods
+//! on a bridge network of Debian's CNI plugins, and pod sandboxes and containers
+//! made through the CRI itself (RunPodSandbox, CreateContainer, StartContainer)
+//! with the labels the kubelet puts on them. The calls go through nsjoin's own
+//! gRPC client; the messages carry only the fields the tests set.
+//!
+//! Used by `crates/nsjoin/tests/containers_k8s.rs` and, through `#[path]`, by the
+//! CLI's `tests/k8s.rs`.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use nsjoin_test_support::{self as common, TempDir};
+
+/// The sandbox ("pause") image: the test image, sleeping. Containers run it too,
+/// with a command of their own.
+pub const PAUSE_IMAGE: &str = "nsjoin-pause:latest";
+/// The test image (scripts/docker.sh).
+pub const IMAGE: &str = "nsjoin-busybox:latest";
+/// The CNI plugins of Debian's containernetworking-plugins.
+const CNI_BIN: &str = "/usr/lib/cni";
+
+pub mod pb;
+
+fn quiet(cmd: &mut Command) -> bool {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Says why a test cannot run, or fails it under NSJOIN_REQUIRE_DOCKER=1 (CI).
+pub fn skip(test: &str, what: &str) {
+    if std::env::var("NSJOIN_REQUIRE_DOCKER").as_deref() == Ok("1") {
+        panic!("{test} needs {what} and NSJOIN_REQUIRE_DOCKER=1 is set");
+    }
+    eprintln!("skipped {test}: needs {what}");
+}
+
+/// A pod made through the CRI.
+pub struct Pod {
+    pub sandbox: String,
+    /// Container name → ID, in the order given.
+    pub containers: Vec<(String, String)>,
+}
+
+impl Pod {
+    pub fn container(&self, name: &str) -> &str {
+        &self
+            .containers
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("a container of the pod")
+            .1
+    }
+}
+
+/// The node: containerd with its CRI plugin on a socket of its own. Every pod is
+/// removed, the daemon stopped and the bridge deleted on drop.
+pub struct Node {
+    dir: TempDir,
+    pub socket: PathBuf,
+    daemon: Child,
+    bridge: String,
+    pods: Vec<String>,
+}
+
+impl Node {
+    pub fn start_or_skip(test: &str) -> Option<Node> {
+        if !common::root_or_skip(test) {
+            return None;
+        }
+        let docker = || {
+            if Path::new("/usr/bin/docker").exists() {
+                Command::new("/usr/bin/docker")
+            } else {
+                Command::new("docker")
+            }
+        };
+        if !quiet(docker().arg("info")) || !quiet(docker().args(["image", "inspect", IMAGE])) {
+            skip(test, "docker (run scripts/docker.sh), for the image");
+            return None;
+        }
+        if !quiet(Command::new("containerd").arg("--version"))
+            || !quiet(Command::new("ctr").arg("--version"))
+            || !Path::new(CNI_BIN).join("bridge").exists()
+        {
+            skip(
+                test,
+                "containerd, ctr and the CNI plugins (Debian's containerd and containernetworking-plugins)",
+            );
+            return None;
+        }
+        let mut build = docker()
+            .args(["build", "-q", "-t", PAUSE_IMAGE, "-"])
+            .env("DOCKER_BUILDKIT", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        build
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("FROM {IMAGE}\nCMD [\"sleep\", \"1000000\"]\n").as_bytes())
+            .unwrap();
+        assert!(
+            build.wait().unwrap().success(),
+            "docker build {PAUSE_IMAGE} failed"
+        );
+
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let me = std::process::id() as usize;
+        // At most 15 characters, and one per node.
+        let bridge = format!("nsjk8s{}", (me * 8 + n) % 100_000_000);
+        let subnet = format!("10.{}.{}.0/24", 200 + n % 50, me % 250);
+        let dir = TempDir::new("k8s");
+        let d = dir.path().display().to_string();
+        let socket = dir.path().join("containerd.sock");
+        std::fs::create_dir(dir.path().join("cni-conf")).unwrap();
+        std::fs::write(
+            dir.path().join("cni-conf/10-nsjoin.conflist"),
+            format!(
+                r#"{{
+  "cniVersion": "0.4.0",
+  "name": "{bridge}",
+  "plugins": [
+    {{
+      "type": "bridge",
+      "bridge": "{bridge}",
+      "isGateway": true,
+      "ipMasq": false,
+      "ipam": {{
+        "type": "host-local",
+        "ranges": [[{{"subnet": "{subnet}"}}]],
+        "dataDir": "{d}/ipam"
+      }}
+    }}
+  ]
+}}
+"#
+            ),
+        )
+        .unwrap();
+        let config = format!(
+            r#"version = 2
+root = "{d}/root"
+state = "{d}/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "{d}/containerd.sock"
+[ttrpc]
+  address = "{d}/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{PAUSE_IMAGE}"
+  # Without CAP_SYS_RESOURCE (as on these machines) the sandbox's oom_score_adj of
+  # -998 cannot be set and runc fails to start it.
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{CNI_BIN}"
+    conf_dir = "{d}/cni-conf"
+"#
+        );
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("containerd.log")).unwrap();
+        let daemon = Command::new("containerd")
+            .arg("--config")
+            .arg(dir.path().join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let node = Node {
+            dir,
+            socket,
+            daemon,
+            bridge,
+            pods: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(&node.socket).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "containerd did not start: {}",
+                node.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The image, into the containerd namespace the CRI plugin uses.
+        let mut save = docker()
+            .args(["save", PAUSE_IMAGE])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let import = Command::new("ctr")
+            .arg("--address")
+            .arg(&node.socket)
+            .args(["--namespace", "k8s.io", "images", "import", "-"])
+            .stdin(save.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        assert!(save.wait().unwrap().success());
+        assert!(
+            import.status.success(),
+            "ctr images import failed: {}",
+            String::from_utf8_lossy(&import.stderr)
+        );
+        Some(node)
+    }
+
+    /// `unix://SOCKET`, for CONTAINER_RUNTIME_ENDPOINT.
+    pub fn endpoint(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Engine settings that name this node's runtime (what
+    /// CONTAINER_RUNTIME_ENDPOINT sets).
+    pub fn settings(&self) -> nsjoin::container::Settings {
+        let mut settings = nsjoin::container::Settings::default();
+        settings.cri_endpoint = Some(self.endpoint());
+        settings
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+
+    /// A CRI call that must succeed; containerd's log comes with a failure.
+    pub fn call<Req: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        method: &str,
+        request: &Req,
+    ) -> Resp {
+        nsjoin::container::runtime_call(&self.socket, method, request, Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("{method}: {e}\n{}", self.log()))
+    }
+
+    /// A pod `namespace/name` on the bridge network with hostname `hostname`, each
+    /// container running `command` from the test image in a pid namespace of its
+    /// own (the kubelet's default), labelled as the kubelet labels them.
+    pub fn run_pod(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        hostname: &str,
+        containers: &[(&str, &[&str])],
+    ) -> Pod {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let uid = format!(
+            "uid-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        );
+        let labels = HashMap::from([
+            (
+                "io.kubernetes.pod.namespace".to_owned(),
+                namespace.to_owned(),
+            ),
+            ("io.kubernetes.pod.name".to_owned(), name.to_owned()),
+            ("io.kubernetes.pod.uid".to_owned(), uid.clone()),
+        ]);
+        // Pod network, pid namespace per container, pod ipc.
+        let options = pb::NamespaceOption {
+            network: 0,
+            pid: 1,
+            ipc: 0,
+        };
+        let pod_config = pb::PodSandboxConfig {
+            metadata: Some(pb::PodSandboxMetadata {
+                name: name.into(),
+                uid,
+                namespace: namespace.into(),
+                attempt: 0,
+            }),
+            hostname: hostname.into(),
+            labels: labels.clone(),
+            linux: Some(pb::LinuxPodSandboxConfig {
+                cgroup_parent: String::new(),
+                security_context: Some(pb::LinuxSandboxSecurityContext {
+                    namespace_options: Some(options.clone()),
+                }),
+            }),
+        };
+        let sandbox: pb::PodSandboxId = self.call(
+            "RunPodSandbox",
+            &pb::RunPodSandboxRequest {
+                config: Some(pod_config.clone()),
+            },
+        );
+        let sandbox = sandbox.pod_sandbox_id;
+        self.pods.push(sandbox.clone());
+        let mut made = Vec::new();
+        for (container, command) in containers {
+            let mut labels = labels.clone();
+            labels.insert(
+                "io.kubernetes.container.name".to_owned(),
+                (*container).to_owned(),
+            );
+            let created: pb::ContainerId = self.call(
+                "CreateContainer",
+                &pb::CreateContainerRequest {
+                    pod_sandbox_id: sandbox.clone(),
+                    config: Some(pb::ContainerConfig {
+                        metadata: Some(pb::ContainerMetadata {
+                            name: (*container).into(),
+                            attempt: 0,
+                        }),
+                        image: Some(pb::ImageSpec {
+                            image: PAUSE_IMAGE.into(),
+                        }),
+                        command: command.iter().map(|a| (*a).to_owned()).collect(),
+                        labels,
+                        linux: Some(pb::LinuxContainerConfig {
+                            security_context: Some(pb::LinuxContainerSecurityContext {
+                                namespace_options: Some(options.clone()),
+                            }),
+                        }),
+                    }),
+                    sandbox_config: Some(pod_config.clone()),
+                },
+            );
+            let _: pb::Empty = self.call(
+                "StartContainer",
+                &pb::ContainerId {
+                    container_id: created.container_id.clone(),
+                },
+            );
+            made.push(((*container).to_owned(), created.container_id));
+        }
+        Pod {
+            sandbox,
+            containers: made,
+        }
+    }
+
+    /// Stops a container (SIGKILL at once).
+    pub fn stop_container(&self, id: &str) {
+        let _: pb::Empty = self.call(
+            "StopContainer",
+            &pb::StopContainerRequest {
+                container_id: id.to_owned(),
+                timeout: 0,
+            },
+        );
+    }
+
+    /// Stops a pod: its containers and its sandbox (the sandbox stays, not ready).
+    pub fn stop_pod(&self, sandbox: &str) {
+        let _: pb::Empty = self.call(
+            "StopPodSandbox",
+            &pb::PodSandboxId {
+                pod_sandbox_id: sandbox.to_owned(),
+            },
+        );
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        for pod in std::mem::take(&mut self.pods) {
+            let request = pb::PodSandboxId {
+                pod_sandbox_id: pod,
+            };
+            for method in ["StopPodSandbox", "RemovePodSandbox"] {
+                let _ = nsjoin::container::runtime_call::<_, pb::Empty>(
+                    &self.socket,
+                    method,
+                    &request,
+                    Duration::from_secs(60),
+                );
+            }
+        }
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(self.daemon.id() as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.daemon.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let _ = Command::new("ip")
+            .args(["link", "delete", &self.bridge])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
