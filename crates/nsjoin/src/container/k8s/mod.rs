@@ -20,11 +20,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Deserialize;
-
 use super::grpc::{self, CallError, Client};
 use super::socket::Deadline;
 use super::{cri, no_valid_pid, Container, ContainerError, ContainerRef, Engine, Settings};
+
+mod messages;
+use messages::*;
 
 /// The namespace of a pod spec that names none.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -81,146 +82,6 @@ pub(crate) fn split_name(name: &str) -> (&str, PodPart<'_>) {
         None => (name, PodPart::Only),
         Some((pod, "")) => (pod, PodPart::Sandbox),
         Some((pod, container)) => (pod, PodPart::Container(container)),
-    }
-}
-
-// The messages, as declared in the CRI's api.proto (k8s.io/cri-api, runtime/v1),
-// only the fields nsjoin sends or reads.
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct PodSandboxFilter {
-    #[prost(map = "string, string", tag = "3")]
-    label_selector: HashMap<String, String>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct ListPodSandboxRequest {
-    #[prost(message, optional, tag = "1")]
-    filter: Option<PodSandboxFilter>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct ListPodSandboxResponse {
-    #[prost(message, repeated, tag = "1")]
-    items: Vec<PodSandbox>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct PodSandbox {
-    #[prost(string, tag = "1")]
-    id: String,
-    #[prost(message, optional, tag = "2")]
-    metadata: Option<PodSandboxMetadata>,
-    /// SANDBOX_READY 0, SANDBOX_NOTREADY 1
-    #[prost(int32, tag = "3")]
-    state: i32,
-    #[prost(int64, tag = "4")]
-    created_at: i64,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct PodSandboxMetadata {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(string, tag = "2")]
-    uid: String,
-    #[prost(string, tag = "3")]
-    namespace: String,
-    #[prost(uint32, tag = "4")]
-    attempt: u32,
-}
-
-const SANDBOX_READY: i32 = 0;
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct ContainerFilter {
-    #[prost(string, tag = "3")]
-    pod_sandbox_id: String,
-    #[prost(map = "string, string", tag = "4")]
-    label_selector: HashMap<String, String>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct ListContainersRequest {
-    #[prost(message, optional, tag = "1")]
-    filter: Option<ContainerFilter>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct ListContainersResponse {
-    #[prost(message, repeated, tag = "1")]
-    containers: Vec<CriContainer>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct CriContainer {
-    #[prost(string, tag = "1")]
-    id: String,
-    #[prost(message, optional, tag = "3")]
-    metadata: Option<ContainerMetadata>,
-    /// CREATED 0, RUNNING 1, EXITED 2, UNKNOWN 3
-    #[prost(int32, tag = "6")]
-    state: i32,
-    #[prost(int64, tag = "7")]
-    created_at: i64,
-    #[prost(map = "string, string", tag = "8")]
-    labels: HashMap<String, String>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct ContainerMetadata {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(uint32, tag = "2")]
-    attempt: u32,
-}
-
-const CONTAINER_RUNNING: i32 = 1;
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct PodSandboxStatusRequest {
-    #[prost(string, tag = "1")]
-    pod_sandbox_id: String,
-    #[prost(bool, tag = "2")]
-    verbose: bool,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct PodSandboxStatusResponse {
-    #[prost(message, optional, tag = "1")]
-    status: Option<PodSandboxStatus>,
-    #[prost(map = "string, string", tag = "2")]
-    info: HashMap<String, String>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct PodSandboxStatus {
-    #[prost(string, tag = "1")]
-    id: String,
-    #[prost(int32, tag = "3")]
-    state: i32,
-}
-
-/// The sandbox's verbose `info["info"]` JSON: containerd and CRI-O put the PID of
-/// the sandbox's process there.
-#[derive(Deserialize)]
-struct SandboxInfo {
-    #[serde(default)]
-    pid: Option<i64>,
-}
-
-impl CriContainer {
-    /// The container's name in its pod: the kubelet's label, else the CRI name.
-    fn name(&self) -> &str {
-        self.labels
-            .get(LABEL_CONTAINER)
-            .map(String::as_str)
-            .or(self.metadata.as_ref().map(|m| m.name.as_str()))
-            .unwrap_or("")
-    }
-
-    fn attempt(&self) -> u32 {
-        self.metadata.as_ref().map_or(0, |m| m.attempt)
     }
 }
 
