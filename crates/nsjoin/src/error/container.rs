@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::engine::{code_name, Engine, PERMISSION_DENIED, TIMEOUT_ENV};
+use super::wording::{connect_text, names, no_socket, Peer};
 use super::{mib, os_text};
 
 /// A container target that could not be resolved, and why.
@@ -363,19 +364,6 @@ pub enum ContainerError {
     },
 }
 
-/// Who listens on a socket nsjoin connects to; it decides the hint of a
-/// connect error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Peer {
-    /// An Engine API (Docker, Podman).
-    Engine,
-    /// A gRPC runtime (containerd, CRI).
-    Runtime,
-    /// Something else (an LXC monitor).
-    Other,
-}
-
 impl ContainerError {
     /// The engine's socket this is about, where there is one.
     pub fn socket(&self) -> Option<&std::path::Path> {
@@ -425,52 +413,6 @@ impl ContainerError {
         ContainerError::NotRunning {
             state: Some(state.into()),
         }
-    }
-}
-
-/// `cannot connect to SOCKET: ERROR (HINT)`, the hint for the usual causes.
-fn connect_text(socket: &std::path::Path, source: &io::Error, peer: Peer) -> String {
-    let hint = match (source.kind(), peer) {
-        (io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused, Peer::Engine) => {
-            " (is the engine running?)"
-        }
-        (io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused, Peer::Runtime) => {
-            " (is the runtime running?)"
-        }
-        (io::ErrorKind::PermissionDenied, Peer::Engine) => {
-            " (permission denied on the engine's socket)"
-        }
-        (io::ErrorKind::PermissionDenied, Peer::Runtime) => {
-            " (the runtime's socket is usually root's only)"
-        }
-        _ => "",
-    };
-    format!(
-        "cannot connect to {}: {}{hint}",
-        socket.display(),
-        os_text(source)
-    )
-}
-
-/// `a, b`, or `none`.
-fn names(list: &[String]) -> String {
-    if list.is_empty() {
-        "none".to_owned()
-    } else {
-        list.join(", ")
-    }
-}
-
-fn no_socket(engine: Engine, tried: &[String]) -> String {
-    match engine {
-        Engine::Containerd => format!(
-            "no containerd socket at {} (is containerd running? CONTAINERD_ADDRESS names another)",
-            tried.join(" or ")
-        ),
-        _ => format!(
-            "no CRI runtime answers at {} (set CONTAINER_RUNTIME_ENDPOINT)",
-            tried.join(", ")
-        ),
     }
 }
 

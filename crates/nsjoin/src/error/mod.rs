@@ -12,15 +12,19 @@ mod container;
 mod engine;
 #[cfg(feature = "containers")]
 mod reason;
+#[cfg(feature = "containers")]
+mod wording;
 
 #[cfg(feature = "containers")]
-pub use container::{ContainerError, Peer};
+pub use container::ContainerError;
 #[cfg(feature = "containers")]
 pub(crate) use engine::{code_name, PERMISSION_DENIED};
 #[cfg(feature = "containers")]
 pub use engine::{Engine, TIMEOUT_ENV};
 #[cfg(feature = "containers")]
 pub use reason::Reason;
+#[cfg(feature = "containers")]
+pub use wording::Peer;
 
 /// Everything that can go wrong while opening, entering or leaving namespaces.
 ///
