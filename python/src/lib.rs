@@ -17,6 +17,7 @@ mod command;
 mod compat;
 mod errors;
 mod namespace;
+mod stdio;
 
 use pyo3::prelude::*;
 
