@@ -1,4 +1,8 @@
-"""nsjoin.Namespace: what the original package got wrong, threads, every exception."""
+"""nsjoin.Namespace: what the original package got wrong, threads, every exception.
+
+Longer than the tree's 500 lines on purpose: one test per behaviour of one class,
+sharing this file's sandbox fixtures.
+"""
 
 from __future__ import annotations
 

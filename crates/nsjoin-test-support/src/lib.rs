@@ -2,6 +2,10 @@
 //! namespaces made with util-linux `unshare`, `ip netns` files, cgroups and Docker
 //! containers. Every one is torn down on drop. Shared by the library's and the
 //! command's tests (a dev-dependency of both, never published).
+//!
+//! Longer than the tree's 500 lines on purpose: one flat module, so that every
+//! test names a fixture as `common::X` without knowing where it lives; each fixture
+//! is short and torn down by its own `Drop`.
 
 // `new` starts processes and makes namespaces: a `Default` would hide that.
 #![allow(clippy::new_without_default)]
