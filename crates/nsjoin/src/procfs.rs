@@ -176,6 +176,24 @@ pub(crate) fn stat_at(rel: &str) -> Result<rustix::io::Result<rustix::fs::Stat>>
     ))
 }
 
+/// The highest capability number this kernel knows (`/proc/sys/kernel/cap_last_cap`,
+/// under the pinned `/proc`); 40 (Linux 5.9's) if it cannot be read.
+pub(crate) fn cap_last_cap() -> u32 {
+    let read = || -> Option<u32> {
+        let fd = rustix::fs::openat(
+            proc_root().ok()?,
+            "sys/kernel/cap_last_cap",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let mut text = String::new();
+        File::from(fd).take(64).read_to_string(&mut text).ok()?;
+        text.trim().parse().ok()
+    };
+    read().unwrap_or(40)
+}
+
 /// Reads `/proc/REL` under the pinned `/proc`, its first `limit` bytes at most.
 /// Errors as in [`open_at`].
 #[cfg(feature = "scan")]

@@ -263,7 +263,7 @@ impl Confinement {
         // cannot be given to the program (the other sets fail on their own in
         // capset, but a smaller bounding set would go unnoticed). Entering a user
         // namespace gives the program a full one there.
-        let cap_last = cap_last_cap();
+        let cap_last = procfs::cap_last_cap();
         let mut lacking = Vec::new();
         for cap in 0..=cap_last.min(63) {
             if !in_user_namespace
@@ -447,13 +447,6 @@ impl Confinement {
         }
         Ok(())
     }
-}
-
-fn cap_last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use rustix::process::{Gid, Uid};
 use super::pre_exec::ChildPlan;
 use super::report::Step;
 use super::Spawn;
-use crate::{sys, Error, Kind, Plan, Result};
+use crate::{procfs, sys, Error, Kind, Plan, Result};
 
 /// A user or group ID for the program: a number, or the target process's own (the
 /// owner of its `/proc/PID`: its effective IDs, nsenter's `-S follow`/`-G follow`).
@@ -102,7 +102,11 @@ impl<'a> Spawn<'a> {
             gid: gid.map(Gid::from_raw),
             uid: uid.map(Uid::from_raw),
             keep_caps: self.keep_caps,
-            cap_last: if self.keep_caps { cap_last_cap() } else { 0 },
+            cap_last: if self.keep_caps {
+                procfs::cap_last_cap()
+            } else {
+                0
+            },
         })
     }
 }
@@ -171,11 +175,4 @@ fn permitted_to_ambient(cap_last: u32) -> Result<(), Errno> {
         }
     }
     Ok(())
-}
-
-fn cap_last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
 }
