@@ -261,17 +261,10 @@ pub(crate) fn parse_status(
             });
         }
     }
-    let pid = match info.pid {
-        Some(pid) => i32::try_from(pid)
-            .ok()
-            .filter(|pid| *pid > 0)
-            .ok_or_else(|| no_valid_pid("the runtime", format_args!("pid {pid}")))?,
-        None => {
-            return Err(ContainerError::bad(
-                "the runtime's verbose status has no PID for the container",
-            ))
-        }
-    };
+    let pid = verbose_pid(
+        info.pid,
+        "the runtime's verbose status has no PID for the container",
+    )?;
     Ok(Container {
         engine,
         id: status.id,
@@ -279,6 +272,17 @@ pub(crate) fn parse_status(
         pid,
         env: info.runtime_spec.and_then(|s| s.env()),
     })
+}
+
+/// The PID in a runtime's verbose `info`: a positive PID of ours, else why not.
+pub(crate) fn verbose_pid(pid: Option<i64>, missing: &'static str) -> Result<i32, ContainerError> {
+    match pid {
+        Some(pid) => i32::try_from(pid)
+            .ok()
+            .filter(|pid| *pid > 0)
+            .ok_or_else(|| no_valid_pid("the runtime", format_args!("pid {pid}"))),
+        None => Err(ContainerError::bad(missing)),
+    }
 }
 
 #[cfg(test)]

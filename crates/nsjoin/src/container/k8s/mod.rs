@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::grpc::{self, CallError, Client};
 use super::socket::Deadline;
-use super::{cri, no_valid_pid, Container, ContainerError, ContainerRef, Engine, Settings};
+use super::{cri, Container, ContainerError, ContainerRef, Engine, Settings};
 
 mod messages;
 use messages::*;
@@ -300,17 +300,7 @@ fn sandbox_process(
             "the runtime's verbose sandbox \"info\" is not the expected JSON ({e})"
         ))
     })?;
-    let pid = match info.pid {
-        Some(pid) => i32::try_from(pid)
-            .ok()
-            .filter(|pid| *pid > 0)
-            .ok_or_else(|| no_valid_pid("the runtime", format_args!("pid {pid}")))?,
-        None => {
-            return Err(ContainerError::bad(
-                "the runtime's verbose sandbox status has no PID",
-            ))
-        }
-    };
+    let pid = cri::verbose_pid(info.pid, "the runtime's verbose sandbox status has no PID")?;
     Ok(Container {
         engine: Engine::K8s,
         id: if status.id.is_empty() {
