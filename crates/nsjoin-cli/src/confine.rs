@@ -3,7 +3,7 @@
 //! any of those another way is refused in one line, before anything is opened.
 
 use crate::args::Opts;
-use crate::enter::Failure;
+use crate::failure::Failure;
 
 /// Refuses the options `--confine` contradicts, naming the first one.
 pub fn check(opts: &Opts) -> Result<(), Failure> {

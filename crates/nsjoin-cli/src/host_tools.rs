@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 
 use nsjoin::{Kind, Plan};
 
-use crate::enter::Failure;
+use crate::failure::Failure;
 use crate::request::Request;
 
 /// The line added under nsenter's "failed to execute" when the program was looked

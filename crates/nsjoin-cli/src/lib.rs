@@ -19,10 +19,12 @@
 pub mod args;
 pub mod confine;
 pub mod enter;
+pub mod failure;
 pub mod getopt;
 pub mod host_tools;
 pub mod nsls;
-pub mod nsls_args;
+/// The nsls command line, under its earlier name.
+pub use nsls::args as nsls_args;
 pub mod pty;
 pub mod request;
 pub mod supervise;

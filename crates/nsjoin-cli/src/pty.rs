@@ -22,7 +22,7 @@ use rustix::process::{Pid, Signal, WaitOptions};
 use rustix::termios::{OptionalActions, Termios};
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGWINCH};
 
-use crate::enter::Failure;
+use crate::failure::Failure;
 
 const FORWARDED: [i32; 4] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT];
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use nsjoin::{Dir, Id, Kind, KindSet, SpawnOptions, Target};
 
 use crate::args::Opts;
-use crate::enter::Failure;
+use crate::failure::Failure;
 
 /// What `nsjoin` will do.
 #[derive(Debug)]

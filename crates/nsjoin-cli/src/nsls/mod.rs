@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+pub mod args;
 mod columns;
 pub mod filter;
 pub mod procs;
@@ -20,8 +21,8 @@ use columns::{add_columns, info_of, INFOS};
 pub use columns::{list_columns, Col};
 use procs::Procs;
 
-use crate::nsls_args::{Config, Tree};
 use crate::table::{Column, Format, JsonType, Output, Table};
+use args::{Config, Tree};
 
 /// An error for the user, printed as `nsls: MESSAGE` (exit status 1); an empty
 /// message prints nothing (lsns' silent failures, e.g. an empty `-o`).

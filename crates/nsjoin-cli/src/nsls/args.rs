@@ -13,8 +13,8 @@ use std::ffi::{OsStr, OsString};
 use clap::{ArgAction, CommandFactory, Parser};
 use nsjoin::Kind;
 
+use super::filter::Filter;
 use crate::getopt::{self, Item, OptSpec};
-use crate::nsls::filter::Filter;
 
 /// List system namespaces.
 ///
