@@ -21,33 +21,34 @@ const CYCLES: usize = 100_000;
 
 /// The namespaces (`/proc/.../ns/KIND` links) of a task, for every kind there is.
 fn ns_of(dir: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = fs::read_dir(format!("{dir}/ns"))
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let link = fs::read_link(e.path()).unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                link.to_string_lossy().into_owned(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
+    try_ns_of(dir).unwrap()
 }
 
-fn all_tasks_ns() -> Vec<(String, Vec<(String, String)>)> {
-    let mut out: Vec<_> = fs::read_dir("/proc/self/task")
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().into_owned();
-            let ns = ns_of(e.path().to_str().unwrap());
-            (name, ns)
-        })
-        .collect();
+/// As `ns_of`, or None when the task is gone.
+fn try_ns_of(dir: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(format!("{dir}/ns")).ok()? {
+        let e = e.ok()?;
+        let link = fs::read_link(e.path()).ok()?;
+        out.push((
+            e.file_name().to_string_lossy().into_owned(),
+            link.to_string_lossy().into_owned(),
+        ));
+    }
     out.sort();
-    out
+    Some(out)
+}
+
+/// The distinct namespace sets of this process's threads. A set, not a per-thread
+/// list: libtest's own threads come and go while a test runs (one that has just
+/// released the lock may still be exiting), and what must not change is that no
+/// thread is left in a namespace the caller was not in.
+fn all_tasks_ns() -> BTreeSet<Vec<(String, String)>> {
+    fs::read_dir("/proc/self/task")
+        .unwrap()
+        // A thread that exits between the listing and the read is gone, not moved.
+        .filter_map(|e| try_ns_of(e.ok()?.path().to_str()?))
+        .collect()
 }
 
 #[test]
@@ -105,7 +106,7 @@ fn hundred_thousand_guard_cycles_on_sixteen_threads_leak_nothing() {
 /// What a failed spawn must leave as it was.
 #[derive(Debug, PartialEq)]
 struct Caller {
-    ns: Vec<(String, Vec<(String, String)>)>,
+    ns: BTreeSet<Vec<(String, String)>>,
     fds: usize,
     children: BTreeSet<i32>,
     cwd: std::path::PathBuf,
