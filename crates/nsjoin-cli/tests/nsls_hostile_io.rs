@@ -139,20 +139,14 @@ fn full_device_is_a_write_error_like_lsns() {
     let ours = run(cmd, false);
     let line = ours.one_line_failure("nsls >/dev/full");
     assert_eq!(line, "nsls: write error: No space left on device");
-    // lsns 2.38 sometimes exits 1 with nothing said when a process it was reading
-    // exits meanwhile (other tests make and end processes): ask it again then.
-    let mut theirs = None;
-    for _ in 0..5 {
-        let mut cmd = limited(&[], Limits::default(), "lsns", &["-t", "uts"]);
-        cmd.stdout(full());
-        let out = run(cmd, false);
-        let said = !out.stderr.is_empty();
-        theirs = Some(out);
-        if said {
-            break;
-        }
-    }
-    let theirs = theirs.unwrap();
+    let theirs = common::ask_lsns(
+        || {
+            let mut cmd = limited(&[], Limits::default(), "lsns", &["-t", "uts"]);
+            cmd.stdout(full());
+            run(cmd, false)
+        },
+        Out::failed_silently,
+    );
     assert_eq!(
         (ours.code, ours.stderr),
         (theirs.code, theirs.stderr.replace("lsns", "nsls"))

@@ -17,15 +17,7 @@ use nsls_fixtures::*;
 /// nsls and lsns on the same arguments: the same stdout, exit code and (with the
 /// program name swapped) stderr.
 fn same_as_lsns(args: &[&str]) {
-    // lsns 2.38 sometimes exits 1 with nothing said when a process it was reading
-    // exits meanwhile (other tests make and end processes): ask both again then.
-    let (mut ours, mut theirs) = (run(NSLS, args), run("lsns", args));
-    for _ in 0..5 {
-        if theirs.code == Some(0) || !theirs.stderr.is_empty() {
-            break;
-        }
-        (ours, theirs) = (run(NSLS, args), run("lsns", args));
-    }
+    let (ours, theirs) = (run(NSLS, args), lsns(args));
     assert_eq!(
         ours.code, theirs.code,
         "exit code of {args:?}: {}",

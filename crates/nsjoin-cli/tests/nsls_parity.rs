@@ -12,27 +12,10 @@ use std::time::{Duration, Instant};
 use common::{shared, Sandbox};
 use serde_json::Value;
 
-const NSLS: &str = env!("CARGO_BIN_EXE_nsls");
+mod nsls_fixtures;
+use nsls_fixtures::{lsns, run, NSLS};
+
 const NSJOIN: &str = env!("CARGO_BIN_EXE_nsjoin");
-
-struct Out {
-    stdout: String,
-    stderr: String,
-    code: Option<i32>,
-}
-
-fn run(program: &str, args: &[&str]) -> Out {
-    let out = Command::new(program)
-        .args(args)
-        .env("LC_ALL", "C.UTF-8")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    Out {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        code: out.status.code(),
-    }
-}
 
 /// `nsls ours` and `lsns theirs` print the same bytes with the same status. Other
 /// tests start and end processes meanwhile, which can change a count between the
@@ -40,7 +23,7 @@ fn run(program: &str, args: &[&str]) -> Out {
 fn same_output(ours: &[&str], theirs: &[&str]) {
     let mut last = String::new();
     for _ in 0..3 {
-        let (a, b) = (run(NSLS, ours), run("lsns", theirs));
+        let (a, b) = (run(NSLS, ours), lsns(theirs));
         assert_eq!(a.code, b.code, "{ours:?}: {}", a.stderr);
         if a.stdout == b.stdout {
             return;

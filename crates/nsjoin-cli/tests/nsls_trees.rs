@@ -61,15 +61,10 @@ impl Drop for GhostChain {
 
 fn same_as_lsns(args: &[&str]) -> String {
     let ours = nsls(Limits::default(), args);
-    // lsns 2.38 fails (status 1, nothing printed) when a process exits in the
-    // middle of its reading it, which the other tests here make likely: ask again.
-    let mut theirs = run(limited(&[], Limits::default(), "lsns", args), true);
-    for _ in 0..10 {
-        if theirs.code != Some(1) || !theirs.stdout.is_empty() {
-            break;
-        }
-        theirs = run(limited(&[], Limits::default(), "lsns", args), true);
-    }
+    let theirs = common::ask_lsns(
+        || run(limited(&[], Limits::default(), "lsns", args), true),
+        Out::failed_silently,
+    );
     assert_eq!(
         (&ours.stdout, ours.code),
         (&theirs.stdout, theirs.code),

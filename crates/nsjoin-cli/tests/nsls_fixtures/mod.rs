@@ -1,4 +1,4 @@
-//! What the nsls_lsns and nsls_rows tests share: running nsls and lsns, their
+//! What the nsls_lsns, nsls_rows and nsls_parity tests share: running nsls and lsns, their
 //! JSON rows, and sandboxes whose every namespace is fresh.
 // Each test binary that includes this module uses only some of it.
 #![allow(dead_code)]
@@ -48,16 +48,25 @@ pub fn all_fresh() -> Sandbox {
     Sandbox::start(&flags, "")
 }
 
-pub fn json(args: &[&str], program: &str) -> Value {
-    // lsns 2.38 sometimes exits 1 with nothing said when a process it was reading
-    // exits meanwhile (other tests make and end processes): ask it again then.
-    let mut out = run(program, args);
-    for _ in 0..5 {
-        if out.code == Some(0) || !out.stderr.is_empty() {
-            break;
-        }
-        out = run(program, args);
+impl Out {
+    /// Exit status 1 with nothing said: what lsns 2.38 does when a process it reads
+    /// exits meanwhile (see `common::ask_lsns`).
+    pub fn failed_silently(&self) -> bool {
+        self.code == Some(1) && self.stderr.is_empty()
     }
+}
+
+/// `lsns ARGS`, asked again while it fails without a word.
+pub fn lsns(args: &[&str]) -> Out {
+    common::ask_lsns(|| run("lsns", args), Out::failed_silently)
+}
+
+/// `PROGRAM ARGS` (nsls or lsns) as JSON; it must succeed.
+pub fn json(args: &[&str], program: &str) -> Value {
+    let out = match program {
+        "lsns" => lsns(args),
+        _ => run(program, args),
+    };
     assert_eq!(out.code, Some(0), "{program} {args:?}: {}", out.stderr);
     serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{program} {args:?}: {e}"))
 }

@@ -26,6 +26,12 @@ pub struct Out {
 }
 
 impl Out {
+    /// Exit status 1 with nothing said: what lsns 2.38 does when a process it reads
+    /// exits meanwhile (see `common::ask_lsns`).
+    pub fn failed_silently(&self) -> bool {
+        self.code == Some(1) && self.stderr.is_empty()
+    }
+
     /// The one line of a failure: `nsls: ...`, exit status 1, nothing on stdout.
     pub fn one_line_failure(&self, what: &str) -> String {
         assert_eq!(self.code, Some(1), "{what}: {self:?}");
