@@ -10,7 +10,9 @@ use std::ffi::OsString;
 use prost::Message;
 use zbus::zvariant::{serialized, OwnedValue, LE};
 
-use crate::container::{containerd, cri, docker, grpc, http, lxc, nspawn, Container, Engine};
+use crate::container::{
+    containerd, cri, docker, grpc, http, k8s, lxc, nspawn, Container, Engine,
+};
 use crate::scan::{CgroupPaths, ContainerId, ContainerResolver};
 
 /// `spawn::parse_environ`: `/proc/PID/environ`.
@@ -112,4 +114,10 @@ pub fn nspawn_answer(name: &str, body: &[u8]) -> Option<Result<Container, String
     let data = serialized::Data::new(body, serialized::Context::new_dbus(LE, 0));
     let (properties, _): (HashMap<String, OwnedValue>, usize) = data.deserialize().ok()?;
     Some(nspawn::machine(name, &properties).map_err(|e| e.to_string()))
+}
+
+/// `k8s`'s choice of the pod's sandbox and container from CRI `ListPodSandbox` /
+/// `ListContainers` answers (each where `message` decodes as one).
+pub fn k8s_answers(message: &[u8]) -> Vec<Result<String, String>> {
+    k8s::pick_from_answers(message)
 }

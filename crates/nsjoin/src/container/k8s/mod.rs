@@ -266,6 +266,26 @@ fn pick_container(
     }
 }
 
+/// For the fuzz target: `message` read as a `ListPodSandboxResponse` and as a
+/// `ListContainersResponse` (each where it decodes), each through the choice
+/// [`resolve`] makes with it. The errors as their one line.
+pub(crate) fn pick_from_answers(message: &[u8]) -> Vec<Result<String, String>> {
+    use prost::Message;
+    let mut out = Vec::new();
+    let at = std::path::Path::new("/run/fuzz.sock");
+    if let Ok(list) = ListPodSandboxResponse::decode(message) {
+        let picked = pick_sandbox("ns", "pod", list.items, at);
+        out.push(picked.map(|s| s.id).map_err(|e| e.to_string()));
+    }
+    if let Ok(list) = ListContainersResponse::decode(message) {
+        for part in [PodPart::Only, PodPart::Sandbox, PodPart::Container("c")] {
+            let picked = pick_container("ns", "pod", part, list.containers.clone());
+            out.push(picked.map(|c| c.id).map_err(|e| e.to_string()));
+        }
+    }
+    out
+}
+
 /// The sandbox's process, from its verbose status.
 fn sandbox_process(
     client: &mut Client,
