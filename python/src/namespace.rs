@@ -63,9 +63,11 @@ enum Opened {
 ///
 /// A PID, for net, uts, ipc, pid and cgroup only, is held here through a pidfd
 /// (safe against PID reuse), and each ``with`` enters the namespaces the process is
-/// in at that moment, all in one setns(2) on the pidfd. Anything else (a file, a
-/// container, mnt or time among the kinds, another ``proc``) has its namespaces
-/// opened here, once, and entered as they were then; a namespace file's kind is
+/// in at that moment, all in one setns(2) on the pidfd (an exited process raises
+/// ProcessNotFoundError there). Anything else (a file, a container, mnt or time
+/// among the kinds, another ``proc``, a caller without CAP_SYS_PTRACE, or
+/// ``NSJOIN_FORCE_PROC=1`` in the environment) has its namespaces opened here,
+/// once, and entered as they were then, as the original package did; a namespace file's kind is
 /// checked by the kernel (a uts file is never entered as net). ``entered_by`` says
 /// which way the last ``with`` took. Each ``with`` saves the calling thread's own namespaces
 /// (/proc/thread-self, not the main thread's), enters, and restores them on exit,
@@ -135,6 +137,7 @@ fn hold_process(py: Python<'_>, target: &Target, kinds: KindSet) -> PyResult<Opt
         || proc.as_path() != Path::new("/proc")
         || !kinds.difference(PIDFD_KINDS).is_empty()
         || !may_read_any_process()
+        || proc_forced()
     {
         return Ok(None);
     }
@@ -165,6 +168,16 @@ fn hold_process(py: Python<'_>, target: &Target, kinds: KindSet) -> PyResult<Opt
         pid: *pid,
         target: Target::Pidfd(pidfd),
     }))
+}
+
+/// Whether `NSJOIN_FORCE_PROC=1` turns the library's pidfd shortcuts off, this one
+/// included: every `Namespace` then opens its namespaces when made (read once per
+/// process, as the library does).
+fn proc_forced() -> bool {
+    static FORCED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FORCED.get_or_init(|| {
+        std::env::var_os(nsjoin::FORCE_PROC_ENV).is_some_and(|v| !v.is_empty() && v != "0")
+    })
 }
 
 /// Whether the calling thread has CAP_SYS_PTRACE, which the kernel's check for
