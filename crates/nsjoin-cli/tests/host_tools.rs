@@ -450,7 +450,9 @@ fn a_named_network_namespace_as_a_file_works_with_host_tools() {
         return;
     };
     let netns = common::NetnsFile::new();
-    netns.ip(&["link", "add", "nsjv0", "type", "veth", "peer", "name", "nsjv1"]);
+    netns.ip(&[
+        "link", "add", "nsjv0", "type", "veth", "peer", "name", "nsjv1",
+    ]);
     let net = format!("--net={}", netns.path.display());
     let out = nsjoin(&[
         "--host-tools",
