@@ -162,6 +162,22 @@ pub fn resolve(opts: &Opts) -> Result<Request, Failure> {
         if opts.root.is_some() {
             return Err(own("--host-tools and --root are mutually exclusive"));
         }
+        // Each of these also decides the program's root or mounts: --confine gives
+        // it the target's root, --netns its own /sys and /etc overlay, where
+        // --host-tools mounts this machine's root with a fresh /sys of its own.
+        if opts.confine {
+            return Err(own(
+                "--host-tools cannot be combined with --confine: --confine gives the program \
+                 the target's root, --host-tools this machine's",
+            ));
+        }
+        if opts.netns.is_some() || opts.netns_mounts {
+            return Err(own(
+                "--host-tools cannot be combined with --netns or --netns-mounts: --host-tools \
+                 makes the program's mounts itself (for a named network namespace, use \
+                 --net=/run/netns/NAME)",
+            ));
+        }
         // The target's root is cloned from inside its mount namespace, which is
         // opened whether or not it is entered (it is not: the program gets a
         // private one).

@@ -404,3 +404,71 @@ fn a_podman_container_gets_host_tools() {
     assert!(s[1].parse::<u32>().unwrap() > 100, "applet links: {}", s[1]);
     assert!(!s[2].starts_with("/target"), "{}", s[2]);
 }
+
+/// `--confine` and `--netns`/`--netns-mounts` each decide the program's root or
+/// mounts too: refused in one line, before anything is opened or run.
+#[test]
+fn contradicting_options_are_refused_in_one_line() {
+    let me = std::process::id().to_string();
+    for (extra, says) in [
+        (
+            &["--confine"][..],
+            "--host-tools cannot be combined with --confine: ",
+        ),
+        (
+            &["--netns", "nsjoin-none"],
+            "--host-tools cannot be combined with --netns or --netns-mounts: ",
+        ),
+        (
+            &["-n", "--netns-mounts"],
+            "--host-tools cannot be combined with --netns or --netns-mounts: ",
+        ),
+    ] {
+        let mut args = vec!["--host-tools", "-u", "-t", &me];
+        args.extend_from_slice(extra);
+        args.extend(["sh", "-c", "echo ran"]);
+        let out = nsjoin(&args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!("nsjoin: {says}")),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} ran the program");
+    }
+}
+
+/// What the refusal of `--netns` points to: a named network namespace as a file,
+/// `--net=/run/netns/NAME`, with this machine's tools and a /sys of that network.
+#[test]
+fn a_named_network_namespace_as_a_file_works_with_host_tools() {
+    let Some(c) = Distroless::start_or_skip(
+        "a_named_network_namespace_as_a_file_works_with_host_tools",
+        &[],
+    ) else {
+        return;
+    };
+    let netns = common::NetnsFile::new();
+    netns.ip(&[
+        "link", "add", "nsjv0", "type", "veth", "peer", "name", "nsjv1",
+    ]);
+    let net = format!("--net={}", netns.path.display());
+    let out = nsjoin(&[
+        "--host-tools",
+        "-u",
+        "-t",
+        &c.spec(),
+        &net,
+        "sh",
+        "-c",
+        "hostname; ls /sys/class/net",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some(c.hostname.as_str()));
+    let mut links: Vec<&str> = lines.flat_map(str::split_whitespace).collect();
+    links.sort_unstable();
+    assert_eq!(links, ["lo", "nsjv0", "nsjv1"], "{stdout}");
+}
