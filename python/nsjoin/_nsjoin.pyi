@@ -2,7 +2,7 @@
 
 import os
 from types import TracebackType
-from typing import Any, Callable, Iterable, Literal, Mapping, Optional, Tuple, TypeVar, Union, final
+from typing import Any, Callable, Iterable, Mapping, Optional, Tuple, TypeVar, Union, final
 
 _T = TypeVar("_T")
 _StrPath = Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
@@ -50,10 +50,6 @@ class Namespace:
     @property
     def entered(self) -> bool:
         """Whether the calling thread is inside."""
-    @property
-    def entered_by(self) -> Optional[Literal["pidfd", "fds"]]:
-        """How the most recent ``__enter__`` got in: ``'pidfd'`` (one setns(2) on the
-        target process's pidfd), ``'fds'`` (one per kind on namespace fds); None before."""
     @property
     def pid(self) -> Any:
         """The target as given."""

@@ -20,7 +20,7 @@ use nsjoin::{Dir, Handles, Id, KindSet, Spawn, SpawnOptions};
 
 use crate::args;
 use crate::errors::{os_error, to_py, value_error};
-use crate::namespace::{Held, Namespace};
+use crate::namespace::Namespace;
 use crate::stdio::{connect_stdio, stdio_arg};
 
 /// The longest stretch `_Child.wait` sleeps without looking at Python's signals.
@@ -33,9 +33,9 @@ enum Opened<'py> {
 }
 
 impl Opened<'_> {
-    fn handles(&self) -> PyResult<Held<'_>> {
+    fn handles(&self) -> PyResult<&Handles> {
         match self {
-            Opened::Owned(h) => Ok(Held::Kept(h)),
+            Opened::Owned(h) => Ok(h),
             Opened::Ns(ns) => ns.get().handles(ns.py()),
         }
     }
@@ -344,8 +344,7 @@ pub fn _spawn(
         stdio_arg(stdout, "stdout")?,
         stdio_arg(stderr, "stderr")?,
     )?;
-    let held = opened.handles()?;
-    let spawn = Spawn::with_options(&held, &options).map_err(to_py)?;
+    let spawn = Spawn::with_options(opened.handles()?, &options).map_err(to_py)?;
     let child = py.detach(|| spawn.spawn(cmd)).map_err(to_py)?;
     let pid = child.id() as i32;
     let pidfd =
@@ -401,7 +400,6 @@ pub fn _exec(
     )?;
     options.host_tools = host_tools;
     let cmd = command(args, env)?;
-    let held = opened.handles()?;
-    let spawn = Spawn::with_options(&held, &options).map_err(to_py)?;
+    let spawn = Spawn::with_options(opened.handles()?, &options).map_err(to_py)?;
     Err(to_py(py.detach(|| spawn.exec(cmd))))
 }

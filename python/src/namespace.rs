@@ -1,14 +1,13 @@
 //! `Namespace`, the original package's context manager, and `run`.
 
 use std::cell::RefCell;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use nsjoin::{EnteredBy, Guard, Handles, Kind, KindSet, Target};
+use nsjoin::{Guard, Handles, Kind, KindSet};
 
 use crate::args;
 use crate::compat::{self, OpenFailure};
@@ -25,18 +24,10 @@ thread_local! {
 /// Ids for `Namespace`s, never reused (unlike addresses).
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
-/// The kinds one setns(2) on a process's pidfd enters ([`nsjoin::enter`]'s short
-/// way): those whose entry changes nothing but the thread's namespace.
-const PIDFD_KINDS: KindSet =
-    KindSet::from_array([Kind::Net, Kind::Uts, Kind::Ipc, Kind::Pid, Kind::Cgroup]);
-
 /// What a `Namespace` holds of its target.
 enum Opened {
     /// The target's namespaces, opened.
     Handles(Box<Handles>),
-    /// The target process itself (a [`Target::Pidfd`]): each `with` enters the
-    /// namespaces it is in then, through [`nsjoin::enter`].
-    Process { pid: i32, target: Target },
     /// A file that is not a namespace: the exception for entering it (the
     /// original package raised it there, from setns(2)).
     OnEnter(PyErr),
@@ -61,15 +52,9 @@ enum Opened {
 ///     enter and leave (cgroup ipc mnt net pid uts).
 /// proc: where to find ``PID`` (a host /proc mounted elsewhere).
 ///
-/// A PID, for net, uts, ipc, pid and cgroup only, is held here through a pidfd
-/// (safe against PID reuse), and each ``with`` enters the namespaces the process is
-/// in at that moment, all in one setns(2) on the pidfd (an exited process raises
-/// ProcessNotFoundError there). Anything else (a file, a container, mnt or time
-/// among the kinds, another ``proc``, a caller without CAP_SYS_PTRACE, or
-/// ``NSJOIN_FORCE_PROC=1`` in the environment) has its namespaces opened here,
-/// once, and entered as they were then, as the original package did; a namespace file's kind is
-/// checked by the kernel (a uts file is never entered as net). ``entered_by`` says
-/// which way the last ``with`` took. Each ``with`` saves the calling thread's own namespaces
+/// The target's namespaces are opened here, once, safely against PID reuse; a
+/// namespace file's kind is checked by the kernel (a uts file is never entered as
+/// net). Each ``with`` saves the calling thread's own namespaces
 /// (/proc/thread-self, not the main thread's), enters, and restores them on exit,
 /// whatever happens in the block. The object can be entered again, on this thread
 /// or any other, and nested; ``__exit__`` must run on the thread that entered.
@@ -98,116 +83,16 @@ pub struct Namespace {
     proc: Py<PyAny>,
     /// `with`s in progress, on any thread.
     inside: AtomicUsize,
-    /// How the most recent `__enter__` got in: [`NOT_YET`], [`BY_PIDFD`], [`BY_FDS`].
-    by: AtomicU8,
-}
-
-const NOT_YET: u8 = 0;
-const BY_PIDFD: u8 = 1;
-const BY_FDS: u8 = 2;
-
-/// The namespaces a `run` or `spawn` given a `Namespace` uses: those it opened when
-/// made, or, for one that holds a process, the process's opened now.
-pub enum Held<'a> {
-    Kept(&'a Handles),
-    Now(Box<Handles>),
-}
-
-impl std::ops::Deref for Held<'_> {
-    type Target = Handles;
-    fn deref(&self) -> &Handles {
-        match self {
-            Held::Kept(h) => h,
-            Held::Now(h) => h,
-        }
-    }
-}
-
-/// `Some(Opened::Process)` for a target a `Namespace` holds as a process: a PID under
-/// this process's `/proc`, every kind one that a pidfd enters, and a caller that
-/// may read any process's namespaces (CAP_SYS_PTRACE), so that opening them could
-/// not have failed here: an unprivileged caller gets the PermissionError at
-/// construction, as before. A process that does not exist (or has exited) raises
-/// what opening it would. `None`: open the namespaces now.
-fn hold_process(py: Python<'_>, target: &Target, kinds: KindSet) -> PyResult<Option<Opened>> {
-    let Target::Pid { pid, proc } = target else {
-        return Ok(None);
-    };
-    if *pid <= 0
-        || proc.as_path() != Path::new("/proc")
-        || !kinds.difference(PIDFD_KINDS).is_empty()
-        || !may_read_any_process()
-        || proc_forced()
-    {
-        return Ok(None);
-    }
-    let Some(raw) = rustix::process::Pid::from_raw(*pid) else {
-        return Ok(None);
-    };
-    let gone =
-        || compat::process_not_found(py, format!("cannot open /proc/{pid}: No such process"));
-    let pidfd = match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::SRCH) => return Err(gone()),
-        // No pidfds here (before Linux 5.3), or out of fds: the long way says why.
-        Err(_) => return Ok(None),
-    };
-    // pidfd_open(2) succeeds on a zombie: it polls readable once the process exited.
-    let mut fds = [rustix::event::PollFd::new(
-        &pidfd,
-        rustix::event::PollFlags::IN,
-    )];
-    let zero = rustix::event::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    if !matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(0)) {
-        return Err(gone());
-    }
-    Ok(Some(Opened::Process {
-        pid: *pid,
-        target: Target::Pidfd(pidfd),
-    }))
-}
-
-/// Whether `NSJOIN_FORCE_PROC=1` turns the library's pidfd shortcuts off, this one
-/// included: every `Namespace` then opens its namespaces when made (read once per
-/// process, as the library does).
-fn proc_forced() -> bool {
-    static FORCED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FORCED.get_or_init(|| {
-        std::env::var_os(nsjoin::FORCE_PROC_ENV).is_some_and(|v| !v.is_empty() && v != "0")
-    })
-}
-
-/// Whether the calling thread has CAP_SYS_PTRACE, which the kernel's check for
-/// reading another process's namespaces (ptrace read access) lets through.
-fn may_read_any_process() -> bool {
-    rustix::thread::capabilities(None).is_ok_and(|caps| {
-        caps.effective
-            .contains(rustix::thread::CapabilitySet::SYS_PTRACE)
-    })
 }
 
 impl Namespace {
-    /// The namespaces (for `run` and `spawn` given a `Namespace`): those opened
-    /// when it was made, or a held process's, opened now; a file that is not a
-    /// namespace raises here what entering it would.
-    pub fn handles(&self, py: Python<'_>) -> PyResult<Held<'_>> {
+    /// The opened namespaces (for `run` and `spawn` given a `Namespace`); a file
+    /// that is not a namespace raises here what entering it would.
+    pub fn handles(&self, py: Python<'_>) -> PyResult<&Handles> {
         match &self.opened {
-            Opened::Handles(h) => Ok(Held::Kept(h)),
-            Opened::Process { target, .. } => py
-                .detach(|| target.open(self.kinds))
-                .map(|h| Held::Now(Box::new(h)))
-                .map_err(|e| compat::open_error(py, target, e)),
+            Opened::Handles(h) => Ok(h),
             Opened::OnEnter(e) => Err(e.clone_ref(py)),
         }
-    }
-
-    /// Whether it holds a process (whose namespaces are opened when used) rather
-    /// than namespaces opened when it was made.
-    pub fn holds_process(&self) -> bool {
-        matches!(self.opened, Opened::Process { .. })
     }
 
     /// The kinds it enters.
@@ -216,17 +101,6 @@ impl Namespace {
     }
 
     fn enter(&self, py: Python<'_>) -> PyResult<Guard> {
-        if let Opened::Process { pid, target } = &self.opened {
-            // One setns(2) on the pidfd; where that fails, the library opens the
-            // process's namespaces and enters those, and its error is the open's.
-            return nsjoin::enter(target, self.kinds).map_err(|e| {
-                if e.is_target_gone() {
-                    compat::process_not_found(py, format!("process {pid} has exited: {e}"))
-                } else {
-                    to_py(e)
-                }
-            });
-        }
         let handles = self.handles(py)?;
         if self.kinds.contains(Kind::Mnt) {
             // setns(2) refuses a mount namespace to a thread that shares its root
@@ -275,28 +149,24 @@ impl Namespace {
     ) -> PyResult<Namespace> {
         let mut kinds = args::kinds(ns_type, args::thread_kinds())?;
         let target = args::target(pid, proc)?;
-        let opened = if let Some(process) = hold_process(py, &target, kinds)? {
-            process
-        } else {
-            match py.detach(|| target.open(kinds)) {
-                Ok(handles) => {
-                    // The original package's NAMESPACE_NAMES has 'user': a user
-                    // namespace the caller is already in is skipped, as `nsjoin -a`
-                    // does (setns(2) would refuse it); another one is refused on entry.
-                    if kinds.contains(Kind::User)
-                        && handles
-                            .plan(kinds)
-                            .is_ok_and(|p| p.skipped().contains(Kind::User))
-                    {
-                        kinds.remove(Kind::User);
-                    }
-                    Opened::Handles(Box::new(handles))
+        let opened = match py.detach(|| target.open(kinds)) {
+            Ok(handles) => {
+                // The original package's NAMESPACE_NAMES has 'user': a user
+                // namespace the caller is already in is skipped, as `nsjoin -a`
+                // does (setns(2) would refuse it); another one is refused on entry.
+                if kinds.contains(Kind::User)
+                    && handles
+                        .plan(kinds)
+                        .is_ok_and(|p| p.skipped().contains(Kind::User))
+                {
+                    kinds.remove(Kind::User);
                 }
-                Err(e) => match compat::open_failure(py, &target, e) {
-                    OpenFailure::Now(err) => return Err(err),
-                    OpenFailure::OnEnter(err) => Opened::OnEnter(err),
-                },
+                Opened::Handles(Box::new(handles))
             }
+            Err(e) => match compat::open_failure(py, &target, e) {
+                OpenFailure::Now(err) => return Err(err),
+                OpenFailure::OnEnter(err) => Opened::OnEnter(err),
+            },
         };
         let proc = match proc {
             Some(p) => p.clone().unbind(),
@@ -310,7 +180,6 @@ impl Namespace {
             ns_type: ns_type.clone().unbind(),
             proc,
             inside: AtomicUsize::new(0),
-            by: AtomicU8::new(NOT_YET),
         })
     }
 
@@ -318,11 +187,6 @@ impl Namespace {
     fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
         let this = slf.get();
         let guard = this.enter(slf.py())?;
-        let by = match guard.entered_by() {
-            EnteredBy::ProcessPidfd => BY_PIDFD,
-            EnteredBy::NamespaceFds => BY_FDS,
-        };
-        this.by.store(by, Ordering::Relaxed);
         ENTERED.with_borrow_mut(|entered| entered.push((this.id, guard)));
         this.inside.fetch_add(1, Ordering::Relaxed);
         Ok(slf.clone().unbind())
@@ -366,20 +230,6 @@ impl Namespace {
         ENTERED.with_borrow(|entered| entered.iter().any(|(e, _)| *e == id))
     }
 
-    /// How the most recent ``__enter__`` (on any thread) got in: ``'pidfd'``, one
-    /// setns(2) on the target process's pidfd for every kind at once (a PID, for
-    /// net, uts, ipc, pid, cgroup); ``'fds'``, one setns(2) per kind on namespace
-    /// fds (everything else, a kernel before 5.8, ``NSJOIN_FORCE_PROC=1``). None
-    /// before the first.
-    #[getter]
-    fn entered_by(&self) -> Option<&'static str> {
-        match self.by.load(Ordering::Relaxed) {
-            BY_PIDFD => Some("pidfd"),
-            BY_FDS => Some("fds"),
-            _ => None,
-        }
-    }
-
     /// The target as given (a PID or a path).
     #[getter]
     fn pid(&self, py: Python<'_>) -> Py<PyAny> {
@@ -405,17 +255,14 @@ impl Namespace {
         PyTuple::new(py, args::kind_names(self.kinds))
     }
 
-    /// The target's namespaces: ``{kind: inode}``, the number ``lsns`` shows and
-    /// ``readlink /proc/PID/ns/KIND`` prints as ``net:[N]``. Those opened when it
-    /// was made; for a PID held through its pidfd, those the process is in now
-    /// (ProcessNotFoundError once it has exited).
+    /// The target's namespaces that were opened: ``{kind: inode}``, the number
+    /// ``lsns`` shows and ``readlink /proc/PID/ns/KIND`` prints as ``net:[N]``.
     #[getter]
     fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        if let Opened::OnEnter(_) = &self.opened {
+        let Opened::Handles(handles) = &self.opened else {
             return Ok(dict);
-        }
-        let handles = self.handles(py)?;
+        };
         for ns in handles.iter() {
             dict.set_item(ns.kind().name(), ns.id().ino)?;
         }
@@ -466,7 +313,6 @@ pub fn run(
             args::kinds(kinds, args::thread_kinds())?
         };
         let handles = ns.handles(py)?;
-        let handles: &Handles = &handles;
         return py.detach(|| handles.run(kinds, call)).map_err(to_py)?;
     }
     let kinds = args::kinds(kinds, args::thread_kinds())?;

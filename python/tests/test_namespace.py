@@ -438,8 +438,6 @@ def test_failed_kind_leaves_the_others_again(sandbox_factory) -> None:
 
 def test_refused_entry_is_permission_error(sandbox: Sandbox) -> None:
     # Opened as root, entered after dropping root: setns(2) says EPERM.
-    # NSJOIN_FORCE_PROC=1: opened when made (a Namespace that holds the process
-    # opens nothing before the `with`: test_entered_by.py has that case).
     code = (
         "import os, sys, nsjoin\n"
         "ns = nsjoin.Namespace(int(sys.argv[1]), 'net')\n"
@@ -449,7 +447,7 @@ def test_refused_entry_is_permission_error(sandbox: Sandbox) -> None:
         "except PermissionError as e:\n"
         "    print('PermissionError', e.errno, e)\n"
     )
-    result = python_c(code, str(sandbox.pid), env={**os.environ, "NSJOIN_FORCE_PROC": "1"})
+    result = python_c(code, str(sandbox.pid))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"PermissionError {errno.EPERM} "), result.stdout
     assert "reassociate to namespace 'ns/net' failed" in result.stdout
