@@ -9,6 +9,7 @@ import errno
 import os
 import pathlib
 import subprocess
+import time
 
 import pytest
 
@@ -159,3 +160,28 @@ def test_the_stricter_kind_check_stays(sandbox: Sandbox) -> None:
     assert info.value.errno == errno.EINVAL
     assert "is a uts namespace, not net" in str(info.value)
 
+
+
+def test_a_namespace_outlives_its_process_as_in_the_original(root) -> None:
+    # The original opens the namespace file when the Namespace is made, so a
+    # Namespace stays enterable after its process has exited (the open file keeps
+    # the namespace alive), and enters the namespace of construction time.
+    from conftest import start_sandbox
+
+    sandbox = start_sandbox(["--uts", "--net"])
+    made = [Namespace(sandbox.pid, "uts"), Namespace(str(sandbox.pid), "net")]
+    theirs = []
+    if original is not None:
+        theirs = [original.Namespace(sandbox.pid, "uts"), original.Namespace(sandbox.pid, "net")]
+    want = {"uts": sandbox.ino("uts"), "net": sandbox.ino("net")}
+    sandbox.stop()
+    for _ in range(500):  # until it is reaped (its parent died with the holder)
+        if not os.path.exists(f"/proc/{sandbox.pid}"):
+            break
+        time.sleep(0.01)
+    assert not os.path.exists(f"/proc/{sandbox.pid}")
+    for ns in made + theirs:
+        kind = ns.ns_type
+        with ns:
+            assert thread_ino(kind) == want[kind], kind
+        assert thread_ino(kind) != want[kind]
