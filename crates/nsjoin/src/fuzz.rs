@@ -10,9 +10,7 @@ use std::ffi::OsString;
 use prost::Message;
 use zbus::zvariant::{serialized, OwnedValue, LE};
 
-use crate::container::{
-    containerd, cri, docker, grpc, http, k8s, lxc, nspawn, Container, Engine,
-};
+use crate::container::{containerd, cri, docker, grpc, http, k8s, lxc, nspawn, Container, Engine};
 use crate::scan::{CgroupPaths, ContainerId, ContainerResolver};
 
 /// `spawn::parse_environ`: `/proc/PID/environ`.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::{Serialize, Serializer};
 
 use crate::cgroup::{self, is_oci_id};
-use crate::container::{self, ContainerRef, Engine};
+use crate::container::{self, ContainerRef, Engine, Listed};
 use crate::{procfs, Error, Kind, NsId, Result};
 
 use super::processes::{denied, errno_of, gone};
@@ -48,7 +48,7 @@ fn pid_namespace(pid: i32) -> Option<NsId> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct ContainerId {
     /// The engine that runs it (`cri` for a Kubernetes pod whose runtime the path
-    /// does not tell).
+    /// does not tell); `k8s` once a CRI runtime's list named it by its pod.
     #[serde(serialize_with = "engine_scheme")]
     pub engine: Engine,
     /// The engine's id for it (64 hex digits for OCI engines).
@@ -140,24 +140,43 @@ impl ContainerResolver for CgroupPaths {
     }
 }
 
-/// Containers from cgroup paths ([`CgroupPaths`]), each checked with its engine: the
-/// engine is asked once per container (by its ID, or name for LXC and nspawn) for
-/// its init process, and a process counts as the container's only when it is in
-/// that init's pid namespace. Then the engine's name for it is used too.
+/// Containers from cgroup paths ([`CgroupPaths`]), each checked with its engine,
+/// and named as its owner names it (`docker://redis`, `podman://web`,
+/// `k8s://NAMESPACE/POD/CONTAINER`, `k8s://NAMESPACE/POD/` for a pod sandbox,
+/// `nspawn://NAME`, `lxc://NAME`).
 ///
-/// Where the engine names the container's init in another pid namespace, the
-/// process is not that container's (any process can sit in a cgroup named like a
-/// container's): no container. Where the engine cannot be asked or does not
-/// answer (no engine, an unknown container, a slow engine), the cgroup's word
-/// stays, unconfirmed. Each engine gets 2 s (`ENGINE_BUDGET`) (or the engine time
-/// limit, if shorter) for all its answers in one scan: past it, the containers
-/// not yet asked about stay unconfirmed, never an error.
+/// Each engine that a cgroup path names is asked once per scan for the
+/// containers it runs ([`container::list_within`]: one list call), the first time
+/// one of its containers is met; engines no path names are never asked. What a
+/// process's cgroup path names is then:
+///
+/// * **confirmed** (named as the engine names it) when the engine runs that
+///   container and something beyond the cgroup's name says the process is in it:
+///   where the list gives the container's init PID (Podman, containerd), the
+///   process is in that init's pid namespace; where it does not (Docker, a CRI
+///   runtime, machined), every cgroup hierarchy of the process puts it in the
+///   cgroup the engine itself makes for that container, at a place only root can
+///   make (see [`in_engines_own_cgroup`]);
+/// * **not that container** (no container) when the engine runs it but the check
+///   above fails: any process can sit in a cgroup named like a container's, and
+///   the name would lead `nsjoin -t` to the real one;
+/// * **unconfirmed** (its ID from the cgroup path) when the engine does not run
+///   it or cannot be asked (none there, an error, out of time): never an error.
+///
+/// LXC has no list call (each container has a monitor socket of its own, and the
+/// cgroup's `lxc.payload.NAME` already is the name): each LXC container is asked
+/// for its init, once, and confirmed by its pid namespace as above.
+///
+/// Each engine gets 2 s ([`ENGINE_BUDGET`]) or the engine time limit, if
+/// shorter, for its list (for LXC, for all its answers in one scan).
 #[derive(Debug, Default)]
 pub struct EngineConfirmed {
-    /// Per (engine, id): what the engine said (`None`: no answer).
-    answers: Mutex<HashMap<(Engine, String), Option<Confirmation>>>,
-    /// Per engine: when its time is up.
-    deadlines: Mutex<HashMap<Engine, Instant>>,
+    /// Per engine: its running containers by ID (`None`: no answer).
+    lists: Mutex<HashMap<Engine, Option<HashMap<String, Listed>>>>,
+    /// Per LXC container: what its monitor said (`None`: no answer).
+    lxc: Mutex<HashMap<String, Option<Confirmation>>>,
+    /// When LXC's time is up.
+    lxc_deadline: Mutex<Option<Instant>>,
 }
 
 /// The time one engine gets, over one scan, to answer about the containers found.
@@ -166,44 +185,54 @@ pub const ENGINE_BUDGET: Duration = Duration::from_secs(2);
 /// What an engine said of a container: its init's pid namespace, its name.
 type Confirmation = (NsId, String);
 
+fn engine_limit() -> Duration {
+    container::timeout().map_or(ENGINE_BUDGET, |t| t.min(ENGINE_BUDGET))
+}
+
 impl EngineConfirmed {
-    /// The time left to `engine` in this scan (its clock starts at its first ask).
-    fn time_left(&self, engine: Engine) -> Duration {
-        let mut deadlines = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
-        let end = *deadlines.entry(engine).or_insert_with(|| {
-            let limit = container::timeout().map_or(ENGINE_BUDGET, |t| t.min(ENGINE_BUDGET));
-            Instant::now() + limit
+    /// What `engine`'s list says of container `id` (its list asked for on first
+    /// use): `Err(())` when the engine gave no list, `Ok(None)` when it does not
+    /// run `id`.
+    fn listed(&self, engine: Engine, id: &str) -> std::result::Result<Option<Listed>, ()> {
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        let list = lists.entry(engine).or_insert_with(|| {
+            let listed = container::list_within(engine, engine_limit()).ok()?;
+            Some(listed.into_iter().map(|l| (l.id.clone(), l)).collect())
         });
+        match list {
+            Some(list) => Ok(list.get(id).cloned()),
+            None => Err(()),
+        }
+    }
+
+    /// The time left to LXC in this scan (its clock starts at its first ask).
+    fn lxc_time_left(&self) -> Duration {
+        let mut deadline = self.lxc_deadline.lock().unwrap_or_else(|e| e.into_inner());
+        let end = *deadline.get_or_insert_with(|| Instant::now() + engine_limit());
         end.saturating_duration_since(Instant::now())
     }
 
-    fn ask(&self, engine: Engine, id: &str) -> Option<Confirmation> {
-        let limit = self.time_left(engine);
+    fn ask_lxc(&self, name: &str) -> Option<Confirmation> {
+        let limit = self.lxc_time_left();
         if limit.is_zero() {
             return None;
         }
         let spec = ContainerRef {
-            engine,
-            name: id.to_owned(),
+            engine: Engine::Lxc,
+            name: name.to_owned(),
             namespace: None,
         };
         let answer = container::resolve_within(&spec, limit).ok()?;
-        if is_oci_id(id) && answer.id != id {
-            return None;
-        }
         let pid_ns = pid_namespace(answer.pid)?;
         Some((pid_ns, answer.name))
     }
-}
 
-impl ContainerResolver for EngineConfirmed {
-    fn resolve(&self, pid: i32, cgroup: &str) -> Option<ContainerId> {
-        let mut found = CgroupPaths.resolve(pid, cgroup)?;
+    fn resolve_lxc(&self, pid: i32, mut found: ContainerId) -> Option<ContainerId> {
         let answer = {
-            let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+            let mut answers = self.lxc.lock().unwrap_or_else(|e| e.into_inner());
             answers
-                .entry((found.engine, found.id.clone()))
-                .or_insert_with(|| self.ask(found.engine, &found.id))
+                .entry(found.id.clone())
+                .or_insert_with(|| self.ask_lxc(&found.id))
                 .clone()
         };
         if let Some((init_pid_ns, name)) = answer {
@@ -212,13 +241,75 @@ impl ContainerResolver for EngineConfirmed {
                 return None;
             }
             found.confirmed = true;
-            let name = name.trim_start_matches('/');
             if !name.is_empty() {
-                found.name = Some(name.to_owned());
+                found.name = Some(name);
             }
         }
         Some(found)
     }
+}
+
+impl ContainerResolver for EngineConfirmed {
+    fn resolve(&self, pid: i32, cgroup: &str) -> Option<ContainerId> {
+        let mut found = CgroupPaths.resolve(pid, cgroup)?;
+        if found.engine == Engine::Lxc {
+            return self.resolve_lxc(pid, found);
+        }
+        let Ok(Some(listed)) = self.listed(found.engine, &found.id) else {
+            // No answer, or a container the engine does not run: the cgroup's word.
+            return Some(found);
+        };
+        let inside = match listed.pid {
+            Some(init) => match (pid_namespace(init), pid_namespace(pid)) {
+                (Some(theirs), Some(ours)) => theirs == ours,
+                // The init is gone (or cannot be looked at): nothing to tell by.
+                _ => return Some(found),
+            },
+            None => in_engines_own_cgroup(cgroup, found.engine, &found.id),
+        };
+        if !inside {
+            // The engine's container is elsewhere: not this process's.
+            return None;
+        }
+        found.confirmed = true;
+        found.engine = listed.engine;
+        found.name = listed.name;
+        Some(found)
+    }
+}
+
+/// Whether every hierarchy's line of `cgroup` (a `/proc/PID/cgroup` text) puts
+/// the process in the cgroup `engine` makes for container `id`, at a place only
+/// root can make: directly under the hierarchy's root (`/docker/ID`,
+/// `/system.slice/docker-ID.scope`, `/machine.slice/machine-NAME.scope`,
+/// `/machine.slice/systemd-nspawn@NAME.service`), or under a `kubepods` tree at
+/// the root for a CRI runtime's; or in a cgroup below that one (the container's
+/// own). A user's delegated subtree (`/user.slice/...`) is none of these, and a
+/// process moved into the container's cgroup of one hierarchy only is not in it.
+fn in_engines_own_cgroup(cgroup: &str, engine: Engine, id: &str) -> bool {
+    let mut lines = 0;
+    for path in cgroup::paths(cgroup) {
+        lines += 1;
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let Some(first) = parts.first() else {
+            return false;
+        };
+        let (root_only, depth) = match engine {
+            Engine::Docker => (*first == "docker" || *first == "system.slice", 2),
+            Engine::Nspawn => (*first == "machine.slice", 2),
+            Engine::Cri | Engine::CriO | Engine::Containerd => {
+                (first.starts_with("kubepods"), parts.len())
+            }
+            _ => (false, 0),
+        };
+        // The container's cgroup: the shortest leading part of the path that names one.
+        let named =
+            (1..=depth.min(parts.len())).find_map(|n| cgroup::container_in(&parts[..n].join("/")));
+        if !root_only || named != Some((engine, id.to_owned())) {
+            return false;
+        }
+    }
+    lines > 0
 }
 
 #[cfg(test)]
@@ -263,6 +354,49 @@ mod tests {
                 .id,
             "f".repeat(64)
         );
+    }
+
+    #[test]
+    fn only_the_engines_own_cgroup_in_every_hierarchy_confirms() {
+        let id = "0123456789abcdef".repeat(4);
+        let own = |text: &str, engine| in_engines_own_cgroup(text, engine, &id);
+        for text in [
+            format!("0::/system.slice/docker-{id}.scope\n"),
+            format!("0::/docker/{id}\n"),
+            format!("0::/docker/{id}/inner\n"),
+            format!("2:pids:/docker/{id}\n1:cpu:/docker/{id}\n0::/docker/{id}\n"),
+        ] {
+            assert!(own(&text, Engine::Docker), "{text}");
+        }
+        for text in [
+            // A user's delegated subtree, a service's, another container's, none.
+            format!("0::/user.slice/user-1000.slice/user@1000.service/docker/{id}\n"),
+            format!("0::/system.slice/svc.service/docker-{id}.scope\n"),
+            format!("0::/docker/{}\n", "f".repeat(64)),
+            format!("0::/docker/{id}-x\n"),
+            "0::/\n".to_owned(),
+            String::new(),
+            // Moved into the container's cgroup of one hierarchy only.
+            format!("2:pids:/docker/{id}\n1:cpu:/\n0::/\n"),
+        ] {
+            assert!(!own(&text, Engine::Docker), "{text}");
+        }
+        let kube = format!("0::/kubepods/besteffort/pod1234/{id}\n");
+        assert!(own(&kube, Engine::Cri));
+        assert!(!own(
+            &format!("0::/user.slice/kubepods/pod1/{id}\n"),
+            Engine::Cri
+        ));
+        let scope = format!("0::/kubepods.slice/kubepods-pod1.slice/crio-{id}.scope\n");
+        assert!(own(&scope, Engine::CriO));
+        assert!(!own(&scope, Engine::Docker));
+        let machine = "0::/machine.slice/machine-my\\x2dbox.scope\n";
+        assert!(in_engines_own_cgroup(machine, Engine::Nspawn, "my-box"));
+        assert!(!in_engines_own_cgroup(
+            "0::/user.slice/machine.slice/machine-box.scope\n",
+            Engine::Nspawn,
+            "box"
+        ));
     }
 
     #[test]
