@@ -399,6 +399,67 @@ mod tests {
         ));
     }
 
+    /// A resolver whose engines already answered: Docker with `docker`, Podman
+    /// with `podman` (`None`: no answer).
+    fn answered(docker: Option<Vec<Listed>>, podman: Option<Vec<Listed>>) -> EngineConfirmed {
+        let resolver = EngineConfirmed::default();
+        let by_id = |list: Vec<Listed>| list.into_iter().map(|l| (l.id.clone(), l)).collect();
+        let mut lists = resolver.lists.lock().unwrap();
+        lists.insert(Engine::Docker, docker.map(by_id));
+        lists.insert(Engine::Podman, podman.map(by_id));
+        drop(lists);
+        resolver
+    }
+
+    fn listed(engine: Engine, id: &str, name: &str, pid: Option<i32>) -> Listed {
+        Listed {
+            engine,
+            id: id.to_owned(),
+            name: Some(name.to_owned()),
+            pid,
+        }
+    }
+
+    #[test]
+    fn what_the_lists_confirm_refute_or_leave_to_the_cgroup() {
+        let me = std::process::id() as i32;
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let running = vec![listed(Engine::Docker, &a, "redis", None)];
+        let resolver = answered(Some(running), None);
+        let at_home = format!("2:pids:/docker/{a}\n1:cpu:/docker/{a}\n0::/docker/{a}\n");
+        let c = resolver.resolve(me, &at_home).unwrap();
+        assert!(c.confirmed);
+        assert_eq!(
+            (c.target(), c.to_string()),
+            ("docker://redis".into(), "docker://redis".into())
+        );
+        // Named like the running container, somewhere a user can make: not it.
+        let delegated = format!("0::/user.slice/user-1000.slice/user@1000.service/docker/{a}\n");
+        assert_eq!(resolver.resolve(me, &delegated), None);
+        let one_hierarchy = format!("2:pids:/docker/{a}\n1:cpu:/\n0::/\n");
+        assert_eq!(resolver.resolve(me, &one_hierarchy), None);
+        // A container the engine does not run: the cgroup's ID, unconfirmed.
+        let unknown = resolver.resolve(me, &format!("0::/docker/{b}\n")).unwrap();
+        assert!(!unknown.confirmed);
+        assert_eq!(unknown.target(), format!("docker://{}", &b[..12]));
+        assert_eq!(unknown.to_string(), format!("docker://{}?", &b[..12]));
+        // An engine that did not answer: the same.
+        let silent = answered(None, None);
+        let c = silent.resolve(me, &at_home).unwrap();
+        assert_eq!(
+            (c.confirmed, c.to_string()),
+            (false, format!("docker://{}?", &a[..12]))
+        );
+        // Where the list names the init, its pid namespace decides, wherever the
+        // cgroup is.
+        let podman = vec![listed(Engine::Podman, &a, "web", Some(me))];
+        let resolver = answered(None, Some(podman));
+        let c = resolver
+            .resolve(me, &format!("0::/user.slice/libpod-{a}.scope\n"))
+            .unwrap();
+        assert_eq!((c.confirmed, c.target()), (true, "podman://web".into()));
+    }
+
     #[test]
     fn cgroup_files_prefer_the_unified_line() {
         let id = "a".repeat(64);
