@@ -150,7 +150,8 @@ impl ContainerResolver for CgroupPaths {
 /// one of its containers is met; engines no path names are never asked. What a
 /// process's cgroup path names is then:
 ///
-/// * **confirmed** (named as the engine names it) when the engine runs that
+/// * **confirmed** (named as the engine names it; a container of a Kubernetes
+///   pod by its pod, from the CRI runtime's list) when the engine runs that
 ///   container and something beyond the cgroup's name says the process is in it:
 ///   where the list gives the container's init PID (Podman, containerd), the
 ///   process is in that init's pid namespace; where it does not (Docker, a CRI
@@ -274,8 +275,28 @@ impl ContainerResolver for EngineConfirmed {
         found.confirmed = true;
         found.engine = listed.engine;
         found.name = listed.name;
+        if found.engine == Engine::Containerd && in_kubepods(cgroup) {
+            // A pod's container run by containerd's CRI plugin: named by its pod,
+            // from the CRI runtime's list (asked once too).
+            if let Ok(Some(pod)) = self.listed(Engine::Cri, &found.id) {
+                if pod.engine == Engine::K8s {
+                    found.engine = pod.engine;
+                    found.name = pod.name;
+                }
+            }
+        }
         Some(found)
     }
+}
+
+/// Whether a hierarchy puts the process under a `kubepods` tree at its root,
+/// where the kubelet puts its pods.
+fn in_kubepods(cgroup: &str) -> bool {
+    cgroup::paths(cgroup).any(|path| {
+        path.split('/')
+            .find(|p| !p.is_empty())
+            .is_some_and(|first| first.starts_with("kubepods"))
+    })
 }
 
 /// Whether every hierarchy's line of `cgroup` (a `/proc/PID/cgroup` text) puts
@@ -458,6 +479,21 @@ mod tests {
             .resolve(me, &format!("0::/user.slice/libpod-{a}.scope\n"))
             .unwrap();
         assert_eq!((c.confirmed, c.target()), (true, "podman://web".into()));
+        // containerd's CRI plugin's container of a pod: the pid namespace of the
+        // task's init confirms it, the CRI runtime's labels name it.
+        let resolver = answered(None, None);
+        let mut lists = resolver.lists.lock().unwrap();
+        let task = listed(Engine::Containerd, &a, "", Some(me));
+        let pod = listed(Engine::K8s, &a, "shop/cart/app", None);
+        lists.insert(Engine::Containerd, Some(HashMap::from([(a.clone(), task)])));
+        lists.insert(Engine::Cri, Some(HashMap::from([(a.clone(), pod)])));
+        drop(lists);
+        let scope = format!("0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-{a}.scope\n");
+        let c = resolver.resolve(me, &scope).unwrap();
+        assert_eq!(
+            (c.confirmed, c.target()),
+            (true, "k8s://shop/cart/app".into())
+        );
     }
 
     #[test]
