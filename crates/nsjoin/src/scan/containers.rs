@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::{Serialize, Serializer};
 
 use crate::cgroup::{self, is_oci_id};
-use crate::container::{self, ContainerRef, Engine, Listed};
+use crate::container::{self, ContainerRef, Engine, Listed, Settings};
 use crate::{procfs, Error, Kind, NsId, Result};
 
 use super::processes::{denied, errno_of, gone};
@@ -172,6 +172,8 @@ impl ContainerResolver for CgroupPaths {
 /// shorter, for its list (for LXC, for all its answers in one scan).
 #[derive(Debug, Default)]
 pub struct EngineConfirmed {
+    /// Where the engines are (`None`: where the environment says, when asked).
+    settings: Option<Settings>,
     /// Per engine: its running containers by ID (`None`: no answer).
     lists: Mutex<HashMap<Engine, Option<HashMap<String, Listed>>>>,
     /// Per LXC container: what its monitor said (`None`: no answer).
@@ -186,18 +188,38 @@ pub const ENGINE_BUDGET: Duration = Duration::from_secs(2);
 /// What an engine said of a container: its init's pid namespace, its name.
 type Confirmation = (NsId, String);
 
-fn engine_limit() -> Duration {
-    container::timeout().map_or(ENGINE_BUDGET, |t| t.min(ENGINE_BUDGET))
-}
-
 impl EngineConfirmed {
+    /// Asks the engines where `settings` say they are (the default asks where
+    /// the environment says), each within [`ENGINE_BUDGET`] or `settings.timeout`,
+    /// if shorter.
+    pub fn with_settings(settings: Settings) -> EngineConfirmed {
+        EngineConfirmed {
+            settings: Some(settings),
+            ..EngineConfirmed::default()
+        }
+    }
+
+    /// The settings of one engine's questions: its time, and where it is.
+    fn settings(&self) -> Settings {
+        match &self.settings {
+            Some(settings) => Settings {
+                timeout: settings.timeout.min(ENGINE_BUDGET),
+                ..settings.clone()
+            },
+            None => Settings {
+                timeout: container::timeout().map_or(ENGINE_BUDGET, |t| t.min(ENGINE_BUDGET)),
+                ..Settings::engines_from(&|name| std::env::var_os(name))
+            },
+        }
+    }
+
     /// What `engine`'s list says of container `id` (its list asked for on first
     /// use): `Err(())` when the engine gave no list, `Ok(None)` when it does not
     /// run `id`.
     fn listed(&self, engine: Engine, id: &str) -> std::result::Result<Option<Listed>, ()> {
         let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
         let list = lists.entry(engine).or_insert_with(|| {
-            let listed = container::list_within(engine, engine_limit()).ok()?;
+            let listed = container::list_with(engine, &self.settings()).ok()?;
             Some(listed.into_iter().map(|l| (l.id.clone(), l)).collect())
         });
         match list {
@@ -207,15 +229,16 @@ impl EngineConfirmed {
     }
 
     /// The time left to LXC in this scan (its clock starts at its first ask).
-    fn lxc_time_left(&self) -> Duration {
+    fn lxc_time_left(&self, limit: Duration) -> Duration {
         let mut deadline = self.lxc_deadline.lock().unwrap_or_else(|e| e.into_inner());
-        let end = *deadline.get_or_insert_with(|| Instant::now() + engine_limit());
+        let end = *deadline.get_or_insert_with(|| Instant::now() + limit);
         end.saturating_duration_since(Instant::now())
     }
 
     fn ask_lxc(&self, name: &str) -> Option<Confirmation> {
-        let limit = self.lxc_time_left();
-        if limit.is_zero() {
+        let mut settings = self.settings();
+        settings.timeout = self.lxc_time_left(settings.timeout);
+        if settings.timeout.is_zero() {
             return None;
         }
         let spec = ContainerRef {
@@ -223,7 +246,7 @@ impl EngineConfirmed {
             name: name.to_owned(),
             namespace: None,
         };
-        let answer = container::resolve_within(&spec, limit).ok()?;
+        let answer = container::resolve_with(&spec, &settings).ok()?;
         let pid_ns = pid_namespace(answer.pid)?;
         Some((pid_ns, answer.name))
     }
@@ -307,9 +330,28 @@ fn in_kubepods(cgroup: &str) -> bool {
 /// the root for a CRI runtime's; or in a cgroup below that one (the container's
 /// own). A user's delegated subtree (`/user.slice/...`) is none of these, and a
 /// process moved into the container's cgroup of one hierarchy only is not in it.
+///
+/// Every hierarchy, for the engines whose runtime puts a container's processes
+/// in each one (Docker's, the CRI's); for nspawn, those systemd keeps its units
+/// in (the unified one, v1's `name=systemd`): systemd may leave a machine's
+/// processes higher up in a v1 controller's hierarchy.
 fn in_engines_own_cgroup(cgroup: &str, engine: Engine, id: &str) -> bool {
     let mut lines = 0;
-    for path in cgroup::paths(cgroup) {
+    let systemds = |(hierarchy, controllers, _): &(&str, &str, &str)| {
+        *hierarchy == "0" || *controllers == "name=systemd"
+    };
+    let every: Vec<(&str, &str, &str)> = cgroup
+        .lines()
+        .filter_map(|l| {
+            let mut fields = l.splitn(3, ':');
+            Some((fields.next()?, fields.next()?, fields.next()?))
+        })
+        .collect();
+    let checked = every
+        .iter()
+        .filter(|line| engine != Engine::Nspawn || systemds(line))
+        .map(|(_, _, path)| *path);
+    for path in checked {
         lines += 1;
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
         let Some(first) = parts.first() else {
@@ -411,6 +453,10 @@ mod tests {
         let scope = format!("0::/kubepods.slice/kubepods-pod1.slice/crio-{id}.scope\n");
         assert!(own(&scope, Engine::CriO));
         assert!(!own(&scope, Engine::Docker));
+        let hybrid = "2:cpu:/\n1:name=systemd:/machine.slice/machine-box.scope\n0::/machine.slice/machine-box.scope\n";
+        assert!(in_engines_own_cgroup(hybrid, Engine::Nspawn, "box"));
+        let one = "2:cpu:/\n1:name=systemd:/\n0::/machine.slice/machine-box.scope\n";
+        assert!(!in_engines_own_cgroup(one, Engine::Nspawn, "box"));
         let machine = "0::/machine.slice/machine-my\\x2dbox.scope\n";
         assert!(in_engines_own_cgroup(machine, Engine::Nspawn, "my-box"));
         assert!(!in_engines_own_cgroup(
