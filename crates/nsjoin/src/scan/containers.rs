@@ -157,7 +157,7 @@ impl ContainerResolver for CgroupPaths {
 ///   process is in that init's pid namespace; where it does not (Docker, a CRI
 ///   runtime, machined), every cgroup hierarchy of the process puts it in the
 ///   cgroup the engine itself makes for that container, at a place only root can
-///   make (see [`in_engines_own_cgroup`]);
+///   make (the rules are in SECURITY.md);
 /// * **not that container** (no container) when the engine runs it but the check
 ///   above fails: any process can sit in a cgroup named like a container's, and
 ///   the name would lead `nsjoin -t` to the real one;
@@ -168,7 +168,7 @@ impl ContainerResolver for CgroupPaths {
 /// cgroup's `lxc.payload.NAME` already is the name): each LXC container is asked
 /// for its init, once, and confirmed by its pid namespace as above.
 ///
-/// Each engine gets 2 s ([`ENGINE_BUDGET`]) or the engine time limit, if
+/// Each engine gets 2 s (`ENGINE_BUDGET`) or the engine time limit, if
 /// shorter, for its list (for LXC, for all its answers in one scan).
 #[derive(Debug, Default)]
 pub struct EngineConfirmed {
@@ -190,7 +190,7 @@ type Confirmation = (NsId, String);
 
 impl EngineConfirmed {
     /// Asks the engines where `settings` say they are (the default asks where
-    /// the environment says), each within [`ENGINE_BUDGET`] or `settings.timeout`,
+    /// the environment says), each within 2 s (`ENGINE_BUDGET`) or `settings.timeout`,
     /// if shorter.
     pub fn with_settings(settings: Settings) -> EngineConfirmed {
         EngineConfirmed {
