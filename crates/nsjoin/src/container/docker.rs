@@ -154,7 +154,13 @@ pub(crate) fn parse_list(engine: Engine, body: &[u8]) -> Result<Vec<Listed>, Con
     })?;
     Ok(entries
         .into_iter()
-        .filter(|e| e.state.as_deref().is_none_or(|s| s == "running"))
+        // A paused container still has its processes (and nsjoin -t says why it
+        // cannot be entered as it is).
+        .filter(|e| {
+            e.state
+                .as_deref()
+                .is_none_or(|s| s == "running" || s == "paused")
+        })
         .map(|e| {
             // A name a target can carry (Docker's legacy links read `/web/db`).
             let name = e
@@ -307,9 +313,9 @@ mod tests {
     #[test]
     fn list_answers_give_running_containers_and_their_names() {
         let docker = br#"[{"Id":"a1","Names":["/web/db","/db"],"State":"running"},
-            {"Id":"b2","Names":["/x y"],"State":"running"},{"Id":"c3","Names":["/old"],"State":"exited"}]"#;
+            {"Id":"b2","Names":["/x y"],"State":"running"},{"Id":"c3","Names":["/old"],"State":"exited"},{"Id":"f6","State":"paused"}]"#;
         let listed = parse_list(Engine::Docker, docker).unwrap();
-        assert_eq!(listed.len(), 2);
+        assert_eq!(listed.len(), 3);
         assert_eq!(
             (listed[0].id.as_str(), listed[0].name.as_deref()),
             ("a1", Some("db"))
