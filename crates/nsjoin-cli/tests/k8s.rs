@@ -108,6 +108,53 @@ fn a_pod_by_name_from_the_command_line() {
     );
 }
 
+/// `nsls -c` on the node names each container of a pod as `k8s://NS/POD/CONTAINER`
+/// and its sandbox as `k8s://NS/POD/` (from the labels of the runtime's one
+/// container list and one sandbox list), and each of those enters the pod.
+#[test]
+fn nsls_names_pods_as_k8s_targets() {
+    let Some(mut node) = Node::start_or_skip("nsls_names_pods_as_k8s_targets") else {
+        return;
+    };
+    let pod = node.run_kubelet_pod(
+        "shop",
+        "cart",
+        "cart-pod",
+        &[
+            ("app", &["sleep", "100002"]),
+            ("side", &["sleep", "100003"]),
+        ],
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_nsls"))
+        .args(["-J", "-o", "NS,PID,CONTAINER", "-t", "pid"])
+        .env("CONTAINER_RUNTIME_ENDPOINT", node.endpoint())
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let named: BTreeSet<String> = json["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|row| row["container"].as_str())
+        .filter(|c| c.starts_with("k8s://shop/cart/"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        named,
+        BTreeSet::from([
+            "k8s://shop/cart/".to_owned(),
+            "k8s://shop/cart/app".to_owned(),
+            "k8s://shop/cart/side".to_owned(),
+        ]),
+        "{json}"
+    );
+    assert_eq!(pod.containers.len(), 2);
+    for target in &named {
+        let hostname = stdout(&nsjoin(&node, &["-t", target, "-u", "hostname"]));
+        assert_eq!(hostname.trim(), "cart-pod", "{target}");
+    }
+}
+
 /// The image scripts/image.sh builds.
 const IMAGE: &str = concat!("nsjoin:", env!("CARGO_PKG_VERSION"));
 

@@ -148,23 +148,36 @@ fn json_has_lsns_keys_and_types() {
     assert_eq!(
         keys,
         [
-            "ns",
-            "type",
-            "path",
-            "nprocs",
-            "pid",
-            "ppid",
-            "command",
-            "uid",
-            "user",
-            "netnsid",
-            "nsfs",
-            "pns",
-            "ons",
-            "container"
+            "ns", "type", "path", "nprocs", "pid", "ppid", "command", "uid", "user", "netnsid",
+            "nsfs", "pns", "ons"
         ]
     );
     assert!(text.starts_with("{\n   \"namespaces\": [\n      {\n         \"ns\": "));
+}
+
+/// `--output-all` prints lsns' columns, byte for byte; CONTAINER only when `-c`
+/// (or `-o +CONTAINER`) asks for it too, last.
+#[test]
+fn output_all_is_lsns_own_columns() {
+    let Some(_g) = common::root_shared("output_all_is_lsns_own_columns") else {
+        return;
+    };
+    let sandbox = all_fresh();
+    let pid = sandbox.pid.to_string();
+    for extra in [&[][..], &["-J"], &["-r"], &["-l", "-n"]] {
+        let mut args = vec!["--output-all", "-p", pid.as_str()];
+        args.extend(extra);
+        same_as_lsns(&args);
+    }
+    for asked in [&["-c"][..], &["-o", "+CONTAINER"]] {
+        let mut args = vec!["--output-all", "-r", "-p", pid.as_str()];
+        args.extend(asked);
+        let out = run(NSLS, &args);
+        assert_eq!(out.code, Some(0), "{args:?}: {}", out.stderr);
+        let header = out.stdout.lines().next().unwrap_or_default();
+        assert!(header.starts_with("NS TYPE PATH "), "{args:?}: {header}");
+        assert!(header.ends_with(" ONS CONTAINER"), "{args:?}: {header}");
+    }
 }
 
 #[test]

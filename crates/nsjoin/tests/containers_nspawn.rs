@@ -200,6 +200,12 @@ struct Nspawn {
 
 impl Nspawn {
     fn start(m: &Machined, name: &str) -> Nspawn {
+        Nspawn::start_in(m, name, &format!("system.slice/{name}.scope"))
+    }
+
+    /// [`Nspawn::start`], from the scope unit's cgroup `unit`
+    /// (`machine.slice/machine-NAME.scope`, where systemd itself would put it).
+    fn start_in(m: &Machined, name: &str, unit: &str) -> Nspawn {
         let rootfs = TempDir::new("nspawn-root");
         let root = rootfs.path();
         for dir in ["bin", "usr", "etc", "proc", "sys", "dev", "tmp", "run"] {
@@ -216,10 +222,9 @@ impl Nspawn {
         // machined registers a machine under its leader's unit: make the cgroup
         // of a scope unit (in the v2 hierarchy and, on a hybrid host, in the v1
         // name=systemd one too) and start nspawn from inside it.
-        let unit = format!("system.slice/{name}.scope");
-        let mut scopes = vec![unified_cgroup().unwrap().join(&unit)];
+        let mut scopes = vec![unified_cgroup().unwrap().join(unit)];
         if Path::new("/sys/fs/cgroup/systemd/cgroup.procs").exists() {
-            scopes.push(Path::new("/sys/fs/cgroup/systemd").join(&unit));
+            scopes.push(Path::new("/sys/fs/cgroup/systemd").join(unit));
         }
         let mut script = String::new();
         for scope in &scopes {
@@ -395,6 +400,46 @@ fn nspawn_machine_through_real_machined() {
             "nspawn://{name}: systemd-machined is not running (org.freedesktop.machine1 is not on the system bus)"
         )
     );
+}
+
+/// What `nsls -c` asks machined: one `ListMachines`, which names the machine; a
+/// machine in its scope under `machine.slice` (systemd's hierarchies, where
+/// only root makes cgroups) is then shown as `nspawn://NAME`.
+#[test]
+fn a_scan_names_a_machine_from_machineds_list() {
+    if !common::root_or_skip("a_scan_names_a_machine_from_machineds_list") {
+        return;
+    }
+    let _exclusive = common::exclusive();
+    if !ready_or_skip("a_scan_names_a_machine_from_machineds_list") {
+        return;
+    }
+    let m = Machined::start();
+    let name = format!("nsjoin-list-{}", std::process::id());
+    let c = Nspawn::start_in(&m, &name, &format!("machine.slice/machine-{name}.scope"));
+    let listed = nsjoin::container::list_with(Engine::Nspawn, &on_bus(&m.address)).unwrap();
+    let ours: Vec<_> = listed.iter().filter(|l| l.id == name).collect();
+    assert_eq!(ours.len(), 1, "{listed:?}");
+    assert_eq!(
+        (ours[0].name.as_deref(), ours[0].pid),
+        (Some(name.as_str()), None)
+    );
+
+    let resolver = nsjoin::EngineConfirmed::with_settings(on_bus(&m.address));
+    let listing = nsjoin::Scan::new()
+        .kinds(KindSet::from(Kind::Pid))
+        .containers(Some(std::sync::Arc::new(resolver)))
+        .run()
+        .unwrap();
+    let pid_ns = ns_ino(c.leader, "pid");
+    let row = listing.get(pid_ns).unwrap();
+    assert_eq!(row.pid, Some(c.leader));
+    let found = row
+        .container
+        .as_ref()
+        .expect("the machine's row has a container");
+    assert!(found.confirmed, "{found:?}");
+    assert_eq!(found.target(), format!("nspawn://{name}"));
 }
 
 #[test]

@@ -237,3 +237,52 @@ fn container_host_names_the_socket() {
         "{remote}"
     );
 }
+
+/// What `nsls -c` asks Podman: its own list (with each container's PID), once;
+/// the container's init is in that PID's pid namespace, so it is named
+/// `podman://NAME`. A process in a cgroup named like it but in another pid
+/// namespace is not it.
+#[test]
+fn a_scan_names_podman_containers_from_one_list() {
+    if !common::root_or_skip("a_scan_names_podman_containers_from_one_list") {
+        return;
+    }
+    let _shared = common::shared();
+    if !ready_or_skip("a_scan_names_podman_containers_from_one_list") {
+        return;
+    }
+    let c = PodContainer::new(true);
+    let mut settings = nsjoin::container::Settings::default();
+    settings.podman_host = Some(format!("unix://{SOCKET}"));
+    let listed = nsjoin::container::list_with(Engine::Podman, &settings).unwrap();
+    let ours = listed.iter().find(|l| l.id == c.id).expect("listed");
+    assert_eq!(
+        (ours.name.as_deref(), ours.pid),
+        (Some(c.name.as_str()), Some(c.pid))
+    );
+
+    let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", c.pid)).unwrap();
+    let path = cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").filter(|p| p.contains(&c.id)))
+        .or_else(|| {
+            cgroup
+                .lines()
+                .find_map(|l| l.splitn(3, ':').nth(2).filter(|p| p.contains(&c.id)))
+        })
+        .expect("the container's cgroup names it")
+        .to_owned();
+    let impostor = common::CgroupSandbox::at(path.trim_start_matches('/'));
+    let resolver = nsjoin::EngineConfirmed::with_settings(settings);
+    let listing = nsjoin::Scan::new()
+        .kinds(KindSet::from(Kind::Pid))
+        .containers(Some(std::sync::Arc::new(resolver)))
+        .run()
+        .unwrap();
+    let row = listing.get(ns_ino(c.pid, "pid")).unwrap();
+    let found = row.container.as_ref().expect("the container's row");
+    assert!(found.confirmed, "{found:?}");
+    assert_eq!(found.target(), format!("podman://{}", c.name));
+    let spoof = listing.get(ns_ino(impostor.sandbox.pid, "pid")).unwrap();
+    assert_eq!(spoof.container, None, "{spoof:?}");
+}

@@ -138,12 +138,17 @@ pub fn run(cfg: &Config, output: Output) -> Result<String, Failure> {
     Ok(view.table.render(output))
 }
 
-/// The columns lsns would print (its defaults, `--output-all`, `-o`), with
-/// CONTAINER where `-c` asks for it: before COMMAND in the defaults, else last.
+/// The columns lsns would print (its defaults, `--output-all`: lsns' own, `-o`),
+/// with CONTAINER where `-c` (or `-o`) asks for it: before COMMAND in the
+/// defaults, else last.
 fn pick_columns(cfg: &Config) -> Result<Vec<Col>, Failure> {
     let mut columns = Vec::new();
     if cfg.opts.output_all {
-        columns = INFOS.iter().map(|i| i.col).collect();
+        columns = INFOS
+            .iter()
+            .map(|i| i.col)
+            .filter(|&c| c != Col::Container)
+            .collect();
     }
     if cfg.namespace.is_some() && columns.is_empty() {
         columns = vec![Col::Pid, Col::Ppid, Col::User, Col::Command];
@@ -160,7 +165,9 @@ fn pick_columns(cfg: &Config) -> Result<Vec<Col>, Failure> {
     }
     if cfg.opts.containers && !columns.contains(&Col::Container) {
         match columns.iter().position(|&c| c == Col::Command) {
-            Some(i) if cfg.opts.output.is_none() => columns.insert(i, Col::Container),
+            Some(i) if cfg.opts.output.is_none() && !cfg.opts.output_all => {
+                columns.insert(i, Col::Container)
+            }
             _ => columns.push(Col::Container),
         }
     }

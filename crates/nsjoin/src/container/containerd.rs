@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::grpc::{self, CallError, Client};
 use super::socket::Deadline;
-use super::{no_valid_pid, Container, ContainerError, ContainerRef, Engine, Settings};
+use super::{no_valid_pid, Container, ContainerError, ContainerRef, Engine, Listed, Settings};
 
 /// Searched, in this order, when neither the spec nor CONTAINERD_NAMESPACE names one.
 pub(crate) const NAMESPACES: [&str; 3] = ["k8s.io", "moby", "default"];
@@ -124,19 +124,62 @@ const RUNNING: i32 = 2;
 const PAUSED: i32 = 4;
 const PAUSING: i32 = 5;
 
+/// The containerd namespaces searched for a container: the one given, else
+/// `CONTAINERD_NAMESPACE`, else [`NAMESPACES`].
+fn namespaces(given: Option<&str>, settings: &Settings) -> Vec<String> {
+    match given {
+        Some(ns) => vec![ns.to_owned()],
+        None => match settings.containerd_namespace.as_deref() {
+            Some(ns) if !ns.is_empty() => vec![ns.to_owned()],
+            _ => NAMESPACES.iter().map(|ns| ns.to_string()).collect(),
+        },
+    }
+}
+
+/// The containers with a live task (running or paused) in the namespaces a
+/// `containerd://ID` is searched in, with their init's PID: one `Tasks.List` per
+/// namespace, over one connection.
+pub(crate) fn list(
+    settings: &Settings,
+    deadline: &Deadline,
+) -> Result<Vec<Listed>, ContainerError> {
+    let socket = socket_path(settings)?;
+    let mut client = Client::connect(&socket, deadline)?;
+    let mut listed = Vec::new();
+    for ns in namespaces(None, settings) {
+        let tasks = match client.call::<_, ListTasksResponse>(
+            TASKS_LIST,
+            &[(NAMESPACE_HEADER, &ns)],
+            &ListTasksRequest::default(),
+        ) {
+            Ok(list) => list.tasks,
+            Err(CallError::Status { code, .. }) if code == grpc::NOT_FOUND => Vec::new(),
+            Err(e) => return Err(e.into_error("containerd", &socket)),
+        };
+        listed.extend(tasks.into_iter().filter_map(|t| {
+            check_process(&t).ok()?;
+            Some(Listed {
+                engine: Engine::Containerd,
+                id: if t.container_id.is_empty() {
+                    t.id
+                } else {
+                    t.container_id
+                },
+                name: None,
+                pid: i32::try_from(t.pid).ok(),
+            })
+        }));
+    }
+    Ok(listed)
+}
+
 pub(crate) fn resolve(
     r: &ContainerRef,
     settings: &Settings,
     deadline: &Deadline,
 ) -> Result<Container, ContainerError> {
     let socket = socket_path(settings)?;
-    let namespaces: Vec<String> = match &r.namespace {
-        Some(ns) => vec![ns.clone()],
-        None => match settings.containerd_namespace.as_deref() {
-            Some(ns) if !ns.is_empty() => vec![ns.to_owned()],
-            _ => NAMESPACES.iter().map(|ns| ns.to_string()).collect(),
-        },
-    };
+    let namespaces = namespaces(r.namespace.as_deref(), settings);
     resolve_at(&socket, &namespaces, &r.name, deadline)
 }
 

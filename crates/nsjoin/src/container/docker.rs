@@ -3,13 +3,15 @@
 //! engine itself resolves exact names, full IDs and unique ID prefixes, as the
 //! docker CLI relies on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::http;
 use super::socket::Deadline;
-use super::{env_pairs, no_valid_pid, Container, ContainerError, ContainerRef, Engine, Settings};
+use super::{
+    env_pairs, no_valid_pid, Container, ContainerError, ContainerRef, Engine, Listed, Settings,
+};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -58,13 +60,10 @@ struct ErrorBody {
 /// lead into the sandbox's helper, not the container.
 const SANDBOXED_RUNTIMES: [&str; 4] = ["runsc", "kata", "kata-runtime", "io.containerd.kata"];
 
-pub(crate) fn resolve(
-    r: &ContainerRef,
-    settings: &Settings,
-    deadline: &Deadline,
-) -> Result<Container, ContainerError> {
-    let socket = socket_path(r.engine, settings)?;
-    let ping = http::get(&socket, "/_ping", deadline)?;
+/// `GET /_ping` on `socket`: the path prefix of the API version it speaks
+/// (`/v1.41`), from `header` (`Api-Version`, or Podman's `Libpod-Api-Version`).
+fn negotiate(socket: &Path, header: &str, deadline: &Deadline) -> Result<String, ContainerError> {
+    let ping = http::get(socket, "/_ping", deadline)?;
     if ping.status != 200 {
         return Err(ContainerError::bad(format!(
             "{} answered /_ping with HTTP {}",
@@ -72,12 +71,21 @@ pub(crate) fn resolve(
             ping.status
         )));
     }
-    let prefix = match ping.header("Api-Version") {
+    Ok(match ping.header(header) {
         Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.') => {
             format!("/v{v}")
         }
         _ => String::new(),
-    };
+    })
+}
+
+pub(crate) fn resolve(
+    r: &ContainerRef,
+    settings: &Settings,
+    deadline: &Deadline,
+) -> Result<Container, ContainerError> {
+    let socket = socket_path(r.engine, settings)?;
+    let prefix = negotiate(&socket, "Api-Version", deadline)?;
     let path = format!("{prefix}/containers/{}/json", http::encode_segment(&r.name));
     let response = http::get(&socket, &path, deadline)?;
     if response.status != 200 {
@@ -94,6 +102,85 @@ pub(crate) fn resolve(
         return Err(ContainerError::Refused { message });
     }
     parse_inspect(r.engine, &response.body)
+}
+
+/// One entry of a container list: Docker's `GET /containers/json` (`Names` as
+/// `/redis`) or Podman's `GET /libpod/containers/json` (`Names` as `redis`, and
+/// `Pid`).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListEntry {
+    id: String,
+    #[serde(default)]
+    names: Option<Vec<String>>,
+    #[serde(default)]
+    pid: Option<i64>,
+    #[serde(default)]
+    state: Option<String>,
+}
+
+/// The running containers of Docker or Podman: one `GET` of the engine's list
+/// (Podman's own, which carries each container's PID), after `GET /_ping`.
+pub(crate) fn list(
+    engine: Engine,
+    settings: &Settings,
+    deadline: &Deadline,
+) -> Result<Vec<Listed>, ContainerError> {
+    let socket = socket_path(engine, settings)?;
+    let path = match engine {
+        Engine::Podman => {
+            let prefix = negotiate(&socket, "Libpod-Api-Version", deadline)?;
+            format!("{prefix}/libpod/containers/json")
+        }
+        _ => format!(
+            "{}/containers/json",
+            negotiate(&socket, "Api-Version", deadline)?
+        ),
+    };
+    let response = http::get(&socket, &path, deadline)?;
+    if response.status != 200 {
+        let message = serde_json::from_slice::<ErrorBody>(&response.body)
+            .map(|e| e.message)
+            .unwrap_or_else(|_| format!("HTTP {}", response.status));
+        return Err(ContainerError::Refused { message });
+    }
+    parse_list(engine, &response.body)
+}
+
+/// Turns a list answer into the running containers it names.
+pub(crate) fn parse_list(engine: Engine, body: &[u8]) -> Result<Vec<Listed>, ContainerError> {
+    let entries: Vec<ListEntry> = serde_json::from_slice(body).map_err(|e| {
+        ContainerError::bad(format!("the engine answered with unexpected JSON ({e})"))
+    })?;
+    Ok(entries
+        .into_iter()
+        // A paused container still has its processes (and nsjoin -t says why it
+        // cannot be entered as it is).
+        .filter(|e| {
+            e.state
+                .as_deref()
+                .is_none_or(|s| s == "running" || s == "paused")
+        })
+        .map(|e| {
+            // A name a target can carry (Docker's legacy links read `/web/db`).
+            let name = e
+                .names
+                .unwrap_or_default()
+                .into_iter()
+                .map(|n| n.trim_start_matches('/').to_owned())
+                .find(|n| {
+                    !n.is_empty()
+                        && !n.contains('/')
+                        && !n.chars().any(|c| c.is_control() || c.is_whitespace())
+                });
+            Listed {
+                engine,
+                id: e.id,
+                name,
+                pid: e.pid.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 0),
+            }
+        })
+        .collect())
 }
 
 /// Turns an inspect answer into a [`Container`], refusing what cannot be entered.
@@ -221,5 +308,27 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("unexpected JSON"));
+    }
+
+    #[test]
+    fn list_answers_give_running_containers_and_their_names() {
+        let docker = br#"[{"Id":"a1","Names":["/web/db","/db"],"State":"running"},
+            {"Id":"b2","Names":["/x y"],"State":"running"},{"Id":"c3","Names":["/old"],"State":"exited"},{"Id":"f6","State":"paused"}]"#;
+        let listed = parse_list(Engine::Docker, docker).unwrap();
+        assert_eq!(listed.len(), 3);
+        assert_eq!(
+            (listed[0].id.as_str(), listed[0].name.as_deref()),
+            ("a1", Some("db"))
+        );
+        assert_eq!((listed[1].name.as_deref(), listed[1].pid), (None, None));
+        let podman =
+            br#"[{"Id":"d4","Names":["web"],"Pid":42,"State":"running"},{"Id":"e5","Pid":-1}]"#;
+        let listed = parse_list(Engine::Podman, podman).unwrap();
+        assert_eq!(
+            (listed[0].name.as_deref(), listed[0].pid),
+            (Some("web"), Some(42))
+        );
+        assert_eq!(listed[1].pid, None);
+        assert!(parse_list(Engine::Docker, b"{}").is_err());
     }
 }

@@ -217,6 +217,57 @@ pub fn resolve_with(r: &ContainerRef, settings: &Settings) -> Result<Container> 
     Ok(container)
 }
 
+/// A running container as its engine's list names it: what `nsls` asks each
+/// engine once per run for, instead of one question per container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// The scheme of the target that names it: the engine asked, or
+    /// [`Engine::K8s`] for a container or pod sandbox the kubelet labelled.
+    pub engine: Engine,
+    /// Its full ID (for nspawn, the machine's name): what its cgroup path names.
+    pub id: String,
+    /// Its name as its owner gives it, which makes a target (`ENGINE://NAME`):
+    /// `redis`, `NAMESPACE/POD/CONTAINER`, `NAMESPACE/POD/` for a pod sandbox.
+    /// `None` where the ID is its only name (containerd, an unlabelled CRI one).
+    pub name: Option<String>,
+    /// The host PID of its init process, where the list tells it (Podman's,
+    /// containerd's).
+    pub pid: Option<i32>,
+}
+
+/// Asks `engine`, where the environment says it is, for the containers it runs,
+/// in one list call (Docker and Podman after the version handshake, `GET
+/// /_ping`), giving up after `limit` in all: `GET /containers/json` (Docker),
+/// `GET /libpod/containers/json` (Podman), `Tasks.List` in each containerd
+/// namespace searched (containerd), `ListContainers` and `ListPodSandbox` (a CRI
+/// runtime: `cri-o`, `cri`, `k8s`), `ListMachines` (nspawn). LXC has no such
+/// call (each container has a monitor of its own): an error.
+pub fn list_within(engine: Engine, limit: Duration) -> Result<Vec<Listed>> {
+    let settings = Settings {
+        timeout: limit,
+        ..Settings::engines_from(&|name| std::env::var_os(name))
+    };
+    list_with(engine, &settings)
+}
+
+/// [`list_within`], where `settings` say the engine is, within `settings.timeout`.
+pub fn list_with(engine: Engine, settings: &Settings) -> Result<Vec<Listed>> {
+    let deadline = Deadline::after(settings.timeout);
+    let listed = match engine {
+        Engine::Docker | Engine::Podman => docker::list(engine, settings, &deadline),
+        Engine::Containerd => containerd::list(settings, &deadline),
+        Engine::CriO | Engine::Cri | Engine::K8s => k8s::list(engine, settings, &deadline),
+        Engine::Nspawn => nspawn::list(settings, &deadline),
+        Engine::Lxc => Err(ContainerError::other(
+            "LXC has no list of containers to ask (each has a monitor of its own)",
+        )),
+    };
+    listed.map_err(|why| Error::Container {
+        target: format!("{}://", engine.scheme()),
+        why,
+    })
+}
+
 /// The CRI runtime's socket that a `cri://` or `k8s://` resolution with `settings`
 /// would ask now: `settings.cri_endpoint` (`CONTAINER_RUNTIME_ENDPOINT`), else the
 /// first of crictl's default sockets that accepts a connection, else the first of

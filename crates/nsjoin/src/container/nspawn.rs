@@ -16,7 +16,7 @@ use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
 use super::dbus::{self, short};
 use super::socket::Deadline;
-use super::{no_valid_pid, Container, ContainerError, ContainerRef, Engine, Settings};
+use super::{no_valid_pid, Container, ContainerError, ContainerRef, Engine, Listed, Settings};
 
 const MACHINED: &str = "org.freedesktop.machine1";
 const MANAGER_PATH: &str = "/org/freedesktop/machine1";
@@ -24,17 +24,44 @@ const MANAGER: &str = "org.freedesktop.machine1.Manager";
 const MACHINE: &str = "org.freedesktop.machine1.Machine";
 const DEFAULT_SYSTEM_BUS: &str = "unix:path=/run/dbus/system_bus_socket";
 
+/// What machined is asked: one machine by name, or the list of them.
+#[derive(Clone, Copy)]
+enum Ask<'a> {
+    Machine(&'a str),
+    List,
+}
+
+/// What machined answered to an [`Ask`].
+enum Answer {
+    Machine(Container),
+    Machines(Vec<Listed>),
+}
+
+fn bus_address(settings: &Settings) -> &str {
+    settings
+        .dbus_system_bus
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .unwrap_or(DEFAULT_SYSTEM_BUS)
+}
+
 pub(crate) fn resolve(
     r: &ContainerRef,
     settings: &Settings,
     deadline: &Deadline,
 ) -> Result<Container, ContainerError> {
-    let address = settings
-        .dbus_system_bus
-        .as_deref()
-        .filter(|a| !a.is_empty())
-        .unwrap_or(DEFAULT_SYSTEM_BUS);
-    resolve_on(address, &r.name, deadline)
+    resolve_on(bus_address(settings), &r.name, deadline)
+}
+
+/// The machines systemd-machined knows (`ListMachines`: names, no PIDs).
+pub(crate) fn list(
+    settings: &Settings,
+    deadline: &Deadline,
+) -> Result<Vec<Listed>, ContainerError> {
+    match on_bus(bus_address(settings), Ask::List, deadline)? {
+        Answer::Machines(listed) => Ok(listed),
+        Answer::Machine(_) => Err(ContainerError::other("the D-Bus query failed unexpectedly")),
+    }
 }
 
 /// Asks the machined on the bus at `address` (a D-Bus address such as
@@ -44,21 +71,28 @@ pub(crate) fn resolve_on(
     name: &str,
     deadline: &Deadline,
 ) -> Result<Container, ContainerError> {
+    match on_bus(address, Ask::Machine(name), deadline)? {
+        Answer::Machine(container) => Ok(container),
+        Answer::Machines(_) => Err(ContainerError::other("the D-Bus query failed unexpectedly")),
+    }
+}
+
+fn on_bus(address: &str, ask: Ask<'_>, deadline: &Deadline) -> Result<Answer, ContainerError> {
     // A runtime cannot be started on a thread that already drives one: a caller
     // inside tokio gets the query on a thread of its own, joined before returning.
     if tokio::runtime::Handle::try_current().is_ok() {
         return std::thread::scope(|s| {
-            s.spawn(|| run(address, name, deadline))
+            s.spawn(|| run(address, ask, deadline))
                 .join()
                 .unwrap_or_else(|_| {
                     Err(ContainerError::other("the D-Bus query failed unexpectedly"))
                 })
         });
     }
-    run(address, name, deadline)
+    run(address, ask, deadline)
 }
 
-fn run(address: &str, name: &str, deadline: &Deadline) -> Result<Container, ContainerError> {
+fn run(address: &str, ask: Ask<'_>, deadline: &Deadline) -> Result<Answer, ContainerError> {
     // Connected here, bounded by the deadline, rather than by zbus: zbus connects
     // on a blocking thread that nothing can stop, and dropping the runtime would
     // wait for it for as long as the listener's backlog stays full.
@@ -70,7 +104,7 @@ fn run(address: &str, name: &str, deadline: &Deadline) -> Result<Container, Cont
         .map_err(|e| ContainerError::other(format!("cannot start the D-Bus client: {e}")))?;
     let end = tokio::time::Instant::from_std(deadline.end());
     let answer = runtime.block_on(async {
-        tokio::time::timeout_at(end, query(stream, address, name))
+        tokio::time::timeout_at(end, query(stream, address, ask))
             .await
             .unwrap_or_else(|_| {
                 Err(deadline.late(&format!(
@@ -83,7 +117,7 @@ fn run(address: &str, name: &str, deadline: &Deadline) -> Result<Container, Cont
     answer
 }
 
-async fn query(stream: UnixStream, address: &str, name: &str) -> Result<Container, ContainerError> {
+async fn query(stream: UnixStream, address: &str, ask: Ask<'_>) -> Result<Answer, ContainerError> {
     let io_error = |e: io::Error| ContainerError::Io {
         socket: format!("D-Bus system bus at {address}"),
         source: e,
@@ -103,6 +137,10 @@ async fn query(stream: UnixStream, address: &str, name: &str) -> Result<Containe
                 "cannot reach systemd-machined through the D-Bus system bus at {address}: {why}"
             ))
         })?;
+    let name = match ask {
+        Ask::Machine(name) => name,
+        Ask::List => return list_machines(&connection).await.map(Answer::Machines),
+    };
     let reply = connection
         .call_method(
             Some(MACHINED),
@@ -136,7 +174,39 @@ async fn query(stream: UnixStream, address: &str, name: &str) -> Result<Containe
             short(&e)
         ))
     })?;
-    machine(name, &properties)
+    machine(name, &properties).map(Answer::Machine)
+}
+
+/// `ListMachines`: `a(ssso)`, each machine's name, class, service and object path.
+async fn list_machines(connection: &zbus::Connection) -> Result<Vec<Listed>, ContainerError> {
+    let reply = connection
+        .call_method(
+            Some(MACHINED),
+            MANAGER_PATH,
+            Some(MANAGER),
+            "ListMachines",
+            &(),
+        )
+        .await
+        .map_err(|e| method_error(e, ""))?;
+    let machines: Vec<(String, String, String, OwnedObjectPath)> =
+        reply.body().deserialize().map_err(|e| {
+            ContainerError::bad(format!(
+                "machined answered ListMachines unexpectedly ({})",
+                short(&e)
+            ))
+        })?;
+    Ok(machines
+        .into_iter()
+        // The host itself is listed too, as class "host".
+        .filter(|(name, class, _, _)| class != "host" && !name.is_empty())
+        .map(|(name, ..)| Listed {
+            engine: Engine::Nspawn,
+            id: name.clone(),
+            name: Some(name),
+            pid: None,
+        })
+        .collect())
 }
 
 /// A [`Container`] from a Machine's properties (`GetAll` on

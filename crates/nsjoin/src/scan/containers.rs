@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::{Serialize, Serializer};
 
 use crate::cgroup::{self, is_oci_id};
-use crate::container::{self, ContainerRef, Engine};
+use crate::container::{self, ContainerRef, Engine, Listed, Settings};
 use crate::{procfs, Error, Kind, NsId, Result};
 
 use super::processes::{denied, errno_of, gone};
@@ -48,7 +48,7 @@ fn pid_namespace(pid: i32) -> Option<NsId> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct ContainerId {
     /// The engine that runs it (`cri` for a Kubernetes pod whose runtime the path
-    /// does not tell).
+    /// does not tell); `k8s` once a CRI runtime's list named it by its pod.
     #[serde(serialize_with = "engine_scheme")]
     pub engine: Engine,
     /// The engine's id for it (64 hex digits for OCI engines).
@@ -140,24 +140,46 @@ impl ContainerResolver for CgroupPaths {
     }
 }
 
-/// Containers from cgroup paths ([`CgroupPaths`]), each checked with its engine: the
-/// engine is asked once per container (by its ID, or name for LXC and nspawn) for
-/// its init process, and a process counts as the container's only when it is in
-/// that init's pid namespace. Then the engine's name for it is used too.
+/// Containers from cgroup paths ([`CgroupPaths`]), each checked with its engine,
+/// and named as its owner names it (`docker://redis`, `podman://web`,
+/// `k8s://NAMESPACE/POD/CONTAINER`, `k8s://NAMESPACE/POD/` for a pod sandbox,
+/// `nspawn://NAME`, `lxc://NAME`).
 ///
-/// Where the engine names the container's init in another pid namespace, the
-/// process is not that container's (any process can sit in a cgroup named like a
-/// container's): no container. Where the engine cannot be asked or does not
-/// answer (no engine, an unknown container, a slow engine), the cgroup's word
-/// stays, unconfirmed. Each engine gets 2 s (`ENGINE_BUDGET`) (or the engine time
-/// limit, if shorter) for all its answers in one scan: past it, the containers
-/// not yet asked about stay unconfirmed, never an error.
+/// Each engine that a cgroup path names is asked once per scan for the
+/// containers it runs ([`container::list_within`]: one list call), the first time
+/// one of its containers is met; engines no path names are never asked. What a
+/// process's cgroup path names is then:
+///
+/// * **confirmed** (named as the engine names it; a container of a Kubernetes
+///   pod by its pod, from the CRI runtime's list) when the engine runs that
+///   container and something beyond the cgroup's name says the process is in it:
+///   where the list gives the container's init PID (Podman, containerd), the
+///   process is in that init's pid namespace; where it does not (Docker, a CRI
+///   runtime, machined), every cgroup hierarchy of the process puts it in the
+///   cgroup the engine itself makes for that container, at a place only root can
+///   make (the rules are in SECURITY.md);
+/// * **not that container** (no container) when the engine runs it but the check
+///   above fails: any process can sit in a cgroup named like a container's, and
+///   the name would lead `nsjoin -t` to the real one;
+/// * **unconfirmed** (its ID from the cgroup path) when the engine does not run
+///   it or cannot be asked (none there, an error, out of time): never an error.
+///
+/// LXC has no list call (each container has a monitor socket of its own, and the
+/// cgroup's `lxc.payload.NAME` already is the name): each LXC container is asked
+/// for its init, once, and confirmed by its pid namespace as above.
+///
+/// Each engine gets 2 s (`ENGINE_BUDGET`) or the engine time limit, if
+/// shorter, for its list (for LXC, for all its answers in one scan).
 #[derive(Debug, Default)]
 pub struct EngineConfirmed {
-    /// Per (engine, id): what the engine said (`None`: no answer).
-    answers: Mutex<HashMap<(Engine, String), Option<Confirmation>>>,
-    /// Per engine: when its time is up.
-    deadlines: Mutex<HashMap<Engine, Instant>>,
+    /// Where the engines are (`None`: where the environment says, when asked).
+    settings: Option<Settings>,
+    /// Per engine: its running containers by ID (`None`: no answer).
+    lists: Mutex<HashMap<Engine, Option<HashMap<String, Listed>>>>,
+    /// Per LXC container: what its monitor said (`None`: no answer).
+    lxc: Mutex<HashMap<String, Option<Confirmation>>>,
+    /// When LXC's time is up.
+    lxc_deadline: Mutex<Option<Instant>>,
 }
 
 /// The time one engine gets, over one scan, to answer about the containers found.
@@ -167,43 +189,74 @@ pub const ENGINE_BUDGET: Duration = Duration::from_secs(2);
 type Confirmation = (NsId, String);
 
 impl EngineConfirmed {
-    /// The time left to `engine` in this scan (its clock starts at its first ask).
-    fn time_left(&self, engine: Engine) -> Duration {
-        let mut deadlines = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
-        let end = *deadlines.entry(engine).or_insert_with(|| {
-            let limit = container::timeout().map_or(ENGINE_BUDGET, |t| t.min(ENGINE_BUDGET));
-            Instant::now() + limit
+    /// Asks the engines where `settings` say they are (the default asks where
+    /// the environment says), each within 2 s (`ENGINE_BUDGET`) or `settings.timeout`,
+    /// if shorter.
+    pub fn with_settings(settings: Settings) -> EngineConfirmed {
+        EngineConfirmed {
+            settings: Some(settings),
+            ..EngineConfirmed::default()
+        }
+    }
+
+    /// The settings of one engine's questions: its time, and where it is.
+    fn settings(&self) -> Settings {
+        match &self.settings {
+            Some(settings) => Settings {
+                timeout: settings.timeout.min(ENGINE_BUDGET),
+                ..settings.clone()
+            },
+            None => Settings {
+                timeout: container::timeout().map_or(ENGINE_BUDGET, |t| t.min(ENGINE_BUDGET)),
+                ..Settings::engines_from(&|name| std::env::var_os(name))
+            },
+        }
+    }
+
+    /// What `engine`'s list says of container `id` (its list asked for on first
+    /// use): `Err(())` when the engine gave no list, `Ok(None)` when it does not
+    /// run `id`.
+    fn listed(&self, engine: Engine, id: &str) -> std::result::Result<Option<Listed>, ()> {
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        let list = lists.entry(engine).or_insert_with(|| {
+            let listed = container::list_with(engine, &self.settings()).ok()?;
+            Some(listed.into_iter().map(|l| (l.id.clone(), l)).collect())
         });
+        match list {
+            Some(list) => Ok(list.get(id).cloned()),
+            None => Err(()),
+        }
+    }
+
+    /// The time left to LXC in this scan (its clock starts at its first ask).
+    fn lxc_time_left(&self, limit: Duration) -> Duration {
+        let mut deadline = self.lxc_deadline.lock().unwrap_or_else(|e| e.into_inner());
+        let end = *deadline.get_or_insert_with(|| Instant::now() + limit);
         end.saturating_duration_since(Instant::now())
     }
 
-    fn ask(&self, engine: Engine, id: &str) -> Option<Confirmation> {
-        let limit = self.time_left(engine);
-        if limit.is_zero() {
+    fn ask_lxc(&self, name: &str) -> Option<Confirmation> {
+        let mut settings = self.settings();
+        settings.timeout = self.lxc_time_left(settings.timeout);
+        if settings.timeout.is_zero() {
             return None;
         }
         let spec = ContainerRef {
-            engine,
-            name: id.to_owned(),
+            engine: Engine::Lxc,
+            name: name.to_owned(),
             namespace: None,
         };
-        let answer = container::resolve_within(&spec, limit).ok()?;
-        if is_oci_id(id) && answer.id != id {
-            return None;
-        }
+        let answer = container::resolve_with(&spec, &settings).ok()?;
         let pid_ns = pid_namespace(answer.pid)?;
         Some((pid_ns, answer.name))
     }
-}
 
-impl ContainerResolver for EngineConfirmed {
-    fn resolve(&self, pid: i32, cgroup: &str) -> Option<ContainerId> {
-        let mut found = CgroupPaths.resolve(pid, cgroup)?;
+    fn resolve_lxc(&self, pid: i32, mut found: ContainerId) -> Option<ContainerId> {
         let answer = {
-            let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+            let mut answers = self.lxc.lock().unwrap_or_else(|e| e.into_inner());
             answers
-                .entry((found.engine, found.id.clone()))
-                .or_insert_with(|| self.ask(found.engine, &found.id))
+                .entry(found.id.clone())
+                .or_insert_with(|| self.ask_lxc(&found.id))
                 .clone()
         };
         if let Some((init_pid_ns, name)) = answer {
@@ -212,13 +265,114 @@ impl ContainerResolver for EngineConfirmed {
                 return None;
             }
             found.confirmed = true;
-            let name = name.trim_start_matches('/');
             if !name.is_empty() {
-                found.name = Some(name.to_owned());
+                found.name = Some(name);
             }
         }
         Some(found)
     }
+}
+
+impl ContainerResolver for EngineConfirmed {
+    fn resolve(&self, pid: i32, cgroup: &str) -> Option<ContainerId> {
+        let mut found = CgroupPaths.resolve(pid, cgroup)?;
+        if found.engine == Engine::Lxc {
+            return self.resolve_lxc(pid, found);
+        }
+        let Ok(Some(listed)) = self.listed(found.engine, &found.id) else {
+            // No answer, or a container the engine does not run: the cgroup's word.
+            return Some(found);
+        };
+        let inside = match listed.pid {
+            Some(init) => match (pid_namespace(init), pid_namespace(pid)) {
+                (Some(theirs), Some(ours)) => theirs == ours,
+                // The init is gone (or cannot be looked at): nothing to tell by.
+                _ => return Some(found),
+            },
+            None => in_engines_own_cgroup(cgroup, found.engine, &found.id),
+        };
+        if !inside {
+            // The engine's container is elsewhere: not this process's.
+            return None;
+        }
+        found.confirmed = true;
+        found.engine = listed.engine;
+        found.name = listed.name;
+        if found.engine == Engine::Containerd && in_kubepods(cgroup) {
+            // A pod's container run by containerd's CRI plugin: named by its pod,
+            // from the CRI runtime's list (asked once too).
+            if let Ok(Some(pod)) = self.listed(Engine::Cri, &found.id) {
+                if pod.engine == Engine::K8s {
+                    found.engine = pod.engine;
+                    found.name = pod.name;
+                }
+            }
+        }
+        Some(found)
+    }
+}
+
+/// Whether a hierarchy puts the process under a `kubepods` tree at its root,
+/// where the kubelet puts its pods.
+fn in_kubepods(cgroup: &str) -> bool {
+    cgroup::paths(cgroup).any(|path| {
+        path.split('/')
+            .find(|p| !p.is_empty())
+            .is_some_and(|first| first.starts_with("kubepods"))
+    })
+}
+
+/// Whether every hierarchy's line of `cgroup` (a `/proc/PID/cgroup` text) puts
+/// the process in the cgroup `engine` makes for container `id`, at a place only
+/// root can make: directly under the hierarchy's root (`/docker/ID`,
+/// `/system.slice/docker-ID.scope`, `/machine.slice/machine-NAME.scope`,
+/// `/machine.slice/systemd-nspawn@NAME.service`), or under a `kubepods` tree at
+/// the root for a CRI runtime's; or in a cgroup below that one (the container's
+/// own). A user's delegated subtree (`/user.slice/...`) is none of these, and a
+/// process moved into the container's cgroup of one hierarchy only is not in it.
+///
+/// Every hierarchy, for the engines whose runtime puts a container's processes
+/// in each one (Docker's, the CRI's); for nspawn, those systemd keeps its units
+/// in (the unified one, v1's `name=systemd`): systemd may leave a machine's
+/// processes higher up in a v1 controller's hierarchy.
+fn in_engines_own_cgroup(cgroup: &str, engine: Engine, id: &str) -> bool {
+    let mut lines = 0;
+    let systemds = |(hierarchy, controllers, _): &(&str, &str, &str)| {
+        *hierarchy == "0" || *controllers == "name=systemd"
+    };
+    let every: Vec<(&str, &str, &str)> = cgroup
+        .lines()
+        .filter_map(|l| {
+            let mut fields = l.splitn(3, ':');
+            Some((fields.next()?, fields.next()?, fields.next()?))
+        })
+        .collect();
+    let checked = every
+        .iter()
+        .filter(|line| engine != Engine::Nspawn || systemds(line))
+        .map(|(_, _, path)| *path);
+    for path in checked {
+        lines += 1;
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let Some(first) = parts.first() else {
+            return false;
+        };
+        let (root_only, depth) = match engine {
+            Engine::Docker => (*first == "docker" || *first == "system.slice", 2),
+            Engine::Nspawn => (*first == "machine.slice", 2),
+            Engine::Cri | Engine::CriO | Engine::Containerd => {
+                (first.starts_with("kubepods"), parts.len())
+            }
+            _ => (false, 0),
+        };
+        // The container's cgroup: the shortest leading part of the path that names one.
+        let named =
+            (1..=depth.min(parts.len())).find_map(|n| cgroup::container_in(&parts[..n].join("/")));
+        if !root_only || named != Some((engine, id.to_owned())) {
+            return false;
+        }
+    }
+    lines > 0
 }
 
 #[cfg(test)]
@@ -262,6 +416,129 @@ mod tests {
                 .unwrap()
                 .id,
             "f".repeat(64)
+        );
+    }
+
+    #[test]
+    fn only_the_engines_own_cgroup_in_every_hierarchy_confirms() {
+        let id = "0123456789abcdef".repeat(4);
+        let own = |text: &str, engine| in_engines_own_cgroup(text, engine, &id);
+        for text in [
+            format!("0::/system.slice/docker-{id}.scope\n"),
+            format!("0::/docker/{id}\n"),
+            format!("0::/docker/{id}/inner\n"),
+            format!("2:pids:/docker/{id}\n1:cpu:/docker/{id}\n0::/docker/{id}\n"),
+        ] {
+            assert!(own(&text, Engine::Docker), "{text}");
+        }
+        for text in [
+            // A user's delegated subtree, a service's, another container's, none.
+            format!("0::/user.slice/user-1000.slice/user@1000.service/docker/{id}\n"),
+            format!("0::/system.slice/svc.service/docker-{id}.scope\n"),
+            format!("0::/docker/{}\n", "f".repeat(64)),
+            format!("0::/docker/{id}-x\n"),
+            "0::/\n".to_owned(),
+            String::new(),
+            // Moved into the container's cgroup of one hierarchy only.
+            format!("2:pids:/docker/{id}\n1:cpu:/\n0::/\n"),
+        ] {
+            assert!(!own(&text, Engine::Docker), "{text}");
+        }
+        let kube = format!("0::/kubepods/besteffort/pod1234/{id}\n");
+        assert!(own(&kube, Engine::Cri));
+        assert!(!own(
+            &format!("0::/user.slice/kubepods/pod1/{id}\n"),
+            Engine::Cri
+        ));
+        let scope = format!("0::/kubepods.slice/kubepods-pod1.slice/crio-{id}.scope\n");
+        assert!(own(&scope, Engine::CriO));
+        assert!(!own(&scope, Engine::Docker));
+        let hybrid = "2:cpu:/\n1:name=systemd:/machine.slice/machine-box.scope\n0::/machine.slice/machine-box.scope\n";
+        assert!(in_engines_own_cgroup(hybrid, Engine::Nspawn, "box"));
+        let one = "2:cpu:/\n1:name=systemd:/\n0::/machine.slice/machine-box.scope\n";
+        assert!(!in_engines_own_cgroup(one, Engine::Nspawn, "box"));
+        let machine = "0::/machine.slice/machine-my\\x2dbox.scope\n";
+        assert!(in_engines_own_cgroup(machine, Engine::Nspawn, "my-box"));
+        assert!(!in_engines_own_cgroup(
+            "0::/user.slice/machine.slice/machine-box.scope\n",
+            Engine::Nspawn,
+            "box"
+        ));
+    }
+
+    /// A resolver whose engines already answered: Docker with `docker`, Podman
+    /// with `podman` (`None`: no answer).
+    fn answered(docker: Option<Vec<Listed>>, podman: Option<Vec<Listed>>) -> EngineConfirmed {
+        let resolver = EngineConfirmed::default();
+        let by_id = |list: Vec<Listed>| list.into_iter().map(|l| (l.id.clone(), l)).collect();
+        let mut lists = resolver.lists.lock().unwrap();
+        lists.insert(Engine::Docker, docker.map(by_id));
+        lists.insert(Engine::Podman, podman.map(by_id));
+        drop(lists);
+        resolver
+    }
+
+    fn listed(engine: Engine, id: &str, name: &str, pid: Option<i32>) -> Listed {
+        Listed {
+            engine,
+            id: id.to_owned(),
+            name: Some(name.to_owned()),
+            pid,
+        }
+    }
+
+    #[test]
+    fn what_the_lists_confirm_refute_or_leave_to_the_cgroup() {
+        let me = std::process::id() as i32;
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let running = vec![listed(Engine::Docker, &a, "redis", None)];
+        let resolver = answered(Some(running), None);
+        let at_home = format!("2:pids:/docker/{a}\n1:cpu:/docker/{a}\n0::/docker/{a}\n");
+        let c = resolver.resolve(me, &at_home).unwrap();
+        assert!(c.confirmed);
+        assert_eq!(
+            (c.target(), c.to_string()),
+            ("docker://redis".into(), "docker://redis".into())
+        );
+        // Named like the running container, somewhere a user can make: not it.
+        let delegated = format!("0::/user.slice/user-1000.slice/user@1000.service/docker/{a}\n");
+        assert_eq!(resolver.resolve(me, &delegated), None);
+        let one_hierarchy = format!("2:pids:/docker/{a}\n1:cpu:/\n0::/\n");
+        assert_eq!(resolver.resolve(me, &one_hierarchy), None);
+        // A container the engine does not run: the cgroup's ID, unconfirmed.
+        let unknown = resolver.resolve(me, &format!("0::/docker/{b}\n")).unwrap();
+        assert!(!unknown.confirmed);
+        assert_eq!(unknown.target(), format!("docker://{}", &b[..12]));
+        assert_eq!(unknown.to_string(), format!("docker://{}?", &b[..12]));
+        // An engine that did not answer: the same.
+        let silent = answered(None, None);
+        let c = silent.resolve(me, &at_home).unwrap();
+        assert_eq!(
+            (c.confirmed, c.to_string()),
+            (false, format!("docker://{}?", &a[..12]))
+        );
+        // Where the list names the init, its pid namespace decides, wherever the
+        // cgroup is.
+        let podman = vec![listed(Engine::Podman, &a, "web", Some(me))];
+        let resolver = answered(None, Some(podman));
+        let c = resolver
+            .resolve(me, &format!("0::/user.slice/libpod-{a}.scope\n"))
+            .unwrap();
+        assert_eq!((c.confirmed, c.target()), (true, "podman://web".into()));
+        // containerd's CRI plugin's container of a pod: the pid namespace of the
+        // task's init confirms it, the CRI runtime's labels name it.
+        let resolver = answered(None, None);
+        let mut lists = resolver.lists.lock().unwrap();
+        let task = listed(Engine::Containerd, &a, "", Some(me));
+        let pod = listed(Engine::K8s, &a, "shop/cart/app", None);
+        lists.insert(Engine::Containerd, Some(HashMap::from([(a.clone(), task)])));
+        lists.insert(Engine::Cri, Some(HashMap::from([(a.clone(), pod)])));
+        drop(lists);
+        let scope = format!("0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-{a}.scope\n");
+        let c = resolver.resolve(me, &scope).unwrap();
+        assert_eq!(
+            (c.confirmed, c.target()),
+            (true, "k8s://shop/cart/app".into())
         );
     }
 

@@ -1,7 +1,7 @@
 //! Stand-in engines on unix sockets of the test's own, for the engine tests of
 //! the library (tests/hostile_engines.rs, tests/containers_*.rs) and of the
-//! command (nsjoin-cli's tests/hostile_engines.rs, which includes this file
-//! alone): a listener that never accepts, and one that hands each connection to a
+//! commands (nsjoin-cli's tests/hostile_engines.rs and tests/nsls_engines.rs,
+//! which include this file alone): a listener that never accepts, and one that hands each connection to a
 //! handler (trickling, pouring, answering like Docker's Engine API).
 #![allow(dead_code)]
 

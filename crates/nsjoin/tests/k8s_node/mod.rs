@@ -70,6 +70,9 @@ pub struct Node {
     daemon: Child,
     bridge: String,
     pods: Vec<String>,
+    /// The cgroup parents made for pods (`kubepods/besteffort/pod<uid>`), removed
+    /// from every hierarchy on drop.
+    cgroup_parents: Vec<String>,
 }
 
 impl Node {
@@ -189,6 +192,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             daemon,
             bridge,
             pods: Vec::new(),
+            cgroup_parents: Vec::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::os::unix::net::UnixStream::connect(&node.socket).is_err() {
@@ -258,12 +262,43 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         hostname: &str,
         containers: &[(&str, &[&str])],
     ) -> Pod {
+        self.run_pod_with(namespace, name, hostname, containers, false)
+    }
+
+    /// [`Node::run_pod`], in the cgroup the kubelet (cgroupfs driver) gives a
+    /// best-effort pod: `/kubepods/besteffort/pod<uid>/<id>` for each of its
+    /// containers and its sandbox.
+    pub fn run_kubelet_pod(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        hostname: &str,
+        containers: &[(&str, &[&str])],
+    ) -> Pod {
+        self.run_pod_with(namespace, name, hostname, containers, true)
+    }
+
+    fn run_pod_with(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        hostname: &str,
+        containers: &[(&str, &[&str])],
+        kubepods: bool,
+    ) -> Pod {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let uid = format!(
             "uid-{}-{}",
             std::process::id(),
             COUNT.fetch_add(1, Ordering::Relaxed)
         );
+        let cgroup_parent = if kubepods {
+            let parent = format!("/kubepods/besteffort/pod{uid}");
+            self.cgroup_parents.push(parent.clone());
+            parent
+        } else {
+            String::new()
+        };
         let labels = HashMap::from([
             (
                 "io.kubernetes.pod.namespace".to_owned(),
@@ -288,7 +323,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             hostname: hostname.into(),
             labels: labels.clone(),
             linux: Some(pb::LinuxPodSandboxConfig {
-                cgroup_parent: String::new(),
+                cgroup_parent,
                 security_context: Some(pb::LinuxSandboxSecurityContext {
                     namespace_options: Some(options.clone()),
                 }),
@@ -393,6 +428,20 @@ impl Drop for Node {
         }
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();
+        // The pods' parents, then theirs where nothing else is in them, in every
+        // hierarchy (cgroup v2's root, v1's directories under it).
+        let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
+        if let Ok(dirs) = std::fs::read_dir("/sys/fs/cgroup") {
+            roots.extend(dirs.flatten().map(|d| d.path()));
+        }
+        for parent in std::mem::take(&mut self.cgroup_parents) {
+            for root in &roots {
+                let mut dir = root.join(parent.trim_start_matches('/'));
+                while dir != *root && std::fs::remove_dir(&dir).is_ok() {
+                    dir.pop();
+                }
+            }
+        }
         let _ = Command::new("ip")
             .args(["link", "delete", &self.bridge])
             .stdout(Stdio::null())

@@ -39,6 +39,8 @@ pub(super) struct PodSandbox {
     pub(super) state: i32,
     #[prost(int64, tag = "4")]
     pub(super) created_at: i64,
+    #[prost(map = "string, string", tag = "5")]
+    pub(super) labels: HashMap<String, String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

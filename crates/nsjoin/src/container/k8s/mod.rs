@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::grpc::{self, CallError, Client};
 use super::socket::Deadline;
-use super::{cri, Container, ContainerError, ContainerRef, Engine, Settings};
+use super::{cri, Container, ContainerError, ContainerRef, Engine, Listed, Settings};
 
 mod messages;
 use messages::*;
@@ -170,6 +170,86 @@ pub(crate) fn resolve(
     })?;
     found.name = name;
     Ok(found)
+}
+
+/// The running containers and ready pod sandboxes of a CRI runtime (CRI-O's for
+/// `cri-o`, else the one `cri://` asks): one `ListContainers` and one
+/// `ListPodSandbox`, unfiltered, over one connection. Those the kubelet labelled
+/// are named as `k8s://` names them (`NAMESPACE/POD/CONTAINER`, and
+/// `NAMESPACE/POD/` for a sandbox), the others by ID. The CRI tells no PIDs.
+pub(crate) fn list(
+    engine: Engine,
+    settings: &Settings,
+    deadline: &Deadline,
+) -> Result<Vec<Listed>, ContainerError> {
+    let mut client = match engine {
+        Engine::CriO => Client::connect(std::path::Path::new(cri::CRIO_SOCKET), deadline)?,
+        _ => cri::connect_cri(settings, deadline)?,
+    };
+    let containers: ListContainersResponse = call(
+        &mut client,
+        "ListContainers",
+        &ListContainersRequest::default(),
+    )?;
+    let sandboxes: ListPodSandboxResponse = call(
+        &mut client,
+        "ListPodSandbox",
+        &ListPodSandboxRequest::default(),
+    )?;
+    let unlabelled = |id: String| Listed {
+        engine,
+        id,
+        name: None,
+        pid: None,
+    };
+    let mut listed: Vec<Listed> = containers
+        .containers
+        .into_iter()
+        .filter(|c| c.state == CONTAINER_RUNNING)
+        .map(|c| match pod_name(&c.labels, Some(c.name())) {
+            Some(name) => Listed {
+                engine: Engine::K8s,
+                id: c.id,
+                name: Some(name),
+                pid: None,
+            },
+            None => unlabelled(c.id),
+        })
+        .collect();
+    listed.extend(
+        sandboxes
+            .items
+            .into_iter()
+            .filter(|s| s.state == SANDBOX_READY)
+            .map(|s| match pod_name(&s.labels, None) {
+                Some(name) => Listed {
+                    engine: Engine::K8s,
+                    id: s.id,
+                    name: Some(name),
+                    pid: None,
+                },
+                None => unlabelled(s.id),
+            }),
+    );
+    Ok(listed)
+}
+
+/// `NAMESPACE/POD/CONTAINER` (or `NAMESPACE/POD/` for a sandbox, `container`
+/// `None`) from the kubelet's labels, where they make a `k8s://` spec that
+/// reads back as the same pod and container.
+fn pod_name(labels: &HashMap<String, String>, container: Option<&str>) -> Option<String> {
+    if container == Some("") {
+        return None;
+    }
+    let namespace = labels.get(LABEL_NAMESPACE)?;
+    let pod = labels.get(LABEL_POD)?;
+    let name = format!("{namespace}/{pod}/{}", container.unwrap_or(""));
+    let spec: ContainerRef = format!("k8s://{name}").parse().ok()?;
+    let expected = match container {
+        Some(c) => format!("{pod}/{c}"),
+        None => format!("{pod}/"),
+    };
+    (spec.namespace.as_deref() == Some(namespace.as_str()) && spec.name == expected).then_some(name)
 }
 
 /// The pod's one ready sandbox, or why there is none.
@@ -360,6 +440,24 @@ mod tests {
         assert_eq!(split_name("web/c"), ("web", PodPart::Container("c")));
     }
 
+    #[test]
+    fn listed_names_are_k8s_specs_that_read_back() {
+        let labels = |ns: &str, pod: &str| {
+            HashMap::from([
+                (LABEL_NAMESPACE.to_owned(), ns.to_owned()),
+                (LABEL_POD.to_owned(), pod.to_owned()),
+            ])
+        };
+        let l = labels("prod", "web");
+        assert_eq!(pod_name(&l, Some("nginx")).unwrap(), "prod/web/nginx");
+        assert_eq!(pod_name(&l, None).unwrap(), "prod/web/");
+        assert_eq!(pod_name(&l, Some("")), None);
+        assert_eq!(pod_name(&l, Some("a/b")), None);
+        assert_eq!(pod_name(&labels("prod", "w b"), None), None);
+        assert_eq!(pod_name(&labels("", "web"), None), None);
+        assert_eq!(pod_name(&HashMap::new(), Some("c")), None);
+    }
+
     fn sandbox(id: &str, state: i32, created_at: i64) -> PodSandbox {
         PodSandbox {
             id: id.into(),
@@ -369,6 +467,7 @@ mod tests {
             }),
             state,
             created_at,
+            labels: HashMap::new(),
         }
     }
 
