@@ -119,3 +119,8 @@ pub fn nspawn_answer(name: &str, body: &[u8]) -> Option<Result<Container, String
 pub fn k8s_answers(message: &[u8]) -> Vec<Result<String, String>> {
     k8s::pick_from_answers(message)
 }
+
+/// `docker::parse_list`: an Engine API container list answer.
+pub fn docker_list(engine: Engine, body: &[u8]) -> Result<Vec<crate::container::Listed>, String> {
+    docker::parse_list(engine, body).map_err(|e| e.to_string())
+}
