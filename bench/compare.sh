@@ -165,7 +165,7 @@ def write(name, text):
 
 # Criterion medians (ns).
 crit = {}
-for bench_id in ["raw_setns_pair/net", "raw_setns_pair_guard_fds/net", "guard_cycle_preopened/net",
+for bench_id in ["raw_setns_pair/net", "raw_setns_pair_in_fn/net", "raw_setns_pair_guard_fds/net", "guard_cycle_preopened/net",
                  "guard_cycle_home/net", "guard_cycle_oneshot/net", "guard_cycle_open_enter/net",
                  "run_in/net", "spawn_true/all"]:
     f = f"target/criterion/{bench_id.replace('/', '_')}/new/estimates.json"

@@ -13,6 +13,7 @@
 //! | `raw_setns_pair/net` | setns into the target's net fd and back into ours, both opened in advance: the floor |
 //! | `guard_cycle_preopened/net` | plain `Handles::enter` + `Guard::leave` on handles opened once (the thread's way back is taken once per thread) |
 //! | `guard_cycle_home/net` | `Handles::enter_from` an explicit `Home` + `Guard::leave` |
+//! | `raw_setns_pair_in_fn/net` | the floor again, each setns made in a function of its own that returns after it (see `guard::guarded` for why that costs) |
 //! | `raw_setns_pair_guard_fds/net` | the floor on the fds a guard uses (the target's from `Target::open`, ours as a guard saves it) |
 //! | `guard_cycle_oneshot/net` | `nsjoin::enter(&target, net)` + leave: one statement, through the process's pidfd (`with Namespace(pid, 'net')`) |
 //! | `guard_cycle_open_enter/net` | `Target::open` + `Handles::enter` + leave + close: the namespace files opened each time |
@@ -35,6 +36,11 @@ fn open_ns(path: &str) -> OwnedFd {
         .unwrap_or_else(|e| panic!("cannot open {path}: {e}"))
 }
 
+#[inline(never)]
+fn setns_in_fn(fd: std::os::fd::BorrowedFd<'_>) {
+    move_into_link_name_space(fd, None).expect("setns");
+}
+
 fn benches(c: &mut Criterion, sandbox: &Sandbox) {
     let target = Target::pid(sandbox.pid);
     let net = KindSet::from(Kind::Net);
@@ -46,6 +52,16 @@ fn benches(c: &mut Criterion, sandbox: &Sandbox) {
         b.iter(|| {
             move_into_link_name_space(theirs.as_fd(), None).expect("setns into the target");
             move_into_link_name_space(ours.as_fd(), None).expect("setns back");
+        })
+    });
+
+    // The floor made the way a plain library function would make it: each setns in
+    // a function that returns after it. Where the kernel untrains the CPU's return
+    // predictor on system call entry, each such return costs hundreds of ns.
+    c.bench_function("raw_setns_pair_in_fn/net", |b| {
+        b.iter(|| {
+            setns_in_fn(theirs.as_fd());
+            setns_in_fn(ours.as_fd());
         })
     });
 

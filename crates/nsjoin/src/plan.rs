@@ -117,6 +117,7 @@ impl Handles {
 }
 
 impl Setns for Fds<'_> {
+    #[inline(always)]
     fn setns(&mut self, kind: Kind) -> Result<(), Errno> {
         let fd = self.0.get(kind).ok_or(Errno::BADF)?;
         setns_kind(*fd, kind)
@@ -126,12 +127,14 @@ impl Setns for Fds<'_> {
 /// `setns(fd, CLONE_NEW<KIND>)`: the kind is passed, as nsenter does, so that the
 /// kernel refuses an fd of another kind too.
 /// setns(2) on a process's pidfd: every kind of `kinds` at once, or none of them.
+#[inline(always)]
 pub(crate) fn setns_pidfd(pidfd: BorrowedFd<'_>, kinds: KindSet) -> Result<(), Errno> {
     use rustix::thread::ThreadNameSpaceType as T;
     let flags = T::from_bits_retain(kinds.clone_flags() as u32);
     rustix::thread::move_into_thread_name_spaces(pidfd, flags)
 }
 
+#[inline(always)]
 pub(crate) fn setns_kind(fd: BorrowedFd<'_>, kind: Kind) -> Result<(), Errno> {
     use rustix::thread::LinkNameSpaceType as T;
     let kind = match kind {
@@ -175,6 +178,7 @@ impl Failed {
 /// that would enter the namespaces the target is in *now*, which differ from the
 /// ones opened, identified and kind-checked if the target has moved since (it may
 /// have exec'd `unshare`). The pidfd's job is the liveness check at open time.
+#[inline(always)]
 pub(crate) fn enter(to: &mut impl Setns, plan: Plan) -> Result<(), Failed> {
     let kinds = plan.kinds();
     if kinds.is_empty() {

@@ -198,91 +198,145 @@ impl Handles {
     /// assert_eq!(NsId::current(Kind::Uts).unwrap(), me.get(Kind::Uts).unwrap().id());
     /// guard.leave().unwrap();
     /// ```
+    #[inline]
     pub fn enter(&self, kinds: KindSet) -> Result<Guard> {
         self.enter_saving(kinds, None)
     }
 
     /// Like [`Handles::enter`], with the way back taken from `home` for the kinds it
     /// saved and no other guard on this thread is inside.
+    #[inline]
     pub fn enter_from(&self, home: &Home, kinds: KindSet) -> Result<Guard> {
         self.enter_saving(kinds, Some(home))
     }
 
+    /// The setns(2) calls are made here, inlined into the caller's function, with
+    /// the bookkeeping before and after them in functions of their own (see
+    /// [`guarded`]).
+    #[inline(always)]
     fn enter_saving(&self, kinds: KindSet, home: Option<&Home>) -> Result<Guard> {
+        let (plan, begun) = self.begin_enter(kinds, home)?;
+        let result = plan::enter(&mut self.fds(), plan);
+        begun.end(result)
+    }
+
+    #[inline(never)]
+    fn begin_enter(&self, kinds: KindSet, home: Option<&Home>) -> Result<(Plan, Begun)> {
         let plan = self.plan_for_thread(kinds, KindSet::from(Kind::User), USER_IS_ONE_WAY)?;
-        guarded(plan.kinds(), home, EnteredBy::NamespaceFds, || {
-            plan::enter(&mut self.fds(), plan)
-        })
+        let begun = Begun::new(plan.kinds(), home, EnteredBy::NamespaceFds)?;
+        Ok((plan, begun))
     }
 }
 
 /// Takes the way back for every one of `kinds` (before anything is entered), runs
 /// `enter`, and records one frame per kind entered on the thread's stacks. If
 /// `enter` fails, what it did enter is left again before the error is returned.
+///
+/// Why in three parts, with `enter` inlined between two calls: where the kernel
+/// untrains the CPU's return predictor on every system call entry (AMD's SRSO
+/// mitigation does), the first return after a system call into a frame made before
+/// it is mispredicted at a cost of hundreds of nanoseconds, about as much as a
+/// setns(2) itself. So no function that makes a setns returns between it and the
+/// caller: the call before it ([`Begun::new`]) returns before it, and the call
+/// after it ([`Begun::end`]) is made after it. `benches/enter.rs` measures the
+/// difference (`raw_setns_pair_in_fn/net`).
+#[inline(always)]
 fn guarded(
     kinds: KindSet,
     home: Option<&Home>,
     by: EnteredBy,
     enter: impl FnOnce() -> Result<(), Failed>,
 ) -> Result<Guard> {
-    let mut backs = KindMap::new();
-    let id = THREAD.with_borrow_mut(|t| -> Result<u64> {
-        for kind in kinds.iter() {
-            let inside = !t.stacks[kind as usize].is_empty();
-            let back = match (inside, home.and_then(|h| h.saved.get(kind))) {
-                (false, Some(saved)) => Rc::clone(saved),
-                (false, None) => match t.home.get(kind) {
-                    Some(own) => Rc::clone(own),
-                    None => {
-                        let own = Rc::new(save_current(kind)?);
-                        t.home.insert(kind, Rc::clone(&own));
-                        own
-                    }
-                },
-                (true, _) => Rc::new(save_current(kind)?),
-            };
-            backs.insert(kind, back);
-        }
-        t.next_id += 1;
-        Ok(t.next_id)
-    })?;
-    let dirs = if kinds.contains(Kind::Mnt) {
-        Some(Rc::new((open_dir("/")?, open_dir(".")?)))
-    } else {
-        None
-    };
-    let result = enter();
-    let entered = match &result {
-        Ok(()) => kinds,
-        Err(failed) => failed.done,
-    };
-    THREAD.with_borrow_mut(|t| {
-        for kind in entered.iter() {
-            t.stacks[kind as usize].push(Frame {
-                guard: id,
-                kind,
-                back: backs
-                    .remove(kind)
-                    .expect("a way back for every planned kind"),
-                dirs: if kind == Kind::Mnt {
-                    dirs.clone()
-                } else {
-                    None
-                },
-            });
-        }
-    });
-    let guard = Guard {
-        id,
-        entered,
-        by,
-        _not_send: PhantomData,
-    };
-    match result {
-        Ok(()) => Ok(guard),
-        Err(failed) => {
-            guard.leave()?;
-            Err(enter_error(failed))
+    let begun = Begun::new(kinds, home, by)?;
+    begun.end(enter())
+}
+
+/// A guard about to enter: its id and its ways back, taken before anything is
+/// entered.
+struct Begun {
+    kinds: KindSet,
+    by: EnteredBy,
+    id: u64,
+    backs: KindMap<Rc<OwnedFd>>,
+    dirs: Option<Rc<(OwnedFd, OwnedFd)>>,
+}
+
+impl Begun {
+    #[inline(never)]
+    fn new(kinds: KindSet, home: Option<&Home>, by: EnteredBy) -> Result<Begun> {
+        let mut backs = KindMap::new();
+        let id = THREAD.with_borrow_mut(|t| -> Result<u64> {
+            for kind in kinds.iter() {
+                let inside = !t.stacks[kind as usize].is_empty();
+                let back = match (inside, home.and_then(|h| h.saved.get(kind))) {
+                    (false, Some(saved)) => Rc::clone(saved),
+                    (false, None) => match t.home.get(kind) {
+                        Some(own) => Rc::clone(own),
+                        None => {
+                            let own = Rc::new(save_current(kind)?);
+                            t.home.insert(kind, Rc::clone(&own));
+                            own
+                        }
+                    },
+                    (true, _) => Rc::new(save_current(kind)?),
+                };
+                backs.insert(kind, back);
+            }
+            t.next_id += 1;
+            Ok(t.next_id)
+        })?;
+        let dirs = if kinds.contains(Kind::Mnt) {
+            Some(Rc::new((open_dir("/")?, open_dir(".")?)))
+        } else {
+            None
+        };
+        Ok(Begun {
+            kinds,
+            by,
+            id,
+            backs,
+            dirs,
+        })
+    }
+
+    /// Records on the thread's stacks what `result` says was entered; if it is an
+    /// error, leaves that again and returns the error.
+    #[inline(never)]
+    fn end(mut self, result: Result<(), Failed>) -> Result<Guard> {
+        let entered = match &result {
+            Ok(()) => self.kinds,
+            Err(failed) => failed.done,
+        };
+        let (id, dirs) = (self.id, self.dirs.take());
+        THREAD.with_borrow_mut(|t| {
+            for kind in entered.iter() {
+                t.stacks[kind as usize].push(Frame {
+                    guard: id,
+                    kind,
+                    back: self
+                        .backs
+                        .remove(kind)
+                        .expect("a way back for every planned kind"),
+                    dirs: if kind == Kind::Mnt {
+                        dirs.clone()
+                    } else {
+                        None
+                    },
+                });
+            }
+        });
+        let guard = Guard {
+            id,
+            entered,
+            by: self.by,
+            _not_send: PhantomData,
+        };
+        match result {
+            Ok(()) => Ok(guard),
+            Err(failed) => {
+                guard.leave()?;
+                Err(enter_error(failed))
+            }
         }
     }
 }
@@ -397,6 +451,7 @@ impl Guard {
 
     /// Leaves the namespaces now and reports whether that worked. On error the
     /// thread is still in the namespace the error names (see the type's docs).
+    #[inline(always)]
     pub fn leave(mut self) -> Result<()> {
         let result = self.restore();
         // Whatever happened, the caller now knows: drop must not act again.
@@ -407,8 +462,23 @@ impl Guard {
     /// Goes back kind by kind, in the reverse of the entering order, and keeps
     /// going after a failure so that as much as possible is restored; the first
     /// error is returned. Every frame of this guard is gone afterwards.
+    #[inline(always)]
     fn restore(&mut self) -> Result<()> {
         let mut first_error = None;
+        // The setns of each kind inlined here, as in `guarded`.
+        while let Some(frame) = self.next_way_back() {
+            let result = restore_kind(&frame);
+            after_restore(frame, result, &mut first_error);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The next frame of this guard to go back through, in the reverse of the
+    /// entering order, taken off the thread's stack. A frame that is not the
+    /// innermost of its kind is not returned: the thread stays where the guards
+    /// after this one put it, and the next one inherits its way back.
+    #[inline(never)]
+    fn next_way_back(&mut self) -> Option<Frame> {
         for kind in Kind::ENTER_ORDER.into_iter().rev() {
             if !self.entered.contains(kind) {
                 continue;
@@ -416,26 +486,42 @@ impl Guard {
             self.entered.remove(kind);
             let id = self.id;
             // The thread's state is gone only while the thread itself is ending.
-            let _ = THREAD.try_with(|t| {
-                let stack = &mut t.borrow_mut().stacks[kind as usize];
-                let Some(at) = stack.iter().rposition(|f| f.guard == id) else {
-                    return;
-                };
-                let frame = stack.remove(at);
-                if let Some(next) = stack.get_mut(at) {
-                    // Not the innermost: the thread stays where the guards after
-                    // this one put it; the next one goes where this one would have.
-                    next.back = frame.back;
-                    next.dirs = frame.dirs;
-                } else if let Err(source) = restore_kind(&frame) {
-                    first_error.get_or_insert(Error::Restore { kind, source });
-                }
-            });
+            let frame = THREAD
+                .try_with(|t| {
+                    let stack = &mut t.borrow_mut().stacks[kind as usize];
+                    let at = stack.iter().rposition(|f| f.guard == id)?;
+                    let frame = stack.remove(at);
+                    match stack.get_mut(at) {
+                        Some(next) => {
+                            next.back = frame.back;
+                            next.dirs = frame.dirs;
+                            None
+                        }
+                        None => Some(frame),
+                    }
+                })
+                .ok()
+                .flatten();
+            if frame.is_some() {
+                return frame;
+            }
         }
-        first_error.map_or(Ok(()), Err)
+        None
     }
 }
 
+/// Keeps the first error of a guard's going back, and lets the frame go.
+#[inline(never)]
+fn after_restore(frame: Frame, result: io::Result<()>, first_error: &mut Option<Error>) {
+    if let Err(source) = result {
+        first_error.get_or_insert(Error::Restore {
+            kind: frame.kind,
+            source,
+        });
+    }
+}
+
+#[inline(always)]
 fn restore_kind(frame: &Frame) -> io::Result<()> {
     plan::setns_kind(frame.back.as_fd(), frame.kind)?;
     if let Some(dirs) = &frame.dirs {

@@ -27,10 +27,17 @@ use crate::{procfs, Kind, KindSet, Result, Target};
 /// the short way (which enters nothing), opens the namespace files as
 /// [`Handles::enter`](crate::Handles::enter) does, so the errors are the same either way.
 /// [`Guard::entered_by`] says which way was taken.
+#[inline]
 pub fn enter(target: &Target, kinds: KindSet) -> Result<Guard> {
-    if let Some(guard) = enter_through_pidfd(target, kinds) {
-        return Ok(guard);
+    match enter_through_pidfd(target, kinds) {
+        Some(guard) => Ok(guard),
+        None => enter_opening(target, kinds),
     }
+}
+
+/// The long way of [`enter`]: open the namespace files, then enter them.
+#[inline(never)]
+fn enter_opening(target: &Target, kinds: KindSet) -> Result<Guard> {
     target.open(kinds)?.enter(kinds)
 }
 
@@ -51,6 +58,8 @@ const PIDFD_KINDS: KindSet =
     KindSet::from_array([Kind::Net, Kind::Uts, Kind::Ipc, Kind::Pid, Kind::Cgroup]);
 
 /// The short way of [`enter`], or `None` where it does not apply or did not work.
+/// Its setns is inlined into the caller, as in [`Handles::enter`](crate::Handles::enter).
+#[inline(always)]
 fn enter_through_pidfd(target: &Target, kinds: KindSet) -> Option<Guard> {
     if kinds.is_empty() || !kinds.difference(PIDFD_KINDS).is_empty() || procfs::forced() {
         return None;
