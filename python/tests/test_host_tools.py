@@ -40,3 +40,10 @@ def test_spawn_with_host_tools_at_a_directory(sandbox_factory) -> None:
 def test_host_tools_and_root_are_refused_together(sandbox: Sandbox) -> None:
     with pytest.raises(OSError, match="--root"):
         nsjoin.run_command(sandbox.pid, "all", ["true"], host_tools=True, root=True)
+
+
+def test_host_tools_and_confine_are_refused_together(sandbox: Sandbox) -> None:
+    # Each gives the program a root: this machine's, or the target's.
+    with pytest.raises(OSError, match="host tools") as info:
+        nsjoin.run_command(sandbox.pid, "all", ["true"], host_tools=True, confine=True)
+    assert "--root" not in str(info.value)

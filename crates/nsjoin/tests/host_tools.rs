@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use common::{exclusive, shared, Sandbox};
-use nsjoin::{Dir, Kind, KindSet, Spawn, Target};
+use nsjoin::{Dir, IpNetns, Kind, KindSet, Spawn, Target};
 
 fn link(pid: &str, kind: &str) -> String {
     std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
@@ -137,6 +137,19 @@ fn the_target_cwd_is_under_dir_and_root_is_refused() {
         .output(sh("true"))
         .unwrap_err();
     assert!(err.to_string().contains("--root"), "{err}");
+    // So are the other options that set the program's root or mounts.
+    let err = Spawn::new(&handles)
+        .host_tools(None)
+        .confine(true)
+        .output(sh("true"))
+        .unwrap_err();
+    assert!(err.to_string().contains("host tools"), "{err}");
+    let err = Spawn::new(&handles)
+        .host_tools(None)
+        .ip_netns(IpNetns::unnamed())
+        .output(sh("true"))
+        .unwrap_err();
+    assert!(err.to_string().contains("--netns"), "{err}");
     let err = Spawn::new(&handles)
         .host_tools(Some("relative".into()))
         .output(sh("true"))

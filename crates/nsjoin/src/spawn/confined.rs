@@ -45,6 +45,10 @@ impl<'a> Spawn<'a> {
                 self.cwd.as_ref().is_some_and(|d| *d != Dir::Target),
                 "another working directory",
             ),
+            (
+                self.host_tools.is_some(),
+                "host tools (this machine's root)",
+            ),
         ];
         if let Some((_, what)) = contradicting.iter().find(|(set, _)| *set) {
             return Err(Error::sys(

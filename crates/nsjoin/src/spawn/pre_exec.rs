@@ -123,9 +123,19 @@ impl Spawn<'_> {
         let Some(dir) = &self.host_tools else {
             return Ok((plan, None, self.cwd.clone()));
         };
-        if self.root.is_some() {
+        // Each of these sets the program's root or mounts, which host tools do.
+        let clash = if self.root.is_some() {
+            Some("--root")
+        } else if self.ip_netns.is_some() {
+            Some("--netns or --netns-mounts (which mount a fresh /sys over the host tools')")
+        } else {
+            None
+        };
+        if let Some(other) = clash {
             return Err(Error::sys(
-                "--host-tools gives the program this machine's root: it cannot be combined with --root",
+                format!(
+                    "--host-tools gives the program this machine's root: it cannot be combined with {other}"
+                ),
                 io::Error::from_raw_os_error(libc::EINVAL),
             ));
         }
