@@ -232,14 +232,15 @@ impl Handles {
 /// `enter`, and records one frame per kind entered on the thread's stacks. If
 /// `enter` fails, what it did enter is left again before the error is returned.
 ///
-/// Why in three parts, with `enter` inlined between two calls: where the kernel
-/// untrains the CPU's return predictor on every system call entry (AMD's SRSO
-/// mitigation does), the first return after a system call into a frame made before
-/// it is mispredicted at a cost of hundreds of nanoseconds, about as much as a
-/// setns(2) itself. So no function that makes a setns returns between it and the
-/// caller: the call before it ([`Begun::new`]) returns before it, and the call
-/// after it ([`Begun::end`]) is made after it. `benches/enter.rs` measures the
-/// difference (`raw_setns_pair_in_fn/net`).
+/// Why in three parts, with `enter` inlined between two calls: on the machine the
+/// benchmarks run on (AMD EPYC, a kernel with the SRSO return-predictor
+/// mitigation), a return after a system call into a frame made before it costs
+/// hundreds of nanoseconds, about as much as a setns(2) itself (measured, not
+/// derived: `raw_setns_pair_in_fn` in `benches/enter.rs` and
+/// `benches/interleaved.rs` is the same pair as `raw_setns_pair` made from a
+/// function, 1.4x its time). So no function that makes a setns returns between it
+/// and the caller: the call before it ([`Begun::new`]) returns before it, and the
+/// call after it ([`Begun::end`]) is made after it.
 #[inline(always)]
 fn guarded(
     kinds: KindSet,
