@@ -39,3 +39,22 @@ fn systemd_escape_before_multibyte_char() {
         let _ = fuzz::cgroup_path(path);
     }
 }
+
+/// fuzz target k8s_answers: two ready sandboxes whose IDs and pod UIDs are
+/// newlines (a runtime may answer anything) made the "ambiguous" refusal span
+/// several lines where the target asserted on the bare `ContainerError`. What the
+/// user sees is `nsjoin::Error`'s line, which has no control characters: the target
+/// now checks that, and this input keeps it checked.
+#[test]
+fn k8s_sandbox_ids_with_newlines_stay_on_one_line() {
+    // crash-18f0446434228f42ab8310385a25dc4534fc8c2a
+    let input = b";<\n\n;<\n\x02;<\n\x02 \n \n\n\x02 \n \n";
+    let answers = fuzz::k8s_answers(input);
+    assert!(answers.iter().any(|a| a.is_err()), "{answers:?}");
+    for answer in answers {
+        if let Err(line) = answer {
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+            assert!(line.starts_with("k8s://ns/pod: "), "{line}");
+        }
+    }
+}

@@ -348,19 +348,28 @@ fn pick_container(
 
 /// For the fuzz target: `message` read as a `ListPodSandboxResponse` and as a
 /// `ListContainersResponse` (each where it decodes), each through the choice
-/// [`resolve`] makes with it. The errors as their one line.
+/// [`resolve`] makes with it. The errors as the user sees them
+/// ([`crate::Error::Container`]: runtime-given names in them may hold anything,
+/// the line shown may not).
 pub(crate) fn pick_from_answers(message: &[u8]) -> Vec<Result<String, String>> {
     use prost::Message;
+    let shown = |why: ContainerError| {
+        crate::Error::Container {
+            target: "k8s://ns/pod".to_owned(),
+            why,
+        }
+        .to_string()
+    };
     let mut out = Vec::new();
     let at = std::path::Path::new("/run/fuzz.sock");
     if let Ok(list) = ListPodSandboxResponse::decode(message) {
         let picked = pick_sandbox("ns", "pod", list.items, at);
-        out.push(picked.map(|s| s.id).map_err(|e| e.to_string()));
+        out.push(picked.map(|s| s.id).map_err(shown));
     }
     if let Ok(list) = ListContainersResponse::decode(message) {
         for part in [PodPart::Only, PodPart::Sandbox, PodPart::Container("c")] {
             let picked = pick_container("ns", "pod", part, list.containers.clone());
-            out.push(picked.map(|c| c.id).map_err(|e| e.to_string()));
+            out.push(picked.map(|c| c.id).map_err(shown));
         }
     }
     out
