@@ -49,6 +49,8 @@ tar -xzf "$tarball" -C "$prefix" --strip-components=1
 (cd "$prefix" && sha256sum --quiet -c share/doc/nsjoin/SHA256SUMS) || fail "the tarball's SHA256SUMS does not match"
 for b in nsjoin nsls; do
   readelf -lW "$prefix/bin/$b" | grep -q 'program interpreter' && fail "$b is not static"
+  # SECURITY.md says the shipped binaries are position-dependent.
+  readelf -hW "$prefix/bin/$b" | grep -Eq 'Type: +EXEC ' || fail "$b is not position-dependent (ELF type EXEC)"
   "$prefix/bin/$b" --version | grep -q "nsjoin [0-9]" || fail "$b --version"
   [ -s "$prefix/share/man/man1/$b.1" ] || fail "no man page for $b"
   for f in "share/bash-completion/completions/$b" "share/zsh/site-functions/_$b" \
