@@ -249,19 +249,7 @@ impl Handles {
     #[inline(never)]
     fn begin_one(&self, kind: Kind, home: Option<&Home>) -> Option<Result<(BorrowedFd<'_>, u64)>> {
         let fd = self.get(kind)?.as_fd();
-        let id = THREAD.with_borrow_mut(|t| -> Result<u64> {
-            let back = way_back(t, kind, home)?;
-            t.next_id += 1;
-            let id = t.next_id;
-            t.stacks[kind as usize].push(Frame {
-                guard: id,
-                kind,
-                back,
-                dirs: None,
-            });
-            Ok(id)
-        });
-        Some(id.map(|id| (fd, id)))
+        Some(push_frame(kind, home).map(|id| (fd, id)))
     }
 
     #[inline(never)]
@@ -292,8 +280,49 @@ fn guarded(
     by: EnteredBy,
     enter: impl FnOnce() -> Result<(), Failed>,
 ) -> Result<Guard> {
+    if let Some(kind) = single_kind(kinds) {
+        let id = push_frame(kind, home)?;
+        return match enter() {
+            Ok(()) => Ok(Guard {
+                id,
+                entered: kinds,
+                by,
+                _not_send: PhantomData,
+            }),
+            Err(failed) => Err(pop_failed(kind, id, failed)),
+        };
+    }
     let begun = Begun::new(kinds, home, by)?;
     begun.end(enter())
+}
+
+/// The single-kind way of [`guarded`] and [`Handles::enter`]: takes the way back
+/// and puts the guard's frame for `kind` on the thread's stack before anything is
+/// entered, and returns the guard's id.
+#[inline(never)]
+fn push_frame(kind: Kind, home: Option<&Home>) -> Result<u64> {
+    THREAD.with_borrow_mut(|t| {
+        let back = way_back(t, kind, home)?;
+        t.next_id += 1;
+        let id = t.next_id;
+        t.stacks[kind as usize].push(Frame {
+            guard: id,
+            kind,
+            back,
+            dirs: None,
+        });
+        Ok(id)
+    })
+}
+
+/// A single kind failed to enter (so nothing was entered): the guard's frame comes
+/// off the thread's stack again (it is the innermost: nothing ran since it was put
+/// there), and the error is the one the general way returns.
+#[cold]
+#[inline(never)]
+fn pop_failed(kind: Kind, id: u64, failed: Failed) -> Error {
+    drop(take_frame(kind, id));
+    enter_error(failed)
 }
 
 /// The kinds that [`Handles::enter`] and [`Guard::leave`] enter and leave the
@@ -307,9 +336,7 @@ fn single_kind(kinds: KindSet) -> Option<Kind> {
 }
 
 /// The single-kind setns failed: [`plan::enter`] tries a kind once more, with the
-/// error then fatal, and so does this. If that fails too, the guard's frame comes
-/// off the thread's stack (it is the innermost: nothing ran since it was put
-/// there) and the error is returned as the general way returns it.
+/// error then fatal, and so does this (see [`pop_failed`] if that fails too).
 #[cold]
 #[inline(never)]
 fn one_failed(fd: BorrowedFd<'_>, kind: Kind, id: u64) -> Result<Guard> {
@@ -324,12 +351,8 @@ fn one_failed(fd: BorrowedFd<'_>, kind: Kind, id: u64) -> Result<Guard> {
         }
         Err(errno) => errno,
     };
-    drop(take_frame(kind, id));
-    Err(enter_error(Failed {
-        kind,
-        errno,
-        done: KindSet::EMPTY,
-    }))
+    let done = KindSet::EMPTY;
+    Err(pop_failed(kind, id, Failed { kind, errno, done }))
 }
 
 /// Where a guard entering `kind` goes back to: the thread's own namespace (from
