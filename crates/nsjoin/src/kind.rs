@@ -195,6 +195,17 @@ impl KindSet {
         self.0.count_ones() as usize
     }
 
+    /// The one kind of a set of exactly one, without a loop over the kinds (the
+    /// guard's single-kind path).
+    #[inline(always)]
+    pub(crate) const fn only(self) -> Option<Kind> {
+        if self.0.count_ones() == 1 {
+            Some(Kind::ALL[self.0.trailing_zeros() as usize])
+        } else {
+            None
+        }
+    }
+
     /// The kinds in both sets.
     pub const fn intersection(self, other: KindSet) -> KindSet {
         KindSet(self.0 & other.0)
@@ -273,6 +284,16 @@ impl fmt::Display for KindSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_the_kind_of_a_set_of_one() {
+        for k in Kind::ALL {
+            assert_eq!(KindSet::from(k).only(), Some(k));
+        }
+        assert_eq!(KindSet::EMPTY.only(), None);
+        assert_eq!(KindSet::from([Kind::Net, Kind::Uts]).only(), None);
+        assert_eq!(KindSet::ALL.only(), None);
+    }
 
     #[test]
     fn names_round_trip_and_flags_are_distinct() {

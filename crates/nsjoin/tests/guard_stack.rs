@@ -383,6 +383,80 @@ fn guards_left_out_of_order_end_where_they_started() {
     });
 }
 
+/// A guard of one kind puts its frame on the thread's stack before its setns; if
+/// the setns fails, the frame comes off again (else the guard before it would no
+/// longer be the innermost, and would not move the thread when left). A way back
+/// that fails is reported, with the thread where the error says.
+#[test]
+fn a_single_kind_that_fails_to_enter_or_leave_leaves_the_stack_as_it_was() {
+    let Some(_lock) = common::root_shared(
+        "a_single_kind_that_fails_to_enter_or_leave_leaves_the_stack_as_it_was",
+    ) else {
+        return;
+    };
+    let (a, b) = (Sandbox::new(), Sandbox::new());
+    let net = KindSet::from(Kind::Net);
+    let (ha, hb) = (
+        Target::pid(a.pid).open(net).unwrap(),
+        Target::pid(b.pid).open(net).unwrap(),
+    );
+    // setns needs CAP_SYS_ADMIN; capabilities belong to the thread.
+    let without_sys_admin = || {
+        use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
+        let had = capabilities(None).unwrap();
+        let mut less = had;
+        less.effective.remove(CapabilitySet::SYS_ADMIN);
+        set_capabilities(None, less).unwrap();
+        move || set_capabilities(None, had).unwrap()
+    };
+    on_thread(|| {
+        let before = view(&THREAD_KINDS);
+        let outer = ha.enter(net).unwrap();
+        let give_back = without_sys_admin();
+        let by_handles = hb.enter(net).unwrap_err();
+        let in_one_statement = nsjoin::enter(&Target::pid(b.pid), net).unwrap_err();
+        give_back();
+        for err in [by_handles, in_one_statement] {
+            assert!(
+                matches!(
+                    err,
+                    Error::Enter {
+                        kind: Kind::Net,
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            assert_eq!(err.raw_os_error(), Some(libc::EPERM), "{err:?}");
+        }
+        assert_eq!(thread_ns_ino("net"), a.ns_ino("net"));
+        outer.leave().unwrap();
+        assert_eq!(
+            view(&THREAD_KINDS),
+            before,
+            "the failed guards stayed on the stack"
+        );
+
+        let guard = hb.enter(net).unwrap();
+        let give_back = without_sys_admin();
+        let err = guard.leave().unwrap_err();
+        give_back();
+        assert!(
+            matches!(
+                err,
+                Error::Restore {
+                    kind: Kind::Net,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.raw_os_error(), Some(libc::EPERM), "{err:?}");
+        assert_eq!(thread_ns_ino("net"), b.ns_ino("net"));
+        // As the docs say, the thread must not run on: it ends here.
+    });
+}
+
 /// Defect: enter_permanently, refused on user in a multithreaded process, had
 /// already entered uts and left it so; a later kind failing left earlier ones
 /// entered. All or nothing now.

@@ -3,10 +3,11 @@
 use std::cell::RefCell;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 
 use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
 
 use crate::plan::{self, Failed, Plan};
 use crate::{procfs, sys, Error, Handles, Kind, KindMap, KindSet, Result};
@@ -213,11 +214,42 @@ impl Handles {
     /// The setns(2) calls are made here, inlined into the caller's function, with
     /// the bookkeeping before and after them in functions of their own (see
     /// [`guarded`]).
+    ///
+    /// One kind that needs nothing but its setns (not mnt, and not user, which is
+    /// refused) takes a shorter way with the same outcome: [`Handles::begin_one`]
+    /// puts the guard's frame on the thread's stack before the setns, so that after
+    /// it nothing is left to do but return the guard (or, if it failed, take the
+    /// frame off again). On this machine every branch after a system call is cold,
+    /// so the less code runs between the two setns of an enter and leave, the
+    /// better.
     #[inline(always)]
     fn enter_saving(&self, kinds: KindSet, home: Option<&Home>) -> Result<Guard> {
+        if let Some(kind) = single_kind(kinds) {
+            if let Some(begun) = self.begin_one(kind, home) {
+                let (fd, id) = begun?;
+                return match plan::setns_kind(fd, kind) {
+                    Ok(()) => Ok(Guard {
+                        id,
+                        entered: kinds,
+                        by: EnteredBy::NamespaceFds,
+                        _not_send: PhantomData,
+                    }),
+                    Err(_) => one_failed(fd, kind, id),
+                };
+            }
+        }
         let (plan, begun) = self.begin_enter(kinds, home)?;
         let result = plan::enter(&mut self.fds(), plan);
         begun.end(result)
+    }
+
+    /// The single-kind way of [`Handles::enter_saving`]: the fd to enter and the
+    /// guard's id, with the guard's frame already on the thread's stack; `None` if
+    /// `kind` was not opened (the general way then says so).
+    #[inline(never)]
+    fn begin_one(&self, kind: Kind, home: Option<&Home>) -> Option<Result<(BorrowedFd<'_>, u64)>> {
+        let fd = self.get(kind)?.as_fd();
+        Some(push_frame(kind, home).map(|id| (fd, id)))
     }
 
     #[inline(never)]
@@ -248,8 +280,99 @@ fn guarded(
     by: EnteredBy,
     enter: impl FnOnce() -> Result<(), Failed>,
 ) -> Result<Guard> {
+    if let Some(kind) = single_kind(kinds) {
+        let id = push_frame(kind, home)?;
+        return match enter() {
+            Ok(()) => Ok(Guard {
+                id,
+                entered: kinds,
+                by,
+                _not_send: PhantomData,
+            }),
+            Err(failed) => Err(pop_failed(kind, id, failed)),
+        };
+    }
     let begun = Begun::new(kinds, home, by)?;
     begun.end(enter())
+}
+
+/// The single-kind way of [`guarded`] and [`Handles::enter`]: takes the way back
+/// and puts the guard's frame for `kind` on the thread's stack before anything is
+/// entered, and returns the guard's id.
+#[inline(never)]
+fn push_frame(kind: Kind, home: Option<&Home>) -> Result<u64> {
+    THREAD.with_borrow_mut(|t| {
+        let back = way_back(t, kind, home)?;
+        t.next_id += 1;
+        let id = t.next_id;
+        t.stacks[kind as usize].push(Frame {
+            guard: id,
+            kind,
+            back,
+            dirs: None,
+        });
+        Ok(id)
+    })
+}
+
+/// A single kind failed to enter (so nothing was entered): the guard's frame comes
+/// off the thread's stack again (it is the innermost: nothing ran since it was put
+/// there), and the error is the one the general way returns.
+#[cold]
+#[inline(never)]
+fn pop_failed(kind: Kind, id: u64, failed: Failed) -> Error {
+    drop(take_frame(kind, id));
+    enter_error(failed)
+}
+
+/// The kinds that [`Handles::enter`] and [`Guard::leave`] enter and leave the
+/// short way: a single kind whose setns(2) is all there is to do (mnt also moves
+/// root and working directory; user is never entered by a guard).
+#[inline(always)]
+fn single_kind(kinds: KindSet) -> Option<Kind> {
+    kinds
+        .only()
+        .filter(|kind| !matches!(kind, Kind::Mnt | Kind::User))
+}
+
+/// The single-kind setns failed: [`plan::enter`] tries a kind once more, with the
+/// error then fatal, and so does this (see [`pop_failed`] if that fails too).
+#[cold]
+#[inline(never)]
+fn one_failed(fd: BorrowedFd<'_>, kind: Kind, id: u64) -> Result<Guard> {
+    let errno = match plan::setns_kind(fd, kind) {
+        Ok(()) => {
+            return Ok(Guard {
+                id,
+                entered: KindSet::from(kind),
+                by: EnteredBy::NamespaceFds,
+                _not_send: PhantomData,
+            })
+        }
+        Err(errno) => errno,
+    };
+    let done = KindSet::EMPTY;
+    Err(pop_failed(kind, id, Failed { kind, errno, done }))
+}
+
+/// Where a guard entering `kind` goes back to: the thread's own namespace (from
+/// `home` if given, else the one kept for the thread, taken now the first time) if
+/// no other guard is inside `kind`, else where that guard put the thread.
+#[inline(always)]
+fn way_back(t: &mut ThreadState, kind: Kind, home: Option<&Home>) -> Result<Rc<OwnedFd>> {
+    let inside = !t.stacks[kind as usize].is_empty();
+    Ok(match (inside, home.and_then(|h| h.saved.get(kind))) {
+        (false, Some(saved)) => Rc::clone(saved),
+        (false, None) => match t.home.get(kind) {
+            Some(own) => Rc::clone(own),
+            None => {
+                let own = Rc::new(save_current(kind)?);
+                t.home.insert(kind, Rc::clone(&own));
+                own
+            }
+        },
+        (true, _) => Rc::new(save_current(kind)?),
+    })
 }
 
 /// A guard about to enter: its id and its ways back, taken before anything is
@@ -268,20 +391,7 @@ impl Begun {
         let mut backs = KindMap::new();
         let id = THREAD.with_borrow_mut(|t| -> Result<u64> {
             for kind in kinds.iter() {
-                let inside = !t.stacks[kind as usize].is_empty();
-                let back = match (inside, home.and_then(|h| h.saved.get(kind))) {
-                    (false, Some(saved)) => Rc::clone(saved),
-                    (false, None) => match t.home.get(kind) {
-                        Some(own) => Rc::clone(own),
-                        None => {
-                            let own = Rc::new(save_current(kind)?);
-                            t.home.insert(kind, Rc::clone(&own));
-                            own
-                        }
-                    },
-                    (true, _) => Rc::new(save_current(kind)?),
-                };
-                backs.insert(kind, back);
+                backs.insert(kind, way_back(t, kind, home)?);
             }
             t.next_id += 1;
             Ok(t.next_id)
@@ -404,7 +514,6 @@ impl Handles {
 }
 
 fn enter_error(failed: Failed) -> Error {
-    use rustix::io::Errno;
     match (failed.kind, failed.errno) {
         (Kind::Mnt, Errno::INVAL) => {
             return Error::NeedsOtherApi {
@@ -465,6 +574,18 @@ impl Guard {
     /// error is returned. Every frame of this guard is gone afterwards.
     #[inline(always)]
     fn restore(&mut self) -> Result<()> {
+        // One kind with nothing but its setns to undo: the frame, then the setns,
+        // then nothing but the frame's drop (see `Handles::enter_saving`).
+        if let Some(kind) = single_kind(self.entered) {
+            self.entered = KindSet::EMPTY;
+            let Some(frame) = take_frame(kind, self.id) else {
+                return Ok(());
+            };
+            return match plan::setns_kind(frame.back.as_fd(), kind) {
+                Ok(()) => Ok(()),
+                Err(errno) => Err(restore_failed(kind, errno)),
+            };
+        }
         let mut first_error = None;
         // The setns of each kind inlined here, as in `guarded`.
         while let Some(frame) = self.next_way_back() {
@@ -485,29 +606,48 @@ impl Guard {
                 continue;
             }
             self.entered.remove(kind);
-            let id = self.id;
-            // The thread's state is gone only while the thread itself is ending.
-            let frame = THREAD
-                .try_with(|t| {
-                    let stack = &mut t.borrow_mut().stacks[kind as usize];
-                    let at = stack.iter().rposition(|f| f.guard == id)?;
-                    let frame = stack.remove(at);
-                    match stack.get_mut(at) {
-                        Some(next) => {
-                            next.back = frame.back;
-                            next.dirs = frame.dirs;
-                            None
-                        }
-                        None => Some(frame),
-                    }
-                })
-                .ok()
-                .flatten();
-            if frame.is_some() {
-                return frame;
+            if let Some(frame) = take_frame(kind, self.id) {
+                return Some(frame);
             }
         }
         None
+    }
+}
+
+/// Takes guard `id`'s frame of `kind` off the thread's stack, and returns it if it
+/// was the innermost: the thread is to go back through it. A frame with others
+/// after it hands its way back to the next one instead, and `None` is returned.
+#[inline(never)]
+fn take_frame(kind: Kind, id: u64) -> Option<Frame> {
+    // The thread's state is gone only while the thread itself is ending.
+    THREAD
+        .try_with(|t| {
+            let stack = &mut t.borrow_mut().stacks[kind as usize];
+            if stack.last().is_some_and(|f| f.guard == id) {
+                return stack.pop();
+            }
+            let at = stack.iter().rposition(|f| f.guard == id)?;
+            let frame = stack.remove(at);
+            match stack.get_mut(at) {
+                Some(next) => {
+                    next.back = frame.back;
+                    next.dirs = frame.dirs;
+                    None
+                }
+                None => Some(frame),
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+/// [`Error::Restore`] for a single kind's failed setns back.
+#[cold]
+#[inline(never)]
+fn restore_failed(kind: Kind, errno: Errno) -> Error {
+    Error::Restore {
+        kind,
+        source: io::Error::from(errno),
     }
 }
 
