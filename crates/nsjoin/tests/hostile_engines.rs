@@ -788,3 +788,63 @@ fn a_malformed_limit_is_one_line() {
         );
     }
 }
+
+/// In a scan (`nsls -c`), an engine that accepts and says nothing holds up only
+/// the processes of its own containers: another engine's list, asked for by
+/// another scan thread meanwhile, is not kept waiting behind it.
+#[test]
+fn a_silent_engine_holds_up_only_its_own_containers_in_a_scan() {
+    use nsjoin::ContainerResolver;
+    let _x = common::exclusive();
+    let (silent, answering) = (Place::new(Engine::Docker), Place::new(Engine::Podman));
+    let _docker = Fake::at(&silent.addr, |conn, stop| {
+        let _held = conn;
+        while pause(Duration::from_millis(50), &stop) {}
+    });
+    let _podman = Fake::at(
+        &answering.addr,
+        engine_api(|conn, _| {
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]");
+        }),
+    );
+    let mut vars = [silent.vars.clone(), answering.vars.clone()].concat();
+    vars.push(("NSJOIN_ENGINE_TIMEOUT", "1.5".into()));
+    let resolver = Arc::new(nsjoin::EngineConfirmed::with_settings(
+        settings_of(&vars).unwrap(),
+    ));
+    let me = std::process::id() as i32;
+    let (done, finished) = mpsc::channel();
+    let ask = |name: &'static str, cgroup: String| {
+        let (resolver, done) = (Arc::clone(&resolver), done.clone());
+        thread::spawn(move || {
+            let start = Instant::now();
+            let found = resolver.resolve(me, &cgroup);
+            done.send((name, start.elapsed(), found)).unwrap();
+        })
+    };
+    let docker_id = "d0".repeat(32);
+    let podman_id = "f0".repeat(32);
+    let a = ask("docker", format!("0::/docker/{docker_id}\n"));
+    // Docker's list is being waited for when Podman's is asked for.
+    thread::sleep(Duration::from_millis(300));
+    let b = ask(
+        "podman",
+        format!("0::/machine.slice/libpod-{podman_id}.scope\n"),
+    );
+    let first = finished.recv_timeout(HANG).expect("no answer");
+    let second = finished.recv_timeout(HANG).expect("no second answer");
+    a.join().unwrap();
+    b.join().unwrap();
+    assert_eq!(first.0, "podman", "{first:?} then {second:?}");
+    assert!(first.1 < Duration::from_secs(1), "{first:?}");
+    assert!(second.1 >= Duration::from_millis(1400), "{second:?}");
+    // Neither engine confirmed anything: both rows keep their cgroup's ID.
+    assert_eq!(
+        first.2.map(|c| (c.confirmed, c.target())),
+        Some((false, format!("podman://{}", &podman_id[..12])))
+    );
+    assert_eq!(
+        second.2.map(|c| (c.confirmed, c.target())),
+        Some((false, format!("docker://{}", &docker_id[..12])))
+    );
+}

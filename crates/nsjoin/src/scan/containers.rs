@@ -2,7 +2,7 @@
 //! through the pinned `/proc`, optionally confirmed by the container's engine.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::{Serialize, Serializer};
@@ -174,8 +174,10 @@ impl ContainerResolver for CgroupPaths {
 pub struct EngineConfirmed {
     /// Where the engines are (`None`: where the environment says, when asked).
     settings: Option<Settings>,
-    /// Per engine: its running containers by ID (`None`: no answer).
-    lists: Mutex<HashMap<Engine, Option<HashMap<String, Listed>>>>,
+    /// Per engine: its running containers by ID (`None`: no answer). Each engine's
+    /// list is asked for once, under a lock of its own: a thread waiting for one
+    /// engine's answer does not hold up a thread that needs another's.
+    lists: Mutex<HashMap<Engine, Arc<OnceLock<EngineList>>>>,
     /// Per LXC container: what its monitor said (`None`: no answer).
     lxc: Mutex<HashMap<String, Option<Confirmation>>>,
     /// When LXC's time is up.
@@ -187,6 +189,9 @@ pub const ENGINE_BUDGET: Duration = Duration::from_secs(2);
 
 /// What an engine said of a container: its init's pid namespace, its name.
 type Confirmation = (NsId, String);
+
+/// An engine's running containers by ID (`None`: it gave no list).
+type EngineList = Option<HashMap<String, Listed>>;
 
 impl EngineConfirmed {
     /// Asks the engines where `settings` say they are (the default asks where
@@ -217,8 +222,14 @@ impl EngineConfirmed {
     /// use): `Err(())` when the engine gave no list, `Ok(None)` when it does not
     /// run `id`.
     fn listed(&self, engine: Engine, id: &str) -> std::result::Result<Option<Listed>, ()> {
-        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
-        let list = lists.entry(engine).or_insert_with(|| {
+        let cell = Arc::clone(
+            self.lists
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(engine)
+                .or_default(),
+        );
+        let list = cell.get_or_init(|| {
             let listed = container::list_with(engine, &self.settings()).ok()?;
             Some(listed.into_iter().map(|l| (l.id.clone(), l)).collect())
         });
@@ -466,15 +477,21 @@ mod tests {
         ));
     }
 
+    impl EngineConfirmed {
+        /// As if `engine` had answered `list` already.
+        fn answer(&self, engine: Engine, list: EngineList) {
+            let answered = Arc::new(OnceLock::from(list));
+            self.lists.lock().unwrap().insert(engine, answered);
+        }
+    }
+
     /// A resolver whose engines already answered: Docker with `docker`, Podman
     /// with `podman` (`None`: no answer).
     fn answered(docker: Option<Vec<Listed>>, podman: Option<Vec<Listed>>) -> EngineConfirmed {
         let resolver = EngineConfirmed::default();
         let by_id = |list: Vec<Listed>| list.into_iter().map(|l| (l.id.clone(), l)).collect();
-        let mut lists = resolver.lists.lock().unwrap();
-        lists.insert(Engine::Docker, docker.map(by_id));
-        lists.insert(Engine::Podman, podman.map(by_id));
-        drop(lists);
+        resolver.answer(Engine::Docker, docker.map(by_id));
+        resolver.answer(Engine::Podman, podman.map(by_id));
         resolver
     }
 
@@ -528,12 +545,10 @@ mod tests {
         // containerd's CRI plugin's container of a pod: the pid namespace of the
         // task's init confirms it, the CRI runtime's labels name it.
         let resolver = answered(None, None);
-        let mut lists = resolver.lists.lock().unwrap();
         let task = listed(Engine::Containerd, &a, "", Some(me));
         let pod = listed(Engine::K8s, &a, "shop/cart/app", None);
-        lists.insert(Engine::Containerd, Some(HashMap::from([(a.clone(), task)])));
-        lists.insert(Engine::Cri, Some(HashMap::from([(a.clone(), pod)])));
-        drop(lists);
+        resolver.answer(Engine::Containerd, Some(HashMap::from([(a.clone(), task)])));
+        resolver.answer(Engine::Cri, Some(HashMap::from([(a.clone(), pod)])));
         let scope = format!("0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-{a}.scope\n");
         let c = resolver.resolve(me, &scope).unwrap();
         assert_eq!(
