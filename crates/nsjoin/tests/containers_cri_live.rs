@@ -193,6 +193,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
                 attempt: 0,
             }),
             hostname: String::new(),
+            labels: HashMap::new(),
             linux: Some(pb::LinuxPodSandboxConfig {
                 cgroup_parent: String::new(),
                 security_context: Some(pb::LinuxSandboxSecurityContext {

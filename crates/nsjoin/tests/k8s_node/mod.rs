@@ -27,6 +27,7 @@ pub const IMAGE: &str = "nsjoin-busybox:latest";
 /// The CNI plugins of Debian's containernetworking-plugins.
 const CNI_BIN: &str = "/usr/lib/cni";
 
+#[path = "../engine_fakes/pb.rs"]
 pub mod pb;
 
 fn quiet(cmd: &mut Command) -> bool {
