@@ -23,7 +23,7 @@ use nsjoin_test_support::{self as common, TempDir};
 /// with a command of their own.
 pub const PAUSE_IMAGE: &str = "nsjoin-pause:latest";
 /// The test image (scripts/docker.sh).
-pub const IMAGE: &str = "nsjoin-busybox:latest";
+pub const IMAGE: &str = common::IMAGE;
 /// The CNI plugins of Debian's containernetworking-plugins.
 const CNI_BIN: &str = "/usr/lib/cni";
 
@@ -63,46 +63,38 @@ impl Pod {
     }
 }
 
-/// The node: containerd with its CRI plugin on a socket of its own. Every pod is
-/// removed, the daemon stopped and the bridge deleted on drop.
-pub struct Node {
+/// A private containerd with its CRI plugin, its state in a temporary directory,
+/// the pause image imported into the namespace the CRI plugin uses. The daemon is
+/// stopped on drop (or by [`Containerd::stop`]).
+pub struct Containerd {
     dir: TempDir,
     pub socket: PathBuf,
-    daemon: Child,
-    bridge: String,
-    pods: Vec<String>,
-    /// The cgroup parents made for pods (`kubepods/besteffort/pod<uid>`), removed
-    /// from every hierarchy on drop.
-    cgroup_parents: Vec<String>,
+    daemon: Option<Child>,
 }
 
-impl Node {
-    pub fn start_or_skip(test: &str) -> Option<Node> {
-        if !common::root_or_skip(test) {
-            return None;
-        }
-        let docker = || {
-            if Path::new("/usr/bin/docker").exists() {
-                Command::new("/usr/bin/docker")
-            } else {
-                Command::new("docker")
-            }
-        };
-        if !quiet(docker().arg("info")) || !quiet(docker().args(["image", "inspect", IMAGE])) {
+impl Containerd {
+    /// Whether docker (with the test image), containerd and ctr are there; says
+    /// why the test cannot run when they are not.
+    pub fn ready_or_skip(test: &str, tools: &str) -> bool {
+        if !common::docker_ready() {
             skip(test, "docker (run scripts/docker.sh), for the image");
-            return None;
+            return false;
         }
         if !quiet(Command::new("containerd").arg("--version"))
             || !quiet(Command::new("ctr").arg("--version"))
-            || !Path::new(CNI_BIN).join("bridge").exists()
         {
-            skip(
-                test,
-                "containerd, ctr and the CNI plugins (Debian's containerd and containernetworking-plugins)",
-            );
-            return None;
+            skip(test, tools);
+            return false;
         }
-        let mut build = docker()
+        true
+    }
+
+    /// Starts the daemon with its state in `dir` and the CNI plugins of
+    /// `cni_bin` (none: an empty directory, for pods on the host's network),
+    /// their configuration in `dir/cni-conf`, and imports the pause image
+    /// (built from the test image first).
+    pub fn start(dir: TempDir, cni_bin: Option<&str>) -> Containerd {
+        let mut build = common::docker()
             .args(["build", "-q", "-t", PAUSE_IMAGE, "-"])
             .env("DOCKER_BUILDKIT", "0")
             .stdin(Stdio::piped())
@@ -120,6 +112,159 @@ impl Node {
             "docker build {PAUSE_IMAGE} failed"
         );
 
+        let d = dir.path().display().to_string();
+        let cni_bin = cni_bin.map_or_else(|| format!("{d}/cni-bin"), str::to_owned);
+        let socket = dir.path().join("containerd.sock");
+        let config = format!(
+            r#"version = 2
+root = "{d}/root"
+state = "{d}/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "{d}/containerd.sock"
+[ttrpc]
+  address = "{d}/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{PAUSE_IMAGE}"
+  # Without CAP_SYS_RESOURCE (as on these machines) the sandbox's oom_score_adj of
+  # -998 cannot be set and runc fails to start it.
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{cni_bin}"
+    conf_dir = "{d}/cni-conf"
+"#
+        );
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("containerd.log")).unwrap();
+        let daemon = Command::new("containerd")
+            .arg("--config")
+            .arg(dir.path().join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let containerd = Containerd {
+            dir,
+            socket,
+            daemon: Some(daemon),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(&containerd.socket).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "containerd did not start: {}",
+                containerd.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The image, into the containerd namespace the CRI plugin uses.
+        let mut save = common::docker()
+            .args(["save", PAUSE_IMAGE])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let import = Command::new("ctr")
+            .arg("--address")
+            .arg(&containerd.socket)
+            .args(["--namespace", "k8s.io", "images", "import", "-"])
+            .stdin(save.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        assert!(save.wait().unwrap().success());
+        assert!(
+            import.status.success(),
+            "ctr images import failed: {}",
+            String::from_utf8_lossy(&import.stderr)
+        );
+        containerd
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+
+    /// A CRI call that must succeed; containerd's log comes with a failure.
+    pub fn call<Req: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        method: &str,
+        request: &Req,
+    ) -> Resp {
+        nsjoin::container::runtime_call(&self.socket, method, request, Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("{method}: {e}\n{}", self.log()))
+    }
+
+    /// Stops and removes the pod sandboxes `pods` and all in them, as far as it
+    /// goes (for a drop).
+    pub fn remove_pods(&self, pods: impl IntoIterator<Item = String>) {
+        for pod in pods {
+            let request = pb::PodSandboxId {
+                pod_sandbox_id: pod,
+            };
+            for method in ["StopPodSandbox", "RemovePodSandbox"] {
+                let _ = nsjoin::container::runtime_call::<_, pb::Empty>(
+                    &self.socket,
+                    method,
+                    &request,
+                    Duration::from_secs(60),
+                );
+            }
+        }
+    }
+
+    /// Stops the daemon: SIGTERM, and SIGKILL if it is still there 10 s later.
+    pub fn stop(&mut self) {
+        let Some(mut daemon) = self.daemon.take() else {
+            return;
+        };
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(daemon.id() as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while daemon.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The node: containerd with its CRI plugin on a socket of its own. Every pod is
+/// removed, the daemon stopped and the bridge deleted on drop.
+pub struct Node {
+    containerd: Containerd,
+    bridge: String,
+    pods: Vec<String>,
+    /// The cgroup parents made for pods (`kubepods/besteffort/pod<uid>`), removed
+    /// from every hierarchy on drop.
+    cgroup_parents: Vec<String>,
+}
+
+impl Node {
+    pub fn start_or_skip(test: &str) -> Option<Node> {
+        if !common::root_or_skip(test) {
+            return None;
+        }
+        let tools = "containerd, ctr and the CNI plugins (Debian's containerd and containernetworking-plugins)";
+        if !Containerd::ready_or_skip(test, tools) {
+            return None;
+        }
+        if !Path::new(CNI_BIN).join("bridge").exists() {
+            skip(test, tools);
+            return None;
+        }
+
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, Ordering::Relaxed);
         let me = std::process::id() as usize;
@@ -128,7 +273,6 @@ impl Node {
         let subnet = format!("10.{}.{}.0/24", 200 + n % 50, me % 250);
         let dir = TempDir::new("k8s");
         let d = dir.path().display().to_string();
-        let socket = dir.path().join("containerd.sock");
         std::fs::create_dir(dir.path().join("cni-conf")).unwrap();
         std::fs::write(
             dir.path().join("cni-conf/10-nsjoin.conflist"),
@@ -154,81 +298,22 @@ impl Node {
             ),
         )
         .unwrap();
-        let config = format!(
-            r#"version = 2
-root = "{d}/root"
-state = "{d}/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = "{d}/containerd.sock"
-[ttrpc]
-  address = "{d}/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "{PAUSE_IMAGE}"
-  # Without CAP_SYS_RESOURCE (as on these machines) the sandbox's oom_score_adj of
-  # -998 cannot be set and runc fails to start it.
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "{CNI_BIN}"
-    conf_dir = "{d}/cni-conf"
-"#
-        );
-        std::fs::write(dir.path().join("config.toml"), config).unwrap();
-        let log = std::fs::File::create(dir.path().join("containerd.log")).unwrap();
-        let daemon = Command::new("containerd")
-            .arg("--config")
-            .arg(dir.path().join("config.toml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let node = Node {
-            dir,
-            socket,
-            daemon,
+        Some(Node {
+            containerd: Containerd::start(dir, Some(CNI_BIN)),
             bridge,
             pods: Vec::new(),
             cgroup_parents: Vec::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::os::unix::net::UnixStream::connect(&node.socket).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "containerd did not start: {}",
-                node.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // The image, into the containerd namespace the CRI plugin uses.
-        let mut save = docker()
-            .args(["save", PAUSE_IMAGE])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let import = Command::new("ctr")
-            .arg("--address")
-            .arg(&node.socket)
-            .args(["--namespace", "k8s.io", "images", "import", "-"])
-            .stdin(save.stdout.take().unwrap())
-            .output()
-            .unwrap();
-        assert!(save.wait().unwrap().success());
-        assert!(
-            import.status.success(),
-            "ctr images import failed: {}",
-            String::from_utf8_lossy(&import.stderr)
-        );
-        Some(node)
+        })
+    }
+
+    /// The runtime's socket.
+    pub fn socket(&self) -> &Path {
+        &self.containerd.socket
     }
 
     /// `unix://SOCKET`, for CONTAINER_RUNTIME_ENDPOINT.
     pub fn endpoint(&self) -> String {
-        format!("unix://{}", self.socket.display())
+        format!("unix://{}", self.socket().display())
     }
 
     /// Engine settings that name this node's runtime (what
@@ -240,7 +325,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+        self.containerd.log()
     }
 
     /// A CRI call that must succeed; containerd's log comes with a failure.
@@ -249,8 +334,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         method: &str,
         request: &Req,
     ) -> Resp {
-        nsjoin::container::runtime_call(&self.socket, method, request, Duration::from_secs(120))
-            .unwrap_or_else(|e| panic!("{method}: {e}\n{}", self.log()))
+        self.containerd.call(method, request)
     }
 
     /// A pod `namespace/name` on the bridge network with hostname `hostname`, each
@@ -406,29 +490,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
 impl Drop for Node {
     fn drop(&mut self) {
-        for pod in std::mem::take(&mut self.pods) {
-            let request = pb::PodSandboxId {
-                pod_sandbox_id: pod,
-            };
-            for method in ["StopPodSandbox", "RemovePodSandbox"] {
-                let _ = nsjoin::container::runtime_call::<_, pb::Empty>(
-                    &self.socket,
-                    method,
-                    &request,
-                    Duration::from_secs(60),
-                );
-            }
-        }
-        let _ = rustix::process::kill_process(
-            rustix::process::Pid::from_raw(self.daemon.id() as i32).unwrap(),
-            rustix::process::Signal::TERM,
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.daemon.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
+        self.containerd.remove_pods(std::mem::take(&mut self.pods));
+        self.containerd.stop();
         // The pods' parents, then theirs where nothing else is in them, in every
         // hierarchy (cgroup v2's root, v1's directories under it).
         let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
