@@ -20,6 +20,9 @@ use std::sync::OnceLock;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+mod security;
+pub use security::*;
+
 /// A process (`sleep`) in fresh namespaces, with a hostname of its own.
 pub struct Sandbox {
     holder: Child,
