@@ -11,7 +11,6 @@
 
 use nsjoin_test_support as common;
 mod engine_fakes;
-mod k8s_node;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,12 +18,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use prost::Message;
 
 use common::TempDir;
+use engine_fakes::containerd::{Containerd, PAUSE_IMAGE};
 use engine_fakes::grpc::hex_id;
 use engine_fakes::{pb, Engines};
-use k8s_node::{Containerd, PAUSE_IMAGE};
 
 /// A private containerd with its CRI plugin ([`Containerd`], as the node fixture
-/// runs it, with no CNI plugins); the pod and everything in it are removed and
+/// runs it, but with no CNI plugins); the pod and everything in it are removed and
 /// the daemon stopped on drop.
 struct CriContainerd {
     containerd: Containerd,
