@@ -4,35 +4,15 @@
 //! `/proc/self/status` must be those of a program the container (or process)
 //! runs itself, a blocked syscall must fail the same way, and the target must be
 //! running and untraced afterwards.
-//!
-//! Longer than the tree's 500 lines on purpose: one table of container settings
-//! and one side-by-side check over it; split, the halves would each need the same
-//! container set-up and status comparison.
 
 use nsjoin_test_support as common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{docker, Container, TempDir};
+use common::{docker, security_lines, Container, StatusTarget, TempDir};
 
 const NSJOIN: &str = env!("CARGO_BIN_EXE_nsjoin");
-
-/// The lines of `/proc/PID/status` that make up a process's security context.
-const LINES: [&str; 11] = [
-    "Uid",
-    "Gid",
-    "Groups",
-    "CapInh",
-    "CapPrm",
-    "CapEff",
-    "CapBnd",
-    "CapAmb",
-    "NoNewPrivs",
-    "Seccomp",
-    "Seccomp_filters",
-];
 
 fn nsjoin(args: &[&str]) -> Command {
     let mut cmd = Command::new(NSJOIN);
@@ -47,22 +27,6 @@ fn run(mut cmd: Command) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The security lines of a `/proc/PID/status`, in [`LINES`]' order; each must be
-/// there.
-fn security_lines(status: &str) -> Vec<String> {
-    LINES
-        .iter()
-        .map(|name| {
-            status
-                .lines()
-                .find(|line| line.split(':').next() == Some(name))
-                .unwrap_or_else(|| panic!("no {name} line in:\n{status}"))
-                .trim_end()
-                .to_owned()
-        })
-        .collect()
 }
 
 /// The security lines a command printed with `cat /proc/self/status`.
@@ -260,77 +224,26 @@ fn confine_copies_a_custom_seccomp_profile() {
     );
 }
 
-/// A process started with `argv` that writes its own status (through a `cat` it
-/// runs with the same context) to a file, then becomes `sleep`; killed on drop.
-struct Plain {
-    child: std::process::Child,
-    /// The status its context gives a program.
-    status: String,
-    _dir: TempDir,
+/// The security lines `nsjoin --confine` gives a program in `target`.
+fn confined_lines(target: &StatusTarget) -> Vec<String> {
+    let pid = target.pid().to_string();
+    lines_of(nsjoin(&[
+        "--confine",
+        "-a",
+        "-t",
+        &pid,
+        "cat",
+        "/proc/self/status",
+    ]))
 }
 
-impl Plain {
-    fn start(argv: &[&str]) -> Plain {
-        let dir = TempDir::new("confine-plain");
-        // The target may be another user.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let file = dir.path().join("status");
-        let script = format!(
-            "cat /proc/self/status > {}.tmp && mv {0}.tmp {0} && exec sleep 100000",
-            file.display()
-        );
-        let child = Command::new(argv[0])
-            .args(&argv[1..])
-            .args(["sh", "-c", &script])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("cannot start the target");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Ok(s) = std::fs::read_to_string(&file) {
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the target never wrote its status"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        // Wait for the exec of sleep, so that the target is what it will stay.
-        let pid = child.id();
-        while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap() != "sleep\n" {
-            assert!(Instant::now() < deadline, "the target never became sleep");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Plain {
-            child,
-            status,
-            _dir: dir,
-        }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    fn confined_lines(&self) -> Vec<String> {
-        let pid = self.pid().to_string();
-        lines_of(nsjoin(&[
-            "--confine",
-            "-a",
-            "-t",
-            &pid,
-            "cat",
-            "/proc/self/status",
-        ]))
-    }
-}
-
-impl Drop for Plain {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `nsjoin --confine` gives a program in `target` the security lines the
+/// target's own programs get, and leaves it running untraced; those lines.
+fn assert_confined_as_its_own(target: &StatusTarget) -> Vec<String> {
+    let wanted = security_lines(&target.status);
+    assert_eq!(confined_lines(target), wanted);
+    assert_running_untraced(target.pid());
+    wanted
 }
 
 #[test]
@@ -340,7 +253,7 @@ fn confine_matches_a_process_made_with_setpriv() {
     }
     // Another user with two groups, one bounding capability besides an ambient
     // one, and no_new_privs.
-    let target = Plain::start(&[
+    let target = StatusTarget::start(&[
         "setpriv",
         "--reuid=1000",
         "--regid=1000",
@@ -350,14 +263,12 @@ fn confine_matches_a_process_made_with_setpriv() {
         "--ambient-caps=+net_bind_service",
         "--no-new-privs",
     ]);
-    let wanted = security_lines(&target.status);
+    let wanted = assert_confined_as_its_own(&target);
     assert!(wanted.contains(&"NoNewPrivs:\t1".to_owned()), "{wanted:?}");
     assert!(
         wanted.contains(&"CapAmb:\t0000000000000400".to_owned()),
         "{wanted:?}"
     );
-    assert_eq!(target.confined_lines(), wanted);
-    assert_running_untraced(target.pid());
 }
 
 #[test]
@@ -367,7 +278,7 @@ fn confine_matches_a_process_in_a_user_namespace_made_with_unshare() {
     }
     // Root outside is uid and gid 1000 inside (setgroups denied): the IDs are
     // translated into the target's user namespace, which the program enters.
-    let target = Plain::start(&[
+    let target = StatusTarget::start(&[
         "unshare",
         "-U",
         "--map-user=1000",
@@ -377,15 +288,11 @@ fn confine_matches_a_process_in_a_user_namespace_made_with_unshare() {
         "-i",
         "-n",
     ]);
-    let wanted = security_lines(&target.status);
+    let wanted = assert_confined_as_its_own(&target);
     assert!(wanted[0].starts_with("Uid:\t1000\t"), "{wanted:?}");
-    assert_eq!(target.confined_lines(), wanted);
-    assert_running_untraced(target.pid());
     // Root in its user namespace, with every capability there.
-    let target = Plain::start(&["unshare", "-U", "-r", "-m", "-u", "-n"]);
-    let wanted = security_lines(&target.status);
-    assert_eq!(target.confined_lines(), wanted);
-    assert_running_untraced(target.pid());
+    let target = StatusTarget::start(&["unshare", "-U", "-r", "-m", "-u", "-n"]);
+    assert_confined_as_its_own(&target);
 }
 
 #[test]
@@ -515,7 +422,7 @@ fn a_limit_the_caller_cannot_raise_is_an_error_naming_it() {
     if !common::root_or_skip("a_limit_the_caller_cannot_raise_is_an_error_naming_it") {
         return;
     }
-    let target = Plain::start(&["env"]);
+    let target = StatusTarget::start(&["env"]);
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", target.pid())).unwrap();
     let hard: Option<u64> = limits
         .lines()
@@ -555,7 +462,7 @@ fn a_bounding_set_the_caller_lacks_is_an_error_naming_it() {
     }
     // The target has CAP_NET_RAW (13) in its bounding set; nsjoin has not, and
     // a bounding set cannot grow back.
-    let target = Plain::start(&["env"]);
+    let target = StatusTarget::start(&["env"]);
     let pid = target.pid().to_string();
     let mut cmd = Command::new("setpriv");
     cmd.args([

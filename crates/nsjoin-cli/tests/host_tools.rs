@@ -8,10 +8,9 @@ use nsjoin_test_support as common;
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use common::docker;
+use common::{docker, Container};
 
 const NSJOIN: &str = env!("CARGO_BIN_EXE_nsjoin");
 const DISTROLESS: &str = "nsjoin-distroless:latest";
@@ -68,69 +67,17 @@ fn distroless_image() -> bool {
     })
 }
 
-/// A running container of the distroless image, removed on drop.
-struct Distroless {
-    name: String,
-    pid: i32,
-    hostname: String,
-}
-
-impl Distroless {
-    fn start_or_skip(test: &str, options: &[&str]) -> Option<Distroless> {
-        if !common::root_or_skip(test) {
-            return None;
-        }
-        if !common::docker_ready() || !distroless_image() {
-            if std::env::var("NSJOIN_REQUIRE_DOCKER").as_deref() == Ok("1") {
-                panic!("{test} needs docker and {DISTROLESS} (scripts/docker.sh)");
-            }
-            eprintln!("skipped {test}: needs docker (run scripts/docker.sh)");
-            return None;
-        }
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "nsjoin-hosttools-{}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::Relaxed)
-        );
-        let out = docker()
-            .args(["run", "-d", "--name", &name])
-            .args(options)
-            .arg(DISTROLESS)
-            .output()
-            .expect("cannot run docker");
-        let mut c = Distroless {
-            name,
-            pid: 0,
-            hostname: String::new(),
-        };
-        assert!(out.status.success(), "docker run: {}", text(&out.stderr));
-        let inspect = |format: &str| {
-            let out = docker()
-                .args(["inspect", "-f", format, &c.name])
-                .output()
-                .unwrap();
-            text(&out.stdout).trim().to_owned()
-        };
-        c.pid = inspect("{{.State.Pid}}").parse().unwrap();
-        c.hostname = inspect("{{.Config.Hostname}}");
-        assert!(c.pid > 0);
-        Some(c)
+/// A running container of the distroless image, removed on drop, or why the
+/// test is skipped.
+fn distroless_or_skip(test: &str, options: &[&str]) -> Option<Container> {
+    if !common::root_or_skip(test) {
+        return None;
     }
-
-    fn spec(&self) -> String {
-        format!("docker://{}", self.name)
+    if !common::docker_ready() || !distroless_image() {
+        common::skip_without_docker(test, DISTROLESS);
+        return None;
     }
-}
-
-impl Drop for Distroless {
-    fn drop(&mut self) {
-        let _ = docker()
-            .args(["rm", "-f", &self.name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
+    Some(Container::run(options, &[DISTROLESS]))
 }
 
 /// A process's mount table, without the mount IDs' churn of other tests: the
@@ -166,7 +113,7 @@ const LOOK: &str = "ps -e -o pid=,comm=; echo ---; hostname; echo ---; ip -o lin
                     echo ---; readlink /proc/self/exe";
 
 /// What a program run with `--host-tools` sees in the distroless container.
-fn assert_sees_the_container(c: &Distroless, out: &Output) {
+fn assert_sees_the_container(c: &Container, out: &Output) {
     assert!(out.status.success(), "{out:?}");
     let s = sections(out);
     assert_eq!(s.len(), 6, "{s:?}");
@@ -209,7 +156,7 @@ fn assert_sees_the_container(c: &Distroless, out: &Output) {
 
 #[test]
 fn a_distroless_container_is_debugged_with_this_machines_tools() {
-    let Some(c) = Distroless::start_or_skip(
+    let Some(c) = distroless_or_skip(
         "a_distroless_container_is_debugged_with_this_machines_tools",
         &[],
     ) else {
@@ -240,7 +187,7 @@ fn a_distroless_container_is_debugged_with_this_machines_tools() {
 
 #[test]
 fn host_tools_work_on_a_pid_target_too() {
-    let Some(c) = Distroless::start_or_skip("host_tools_work_on_a_pid_target_too", &[]) else {
+    let Some(c) = distroless_or_skip("host_tools_work_on_a_pid_target_too", &[]) else {
         return;
     };
     let out = nsjoin(&[
@@ -257,7 +204,7 @@ fn host_tools_work_on_a_pid_target_too() {
 
 #[test]
 fn wd_and_env_are_the_targets_with_this_machines_path() {
-    let Some(c) = Distroless::start_or_skip(
+    let Some(c) = distroless_or_skip(
         "wd_and_env_are_the_targets_with_this_machines_path",
         &["-w", "/etc", "-e", "NSJOIN_PROBE=from-the-container"],
     ) else {
@@ -284,7 +231,7 @@ fn wd_and_env_are_the_targets_with_this_machines_path() {
 
 #[test]
 fn the_targets_root_goes_where_asked_and_the_sys_is_its_network() {
-    let Some(c) = Distroless::start_or_skip(
+    let Some(c) = distroless_or_skip(
         "the_targets_root_goes_where_asked_and_the_sys_is_its_network",
         &[],
     ) else {
@@ -318,8 +265,7 @@ fn the_targets_root_goes_where_asked_and_the_sys_is_its_network() {
 
 #[test]
 fn a_missing_program_gets_a_hint_only_on_a_terminal() {
-    let Some(c) =
-        Distroless::start_or_skip("a_missing_program_gets_a_hint_only_on_a_terminal", &[])
+    let Some(c) = distroless_or_skip("a_missing_program_gets_a_hint_only_on_a_terminal", &[])
     else {
         return;
     };
@@ -443,7 +389,7 @@ fn contradicting_options_are_refused_in_one_line() {
 /// `--net=/run/netns/NAME`, with this machine's tools and a /sys of that network.
 #[test]
 fn a_named_network_namespace_as_a_file_works_with_host_tools() {
-    let Some(c) = Distroless::start_or_skip(
+    let Some(c) = distroless_or_skip(
         "a_named_network_namespace_as_a_file_works_with_host_tools",
         &[],
     ) else {

@@ -103,7 +103,7 @@ fn a_pod_by_name_from_the_command_line() {
         err.trim_end(),
         format!(
             "nsjoin: k8s://default/nope: no pod nope in namespace default (asked the CRI runtime at {})",
-            node.socket.display()
+            node.socket().display()
         )
     );
 }
@@ -231,7 +231,7 @@ fn the_image_enters_a_pod_as_the_debug_pod_of_kubectl_debug_node() {
     let root = common::TempDir::new("node-root");
     std::fs::create_dir_all(root.path().join("run/containerd")).unwrap();
     std::fs::hard_link(
-        &node.socket,
+        node.socket(),
         root.path().join("run/containerd/containerd.sock"),
     )
     .unwrap();
@@ -272,7 +272,7 @@ fn the_image_enters_a_pod_as_the_debug_pod_of_kubectl_debug_node() {
     // temporary directory, not where a node has it.
     let endpoint = format!(
         "CONTAINER_RUNTIME_ENDPOINT=unix:///host{}",
-        node.socket.display()
+        node.socket().display()
     );
     let out = debug_pod(
         std::path::Path::new("/"),

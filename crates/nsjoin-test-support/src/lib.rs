@@ -20,6 +20,9 @@ use std::sync::OnceLock;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+mod security;
+pub use security::*;
+
 /// A process (`sleep`) in fresh namespaces, with a hostname of its own.
 pub struct Sandbox {
     holder: Child,
@@ -513,12 +516,15 @@ impl Container {
     /// Like [`Container::start_or_skip`], with extra `docker run` options.
     pub fn start_with_or_skip(test: &str, options: &[&str]) -> Option<Container> {
         if !docker_ready() {
-            if std::env::var("NSJOIN_REQUIRE_DOCKER").as_deref() == Ok("1") {
-                panic!("{test} needs docker and {IMAGE} (scripts/docker.sh) and NSJOIN_REQUIRE_DOCKER=1 is set");
-            }
-            eprintln!("skipped {test}: needs docker (run scripts/docker.sh)");
+            skip_without_docker(test, IMAGE);
             return None;
         }
+        Some(Container::run(options, &[IMAGE, "sleep", "100000"]))
+    }
+
+    /// `docker run -d OPTIONS IMAGE [COMMAND…]` (`image_and_command`), for a
+    /// test that knows the daemon and the image are there.
+    pub fn run(options: &[&str], image_and_command: &[&str]) -> Container {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "nsjoin-test-{}-{}",
@@ -528,7 +534,7 @@ impl Container {
         let out = docker()
             .args(["run", "-d", "--name", &name])
             .args(options)
-            .args([IMAGE, "sleep", "100000"])
+            .args(image_and_command)
             .output()
             .expect("cannot run docker");
         let mut container = Container {
@@ -554,8 +560,22 @@ impl Container {
         assert!(pid > 0, "container {} has no process", container.name);
         container.pid = pid;
         container.hostname = hostname;
-        Some(container)
+        container
     }
+
+    /// `docker://NAME`, the target naming it.
+    pub fn spec(&self) -> String {
+        format!("docker://{}", self.name)
+    }
+}
+
+/// Says why a test is skipped when docker or its `image` is missing, or fails it
+/// under NSJOIN_REQUIRE_DOCKER=1 (CI).
+pub fn skip_without_docker(test: &str, image: &str) {
+    if std::env::var("NSJOIN_REQUIRE_DOCKER").as_deref() == Ok("1") {
+        panic!("{test} needs docker and {image} (scripts/docker.sh) and NSJOIN_REQUIRE_DOCKER=1 is set");
+    }
+    eprintln!("skipped {test}: needs docker (run scripts/docker.sh)");
 }
 
 impl Drop for Container {

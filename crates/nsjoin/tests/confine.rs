@@ -4,97 +4,20 @@
 //! confined is refused. The command's side-by-side tests with `docker exec` are in
 //! crates/nsjoin-cli/tests/confine.rs.
 
-use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use nsjoin_test_support as common;
 
-use common::TempDir;
+use common::{security_lines, StatusTarget};
 use nsjoin::{Dir, Error, Kind, KindSet, Spawn, Target};
-
-const LINES: [&str; 11] = [
-    "Uid",
-    "Gid",
-    "Groups",
-    "CapInh",
-    "CapPrm",
-    "CapEff",
-    "CapBnd",
-    "CapAmb",
-    "NoNewPrivs",
-    "Seccomp",
-    "Seccomp_filters",
-];
-
-fn security_lines(status: &str) -> Vec<String> {
-    LINES
-        .iter()
-        .map(|name| {
-            status
-                .lines()
-                .find(|line| line.split(':').next() == Some(name))
-                .unwrap_or_else(|| panic!("no {name} line in:\n{status}"))
-                .trim_end()
-                .to_owned()
-        })
-        .collect()
-}
-
-/// `setpriv OPTIONS sh -c '...; exec sleep'`: a process with a reduced context
-/// that wrote what its own children get to a file; killed on drop.
-struct Reduced {
-    child: std::process::Child,
-    status: String,
-    _dir: TempDir,
-}
-
-impl Reduced {
-    fn start(setpriv: &[&str]) -> Reduced {
-        let dir = TempDir::new("confine-lib");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let file = dir.path().join("status");
-        let script = format!(
-            "cat /proc/self/status > {0}.tmp && mv {0}.tmp {0} && exec sleep 100000",
-            file.display()
-        );
-        let child = Command::new("setpriv")
-            .args(setpriv)
-            .args(["sh", "-c", &script])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("cannot run setpriv");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let pid = child.id();
-        let status = loop {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if let (Ok(s), "sleep\n") = (std::fs::read_to_string(&file), comm.as_str()) {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "the target did not start");
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        Reduced {
-            child,
-            status,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Reduced {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn a_confined_program_has_the_targets_context() {
     if !common::root_or_skip("a_confined_program_has_the_targets_context") {
         return;
     }
-    let target = Reduced::start(&[
+    let target = StatusTarget::start(&[
+        "setpriv",
         "--reuid=65534",
         "--regid=65534",
         "--clear-groups",
@@ -102,7 +25,7 @@ fn a_confined_program_has_the_targets_context() {
         "--inh-caps=-all",
         "--no-new-privs",
     ]);
-    let handles = Target::pid(target.child.id() as i32)
+    let handles = Target::pid(target.pid())
         .open(KindSet::from([Kind::Uts, Kind::Ipc, Kind::Mnt]))
         .unwrap();
     let mut cmd = Command::new("cat");

@@ -13,167 +13,42 @@ use nsjoin_test_support as common;
 mod engine_fakes;
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use prost::Message;
 
-use common::{docker, docker_ready, TempDir, IMAGE};
-use engine_fakes::grpc::{call, hex_id};
+use common::TempDir;
+use engine_fakes::containerd::{Containerd, PAUSE_IMAGE};
+use engine_fakes::grpc::hex_id;
 use engine_fakes::{pb, Engines};
 
-fn quiet(cmd: &mut Command) -> bool {
-    cmd.stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Says why a test cannot run, or fails it under NSJOIN_REQUIRE_DOCKER=1 (CI).
-fn skip(test: &str, what: &str) {
-    if std::env::var("NSJOIN_REQUIRE_DOCKER").as_deref() == Ok("1") {
-        panic!("{test} needs {what} and NSJOIN_REQUIRE_DOCKER=1 is set");
-    }
-    eprintln!("skipped {test}: needs {what}");
-}
-
-/// A private containerd with its CRI plugin, its state in a temporary directory;
-/// the pod and everything in it are removed and the daemon stopped on drop.
+/// A private containerd with its CRI plugin ([`Containerd`], as the node fixture
+/// runs it, but with no CNI plugins); the pod and everything in it are removed and
+/// the daemon stopped on drop.
 struct CriContainerd {
-    dir: TempDir,
-    socket: PathBuf,
-    daemon: std::process::Child,
+    containerd: Containerd,
     pod: Option<String>,
 }
-
-/// The sandbox ("pause") image: busybox sleeping, since CRI runs the image's command.
-const PAUSE_IMAGE: &str = "nsjoin-pause:latest";
 
 impl CriContainerd {
     fn start_or_skip(test: &str) -> Option<CriContainerd> {
         if !common::root_or_skip(test) {
             return None;
         }
-        if !docker_ready() {
-            skip(test, "docker (run scripts/docker.sh), for the image");
+        if !Containerd::ready_or_skip(
+            test,
+            "containerd and ctr (Debian's containerd, which docker.io pulls in)",
+        ) {
             return None;
         }
-        if !quiet(Command::new("containerd").arg("--version"))
-            || !quiet(Command::new("ctr").arg("--version"))
-        {
-            skip(
-                test,
-                "containerd and ctr (Debian's containerd, which docker.io pulls in)",
-            );
-            return None;
-        }
-        let mut build = docker()
-            .args(["build", "-q", "-t", PAUSE_IMAGE, "-"])
-            .env("DOCKER_BUILDKIT", "0")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        build
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("FROM {IMAGE}\nCMD [\"sleep\", \"1000000\"]\n").as_bytes())
-            .unwrap();
-        assert!(
-            build.wait().unwrap().success(),
-            "docker build {PAUSE_IMAGE} failed"
-        );
-
-        let dir = TempDir::new("cri");
-        let d = dir.path().display().to_string();
-        let socket = dir.path().join("containerd.sock");
-        let config = format!(
-            r#"version = 2
-root = "{d}/root"
-state = "{d}/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = "{d}/containerd.sock"
-[ttrpc]
-  address = "{d}/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "{PAUSE_IMAGE}"
-  # Without CAP_SYS_RESOURCE (as on these machines) the sandbox's oom_score_adj of
-  # -998 cannot be set and runc fails to start it.
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "{d}/cni-bin"
-    conf_dir = "{d}/cni-conf"
-"#
-        );
-        std::fs::write(dir.path().join("config.toml"), config).unwrap();
-        let log = std::fs::File::create(dir.path().join("containerd.log")).unwrap();
-        let daemon = Command::new("containerd")
-            .arg("--config")
-            .arg(dir.path().join("config.toml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let cri = CriContainerd {
-            dir,
-            socket,
-            daemon,
+        Some(CriContainerd {
+            containerd: Containerd::start(TempDir::new("cri"), None),
             pod: None,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::os::unix::net::UnixStream::connect(&cri.socket).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "containerd did not start: {}",
-                cri.log()
-            );
-            thread::sleep(Duration::from_millis(100));
-        }
-        // The images, into the namespace the CRI plugin uses.
-        let mut save = docker()
-            .args(["save", PAUSE_IMAGE])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let import = Command::new("ctr")
-            .arg("--address")
-            .arg(&cri.socket)
-            .args(["--namespace", "k8s.io", "images", "import", "-"])
-            .stdin(save.stdout.take().unwrap())
-            .output()
-            .unwrap();
-        assert!(save.wait().unwrap().success());
-        assert!(
-            import.status.success(),
-            "ctr images import failed: {}",
-            String::from_utf8_lossy(&import.stderr)
-        );
-        Some(cri)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+        })
     }
 
     fn call<Req: Message, Resp: Message + Default>(&self, method: &str, request: &Req) -> Resp {
-        call(
-            &self.socket,
-            &format!("/runtime.v1.RuntimeService/{method}"),
-            None,
-            request,
-        )
-        .unwrap_or_else(|e| panic!("{method}: {e:?}\n{}", self.log()))
+        self.containerd.call(method, request)
     }
 
     /// A pod on the host's network (no CNI), and a container in it running `sleep`.
@@ -193,6 +68,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
                 attempt: 0,
             }),
             hostname: String::new(),
+            labels: HashMap::new(),
             linux: Some(pb::LinuxPodSandboxConfig {
                 cgroup_parent: String::new(),
                 security_context: Some(pb::LinuxSandboxSecurityContext {
@@ -243,34 +119,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
 impl Drop for CriContainerd {
     fn drop(&mut self) {
-        if let Some(pod) = self.pod.take() {
-            let request = pb::PodSandboxId {
-                pod_sandbox_id: pod,
-            };
-            let path = "/runtime.v1.RuntimeService/";
-            let _ = call::<_, pb::Empty>(
-                &self.socket,
-                &format!("{path}StopPodSandbox"),
-                None,
-                &request,
-            );
-            let _ = call::<_, pb::Empty>(
-                &self.socket,
-                &format!("{path}RemovePodSandbox"),
-                None,
-                &request,
-            );
-        }
-        let _ = rustix::process::kill_process(
-            rustix::process::Pid::from_raw(self.daemon.id() as i32).unwrap(),
-            rustix::process::Signal::TERM,
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.daemon.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
+        self.containerd.remove_pods(self.pod.take());
     }
 }
 
@@ -286,10 +135,13 @@ fn cri_and_containerd_against_a_live_cri_containerd() {
         return;
     };
     let id = cri.run_container();
-    let endpoint = format!("unix://{}", cri.socket.display());
+    let endpoint = format!("unix://{}", cri.containerd.socket.display());
     let env = Engines::with(&[
         ("CONTAINER_RUNTIME_ENDPOINT", &endpoint),
-        ("CONTAINERD_ADDRESS", cri.socket.to_str().unwrap()),
+        (
+            "CONTAINERD_ADDRESS",
+            cri.containerd.socket.to_str().unwrap(),
+        ),
     ]);
 
     let found = env
@@ -339,7 +191,7 @@ fn cri_and_containerd_against_a_live_cri_containerd() {
         format!(
             "cri://{}: no such container (at {})",
             hex_id(0),
-            cri.socket.display()
+            cri.containerd.socket.display()
         )
     );
 }

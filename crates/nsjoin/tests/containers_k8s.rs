@@ -106,7 +106,7 @@ fn pods_by_name_against_a_live_cri_containerd() {
         ],
     );
     let s = &node.settings();
-    let socket = node.socket.display().to_string();
+    let socket = node.socket().display().to_string();
 
     // The namespace defaults to `default`; a pod with one container needs no name.
     let app = resolve(s, "k8s://web");

@@ -100,6 +100,30 @@ impl Drop for Cgroup {
     }
 }
 
+/// The error `spawn` ends in when it runs `cmd` entering `kinds`; no process
+/// may be left behind.
+fn spawn_fails(spawn: &mut Spawn, kinds: KindSet, cmd: Command) -> Error {
+    let before = common::children();
+    let err = spawn.kinds(kinds).spawn(cmd).unwrap_err();
+    assert_eq!(
+        common::children(),
+        before,
+        "{kinds}: a process was left behind"
+    );
+    err
+}
+
+/// `err` is the failure to execute `program`: `why`, errno `errno`.
+fn assert_exec_error(err: &Error, kinds: KindSet, program: &str, why: &str, errno: i32) {
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Exec { .. }), "{kinds}: {err:?}");
+    assert!(
+        msg.starts_with(&format!("failed to execute {program}: {why}")),
+        "{kinds}: {msg}"
+    );
+    assert_eq!(err.raw_os_error(), Some(errno), "{kinds}: {msg}");
+}
+
 // ---------------------------------------------------------------------------
 // Root, working directory, environment, cgroup
 // ---------------------------------------------------------------------------
@@ -207,21 +231,15 @@ fn spawn_cwd_inside_nonexistent_fails_cannot_change_directory_and_leaves_no_proc
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     for kinds in [sandbox_kinds(), KindSet::from(Kind::Net)] {
-        let before = common::children();
-        let err = Spawn::new(&handles)
-            .kinds(kinds)
-            .cwd(Dir::Inside(PathBuf::from("/nonexistent-nsj-cwd")))
-            .spawn(sh("echo must not run"))
-            .unwrap_err();
+        let err = spawn_fails(
+            Spawn::new(&handles).cwd(Dir::Inside(PathBuf::from("/nonexistent-nsj-cwd"))),
+            kinds,
+            sh("echo must not run"),
+        );
         let msg = err.to_string();
         assert!(msg.contains("cannot change directory"), "{kinds}: {msg}");
         assert!(msg.contains("No such file or directory"), "{kinds}: {msg}");
         assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{kinds}: {msg}");
-        assert_eq!(
-            common::children(),
-            before,
-            "{kinds}: a process was left behind"
-        );
     }
 }
 
@@ -315,24 +333,13 @@ fn spawn_missing_program_is_exec_error_enoent_with_and_without_pid_kind_and_leav
     let by_name = unique("missing-prog");
     for kinds in [sandbox_kinds(), KindSet::from(Kind::Net)] {
         for program in [&by_path, &by_name] {
-            let before = common::children();
-            let err = Spawn::new(&handles)
-                .kinds(kinds)
-                .spawn(Command::new(program))
-                .unwrap_err();
-            let msg = err.to_string();
-            assert!(matches!(err, Error::Exec { .. }), "{kinds}: {err:?}");
-            assert!(
-                msg.starts_with(&format!(
-                    "failed to execute {program}: No such file or directory"
-                )),
-                "{kinds}: {msg}"
-            );
-            assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
-            assert_eq!(
-                common::children(),
-                before,
-                "{kinds}: a process was left behind"
+            let err = spawn_fails(&mut Spawn::new(&handles), kinds, Command::new(program));
+            assert_exec_error(
+                &err,
+                kinds,
+                program,
+                "No such file or directory",
+                libc::ENOENT,
             );
         }
     }
@@ -352,25 +359,8 @@ fn spawn_non_executable_file_is_exec_error_eacces_and_leaves_no_process() {
     let sb = Sandbox::new();
     let handles = Target::pid(sb.pid).open(sandbox_kinds()).unwrap();
     for kinds in [sandbox_kinds(), KindSet::from(Kind::Net)] {
-        let before = common::children();
-        let err = Spawn::new(&handles)
-            .kinds(kinds)
-            .spawn(Command::new(&file))
-            .unwrap_err();
-        let msg = err.to_string();
-        assert!(matches!(err, Error::Exec { .. }), "{kinds}: {err:?}");
-        assert!(
-            msg.starts_with(&format!(
-                "failed to execute {}: Permission denied",
-                file.display()
-            )),
-            "{kinds}: {msg}"
-        );
-        assert_eq!(err.raw_os_error(), Some(libc::EACCES));
-        assert_eq!(
-            common::children(),
-            before,
-            "{kinds}: a process was left behind"
-        );
+        let err = spawn_fails(&mut Spawn::new(&handles), kinds, Command::new(&file));
+        let program = file.display().to_string();
+        assert_exec_error(&err, kinds, &program, "Permission denied", libc::EACCES);
     }
 }

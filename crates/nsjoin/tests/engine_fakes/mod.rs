@@ -1,9 +1,11 @@
 //! Stand-in engines and what the engine tests share: sockets that never accept,
 //! trickle or pour, and a Docker Engine API ([`sockets`], which the command's
-//! tests include alone); gRPC servers and a client ([`grpc`]) and the protobuf
-//! messages of containerd and the CRI ([`pb`]).
+//! tests include alone); gRPC servers and a client ([`grpc`]), the protobuf
+//! messages of containerd and the CRI ([`pb`]), and a real private containerd
+//! with its CRI plugin ([`containerd`]).
 #![allow(dead_code)]
 
+pub mod containerd;
 pub mod grpc;
 pub mod pb;
 mod sockets;

@@ -2,7 +2,8 @@
 //! encode them and the tests send them to a live runtime: containerd's
 //! api/services/{containers,tasks}/v1 and api/types/task, and
 //! k8s.io/cri-api's runtime/v1/api.proto (only the fields the tests use; field
-//! numbers as declared there).
+//! numbers as declared there). The Kubernetes node fixture (`k8s_node`) sends
+//! the same CRI messages, through `#[path]`.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -153,6 +154,8 @@ pub struct PodSandboxConfig {
     pub metadata: Option<PodSandboxMetadata>,
     #[prost(string, tag = "2")]
     pub hostname: String,
+    #[prost(map = "string, string", tag = "6")]
+    pub labels: HashMap<String, String>,
     #[prost(message, optional, tag = "8")]
     pub linux: Option<LinuxPodSandboxConfig>,
 }

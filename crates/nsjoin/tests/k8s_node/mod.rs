@@ -11,38 +11,23 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use nsjoin_test_support::{self as common, TempDir};
 
-/// The sandbox ("pause") image: the test image, sleeping. Containers run it too,
-/// with a command of their own.
-pub const PAUSE_IMAGE: &str = "nsjoin-pause:latest";
 /// The test image (scripts/docker.sh).
-pub const IMAGE: &str = "nsjoin-busybox:latest";
+pub const IMAGE: &str = common::IMAGE;
 /// The CNI plugins of Debian's containernetworking-plugins.
 const CNI_BIN: &str = "/usr/lib/cni";
 
+#[path = "../engine_fakes/containerd.rs"]
+mod containerd;
+#[path = "../engine_fakes/pb.rs"]
 pub mod pb;
 
-fn quiet(cmd: &mut Command) -> bool {
-    cmd.stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Says why a test cannot run, or fails it under NSJOIN_REQUIRE_DOCKER=1 (CI).
-pub fn skip(test: &str, what: &str) {
-    if std::env::var("NSJOIN_REQUIRE_DOCKER").as_deref() == Ok("1") {
-        panic!("{test} needs {what} and NSJOIN_REQUIRE_DOCKER=1 is set");
-    }
-    eprintln!("skipped {test}: needs {what}");
-}
+pub use containerd::{skip, Containerd, PAUSE_IMAGE};
 
 /// A pod made through the CRI.
 pub struct Pod {
@@ -65,9 +50,7 @@ impl Pod {
 /// The node: containerd with its CRI plugin on a socket of its own. Every pod is
 /// removed, the daemon stopped and the bridge deleted on drop.
 pub struct Node {
-    dir: TempDir,
-    pub socket: PathBuf,
-    daemon: Child,
+    containerd: Containerd,
     bridge: String,
     pods: Vec<String>,
     /// The cgroup parents made for pods (`kubepods/besteffort/pod<uid>`), removed
@@ -80,44 +63,14 @@ impl Node {
         if !common::root_or_skip(test) {
             return None;
         }
-        let docker = || {
-            if Path::new("/usr/bin/docker").exists() {
-                Command::new("/usr/bin/docker")
-            } else {
-                Command::new("docker")
-            }
-        };
-        if !quiet(docker().arg("info")) || !quiet(docker().args(["image", "inspect", IMAGE])) {
-            skip(test, "docker (run scripts/docker.sh), for the image");
+        let tools = "containerd, ctr and the CNI plugins (Debian's containerd and containernetworking-plugins)";
+        if !Containerd::ready_or_skip(test, tools) {
             return None;
         }
-        if !quiet(Command::new("containerd").arg("--version"))
-            || !quiet(Command::new("ctr").arg("--version"))
-            || !Path::new(CNI_BIN).join("bridge").exists()
-        {
-            skip(
-                test,
-                "containerd, ctr and the CNI plugins (Debian's containerd and containernetworking-plugins)",
-            );
+        if !Path::new(CNI_BIN).join("bridge").exists() {
+            skip(test, tools);
             return None;
         }
-        let mut build = docker()
-            .args(["build", "-q", "-t", PAUSE_IMAGE, "-"])
-            .env("DOCKER_BUILDKIT", "0")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        build
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("FROM {IMAGE}\nCMD [\"sleep\", \"1000000\"]\n").as_bytes())
-            .unwrap();
-        assert!(
-            build.wait().unwrap().success(),
-            "docker build {PAUSE_IMAGE} failed"
-        );
 
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, Ordering::Relaxed);
@@ -127,7 +80,6 @@ impl Node {
         let subnet = format!("10.{}.{}.0/24", 200 + n % 50, me % 250);
         let dir = TempDir::new("k8s");
         let d = dir.path().display().to_string();
-        let socket = dir.path().join("containerd.sock");
         std::fs::create_dir(dir.path().join("cni-conf")).unwrap();
         std::fs::write(
             dir.path().join("cni-conf/10-nsjoin.conflist"),
@@ -153,81 +105,22 @@ impl Node {
             ),
         )
         .unwrap();
-        let config = format!(
-            r#"version = 2
-root = "{d}/root"
-state = "{d}/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = "{d}/containerd.sock"
-[ttrpc]
-  address = "{d}/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "{PAUSE_IMAGE}"
-  # Without CAP_SYS_RESOURCE (as on these machines) the sandbox's oom_score_adj of
-  # -998 cannot be set and runc fails to start it.
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "{CNI_BIN}"
-    conf_dir = "{d}/cni-conf"
-"#
-        );
-        std::fs::write(dir.path().join("config.toml"), config).unwrap();
-        let log = std::fs::File::create(dir.path().join("containerd.log")).unwrap();
-        let daemon = Command::new("containerd")
-            .arg("--config")
-            .arg(dir.path().join("config.toml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let node = Node {
-            dir,
-            socket,
-            daemon,
+        Some(Node {
+            containerd: Containerd::start(dir, Some(CNI_BIN)),
             bridge,
             pods: Vec::new(),
             cgroup_parents: Vec::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::os::unix::net::UnixStream::connect(&node.socket).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "containerd did not start: {}",
-                node.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // The image, into the containerd namespace the CRI plugin uses.
-        let mut save = docker()
-            .args(["save", PAUSE_IMAGE])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let import = Command::new("ctr")
-            .arg("--address")
-            .arg(&node.socket)
-            .args(["--namespace", "k8s.io", "images", "import", "-"])
-            .stdin(save.stdout.take().unwrap())
-            .output()
-            .unwrap();
-        assert!(save.wait().unwrap().success());
-        assert!(
-            import.status.success(),
-            "ctr images import failed: {}",
-            String::from_utf8_lossy(&import.stderr)
-        );
-        Some(node)
+        })
+    }
+
+    /// The runtime's socket.
+    pub fn socket(&self) -> &Path {
+        &self.containerd.socket
     }
 
     /// `unix://SOCKET`, for CONTAINER_RUNTIME_ENDPOINT.
     pub fn endpoint(&self) -> String {
-        format!("unix://{}", self.socket.display())
+        format!("unix://{}", self.socket().display())
     }
 
     /// Engine settings that name this node's runtime (what
@@ -239,7 +132,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+        self.containerd.log()
     }
 
     /// A CRI call that must succeed; containerd's log comes with a failure.
@@ -248,8 +141,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         method: &str,
         request: &Req,
     ) -> Resp {
-        nsjoin::container::runtime_call(&self.socket, method, request, Duration::from_secs(120))
-            .unwrap_or_else(|e| panic!("{method}: {e}\n{}", self.log()))
+        self.containerd.call(method, request)
     }
 
     /// A pod `namespace/name` on the bridge network with hostname `hostname`, each
@@ -405,29 +297,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
 impl Drop for Node {
     fn drop(&mut self) {
-        for pod in std::mem::take(&mut self.pods) {
-            let request = pb::PodSandboxId {
-                pod_sandbox_id: pod,
-            };
-            for method in ["StopPodSandbox", "RemovePodSandbox"] {
-                let _ = nsjoin::container::runtime_call::<_, pb::Empty>(
-                    &self.socket,
-                    method,
-                    &request,
-                    Duration::from_secs(60),
-                );
-            }
-        }
-        let _ = rustix::process::kill_process(
-            rustix::process::Pid::from_raw(self.daemon.id() as i32).unwrap(),
-            rustix::process::Signal::TERM,
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.daemon.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
+        self.containerd.remove_pods(std::mem::take(&mut self.pods));
+        self.containerd.stop();
         // The pods' parents, then theirs where nothing else is in them, in every
         // hierarchy (cgroup v2's root, v1's directories under it).
         let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
