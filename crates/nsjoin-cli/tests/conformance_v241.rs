@@ -9,7 +9,7 @@ use nsjoin_test_support as common;
 use std::fs;
 use std::path::PathBuf;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{ns_link, NetnsFile, Reachable, Sandbox, TempDir};
 
@@ -54,15 +54,6 @@ impl Drop for Cgroup {
             }
             thread::sleep(Duration::from_millis(10));
         }
-    }
-}
-
-/// Waits (up to 5 s) until `check` holds.
-fn wait_until(what: &str, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -273,7 +264,7 @@ fn v241_user_parent_enters_the_parent_of_the_targets_user_namespace() {
     let target = Proc::start(&["unshare", "--user", "--map-root-user", "sh", "-c", nested]);
     let outer = target.line.clone();
     let t = target.pid.to_string();
-    wait_until("the target is in its inner user namespace", || {
+    common::wait_for("the target is in its inner user namespace", || {
         fs::read_to_string(format!("/proc/{t}/comm")).is_ok_and(|c| c.trim() == "sleep")
     });
     assert_ne!(ns_link(target.pid, "user"), outer);

@@ -14,6 +14,7 @@ mod engine_fakes;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use prost::Message;
 
@@ -151,8 +152,14 @@ fn cri_and_containerd_against_a_live_cri_containerd() {
         (found.id.as_str(), found.name.as_str()),
         (id.as_str(), "web")
     );
-    let cmdline = std::fs::read(format!("/proc/{}/cmdline", found.pid)).unwrap();
-    assert_eq!(cmdline, b"sleep\x00100000\x00");
+    // The runtime answers StartContainer once its init was told to go on, which
+    // may be before that init has exec'd the container's command.
+    let cmdline = || std::fs::read(format!("/proc/{}/cmdline", found.pid)).unwrap();
+    let started = Instant::now();
+    while cmdline() != b"sleep\x00100000\x00" && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(cmdline(), b"sleep\x00100000\x00");
     assert!(found.env.unwrap().iter().any(|(k, _)| k == "PATH"));
     env.assert_opens_as(&format!("cri://{id}"), found.pid);
     // containerd's CRI plugin accepts unique ID prefixes.

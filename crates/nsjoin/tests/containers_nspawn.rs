@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use nsjoin::container::{Engine, Settings};
 use nsjoin::{Kind, KindSet, Target};
 
-use common::{ns_ino, TempDir};
+use common::{ns_ino, wait_for, TempDir};
 
 const MACHINED: &str = "/lib/systemd/systemd-machined";
 
@@ -56,14 +56,6 @@ fn unified_cgroup() -> Option<PathBuf> {
 }
 
 /// Waits up to 10 s for `ok`.
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn kill(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ns_link, Sandbox, TempDir};
+use common::{ns_link, wait_for, Sandbox, TempDir};
 use nsjoin::{Dir, Error, Kind, KindSet, Spawn, Target};
 
 mod spawn_fixtures;

@@ -11,7 +11,7 @@ use std::io::BufReader;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
-use common::{ns_link, Sandbox};
+use common::{ns_link, wait_for, Sandbox};
 use nsjoin::{Dir, Error, Kind, KindSet, Spawn, Target};
 
 mod spawn_fixtures;

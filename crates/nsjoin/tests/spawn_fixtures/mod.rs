@@ -9,7 +9,6 @@ use std::io::BufRead;
 use std::ops::{Deref, DerefMut};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 pub fn sandbox_kinds() -> KindSet {
     KindSet::from([
@@ -93,16 +92,5 @@ pub fn read_until_done(r: &mut impl BufRead) -> String {
             return text;
         }
         text.push_str(&line);
-    }
-}
-
-pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
