@@ -18,6 +18,8 @@
 //! | `guard_cycle_preopened` | `Handles::enter` + `Guard::leave` on handles opened once |
 //! | `raw_pidfd_cycle` | `pidfd_open`, setns on the pidfd, close, setns back: the floor of a one-statement enter |
 //! | `guard_cycle_oneshot` | `nsjoin::enter(&target, net)` + leave |
+//! | `raw_setns_two_pairs` | setns into the target's net and uts fds and back into ours, inline |
+//! | `guard_cycle_preopened_two` | `Handles::enter(net + uts)` + leave: the general way, which a single kind skips; read it against `raw_setns_two_pairs` |
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Instant;
@@ -50,9 +52,14 @@ fn main() {
     let sandbox = common::Sandbox::new();
     let target = Target::pid(sandbox.pid);
     let net = KindSet::from(Kind::Net);
-    let handles = target.open(net).expect("open the sandbox's net namespace");
+    let two = KindSet::from([Kind::Net, Kind::Uts]);
+    let handles = target
+        .open(two)
+        .expect("open the sandbox's net and uts namespaces");
     let theirs = handles.get(Kind::Net).expect("the net namespace");
+    let theirs_uts = handles.get(Kind::Uts).expect("the uts namespace");
     let ours = nsjoin::Namespace::current(Kind::Net).expect("this thread's net namespace");
+    let ours_uts = nsjoin::Namespace::current(Kind::Uts).expect("this thread's uts namespace");
     let pid = Pid::from_raw(sandbox.pid).expect("a pid");
 
     let ids = [
@@ -61,6 +68,8 @@ fn main() {
         "guard_cycle_preopened",
         "raw_pidfd_cycle",
         "guard_cycle_oneshot",
+        "raw_setns_two_pairs",
+        "guard_cycle_preopened_two",
     ];
     let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); ids.len()];
     for _ in 0..ROUNDS {
@@ -84,10 +93,17 @@ fn main() {
                         drop(pidfd);
                         move_into_link_name_space(ours.as_fd(), None).expect("setns back");
                     }
-                    _ => nsjoin::enter(&target, net)
+                    4 => nsjoin::enter(&target, net)
                         .expect("enter")
                         .leave()
                         .expect("leave"),
+                    5 => {
+                        move_into_link_name_space(theirs.as_fd(), None).expect("setns");
+                        move_into_link_name_space(theirs_uts.as_fd(), None).expect("setns");
+                        move_into_link_name_space(ours.as_fd(), None).expect("setns back");
+                        move_into_link_name_space(ours_uts.as_fd(), None).expect("setns back");
+                    }
+                    _ => handles.enter(two).expect("enter").leave().expect("leave"),
                 }
             }
             samples.push(start.elapsed().as_nanos() as f64 / f64::from(CYCLES));
@@ -105,7 +121,7 @@ fn main() {
         println!("{ROUNDS} rounds of {CYCLES} cycles of each, interleaved; medians:");
         for (id, ns) in ids.iter().zip(&medians) {
             println!(
-                "{id:24} {:8.2} µs  {:5.2}× raw_setns_pair",
+                "{id:26} {:8.2} µs  {:5.2}× raw_setns_pair",
                 ns / 1e3,
                 ns / medians[0]
             );
