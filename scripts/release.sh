@@ -80,8 +80,9 @@ if [ "${NO_WHEEL:-0}" != 1 ]; then
     maturin=$venv/bin/maturin
   fi
   # --auditwheel check: fail unless the extension keeps to the manylinux policy it
-  # is tagged with (python/pyproject.toml: compatibility).
-  "$maturin" build --release --locked --manifest-path python/Cargo.toml \
+  # is tagged with (python/pyproject.toml: compatibility). --profile wheel: the
+  # release settings with unwinding (Cargo.toml), as pip's build uses.
+  "$maturin" build --profile wheel --locked --manifest-path python/Cargo.toml \
     --auditwheel check --out "$dist" >&2
 fi
 

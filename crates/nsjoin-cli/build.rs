@@ -1,0 +1,54 @@
+//! Link settings of the `nsjoin` and `nsls` binaries that a Cargo profile cannot
+//! carry, so that `cargo build --release` and `cargo install` get them.
+//!
+//! Packed relative relocations (`-z pack-relative-relocs`, DT_RELR): a glibc,
+//! dynamic, PIE build of `nsjoin` has about 14,000 relative relocations; as RELA
+//! entries they are 330 KiB of `.rela.dyn` that the loader reads at every start (84
+//! resident pages, 0.35 MiB of peak RSS: BENCHMARKS.md, "Build settings, measured
+//! both ways"); as RELR they are 4 KiB. The linker then makes the binary require
+//! glibc's `GLIBC_ABI_DT_RELR` (glibc 2.36 and later), so the flag is passed only
+//! when building for the machine that builds, and only if its glibc has it. A
+//! static build (`+crt-static`, scripts/build-static.sh) has no loader to read
+//! them and is left alone.
+
+use std::env;
+use std::process::Command;
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    if relr_supported() {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
+}
+
+fn relr_supported() -> bool {
+    let var = |name: &str| env::var(name).unwrap_or_default();
+    if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" {
+        return false;
+    }
+    if var("CARGO_CFG_TARGET_FEATURE")
+        .split(',')
+        .any(|f| f == "crt-static")
+    {
+        return false;
+    }
+    // A cross build cannot ask the target's glibc.
+    if var("HOST") != var("TARGET") {
+        return false;
+    }
+    glibc_version().is_some_and(|v| v >= (2, 36))
+}
+
+/// The build machine's glibc, from `getconf GNU_LIBC_VERSION` ("glibc 2.36").
+fn glibc_version() -> Option<(u32, u32)> {
+    let out = Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let version = text.trim().strip_prefix("glibc ")?;
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
