@@ -327,9 +327,6 @@ pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
-/// Waits (up to 10 s) until only `n` threads are left: threads that have ended
-/// leave /proc/self/task only after their thread-local state (nsjoin keeps each
-/// thread's way home there, as fds) has been dropped.
 /// Waits until `cond` holds, polling; fails the test, naming `what`, after 20 s
 /// (what is waited for takes milliseconds, but a test machine under load can
 /// take seconds to schedule it).
@@ -344,6 +341,9 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Waits (up to 10 s) until only `n` threads are left: threads that have ended
+/// leave /proc/self/task only after their thread-local state (nsjoin keeps each
+/// thread's way home there, as fds) has been dropped.
 pub fn wait_for_threads(n: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while thread_count() != n && std::time::Instant::now() < deadline {
