@@ -227,6 +227,9 @@ docker_forms = re.findall(r"^- (.+?): `-t docker://NAME` takes \*\*([0-9.]+) ms\
                           md, re.M)
 m = re.search(r"\(worst ratio ([0-9.]+)\)", md)
 nsls_ratio = float(m.group(1)) if m else None
+m = re.search(r"^\| default output \| ([0-9.]+) MiB \| ([0-9.]+) MiB \| ([0-9.]+) MiB \|", md, re.M)
+nsls_rss = {"cargo build --release": float(m.group(1)) / float(m.group(3)),
+            "static": float(m.group(2)) / float(m.group(3))} if m else {}
 
 def row(goal, measured, ok):
     return f"| {goal} | {measured} | {'met' if ok else '**missed**'} |"
@@ -260,6 +263,8 @@ if docker_ms is not None:
     rows.append(row("`-t docker://NAME` minus `-t PID` wall ≤ 5 ms", f"{docker_ms:.2f} ms", docker_ms <= 5))
 if nsls_ratio is not None:
     rows.append(row("nsls ÷ lsns wall, 3,000 extra processes ≤ 0.2", f"{nsls_ratio:.2f}", nsls_ratio <= 0.2))
+for form, r in nsls_rss.items():
+    rows.append(row(f"nsls, {form}: peak RSS ÷ lsns's, 3,000 extra processes ≤ 1.0", f"{r:.2f}", r <= 1.0))
 write("summary.md", "\n".join(rows) + "\n")
 PY
 
