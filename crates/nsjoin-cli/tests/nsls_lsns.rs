@@ -17,7 +17,12 @@ use nsls_fixtures::*;
 /// nsls and lsns on the same arguments: the same stdout, exit code and (with the
 /// program name swapped) stderr.
 fn same_as_lsns(args: &[&str]) {
-    let (ours, theirs) = (run(NSLS, args), lsns(args));
+    same_as(args, lsns(args));
+}
+
+/// nsls on `args` against lsns's answer `theirs`.
+fn same_as(args: &[&str], theirs: Out) {
+    let ours = run(NSLS, args);
     assert_eq!(
         ours.code, theirs.code,
         "exit code of {args:?}: {}",
@@ -225,8 +230,6 @@ fn bad_arguments_fail_like_lsns() {
         &["-o", "FOO"],
         &["-o", "FOO,TYPE"],
         &["-o", "NS,"],
-        &["-o", "NS,,TYPE"],
-        &["-o", ""],
         &["-o"],
         &["--output"],
         &["-t", "foo"],
@@ -247,6 +250,11 @@ fn bad_arguments_fail_like_lsns() {
         &["1"],
     ] {
         same_as_lsns(args);
+    }
+    // An empty column name: lsns exits 1 without a word, before it reads any
+    // process, so that answer is its real one and is not asked again.
+    for args in [&["-o", "NS,,TYPE"][..], &["-o", ""]] {
+        same_as(args, run("lsns", args));
     }
     // Accepted the same way.
     for args in [

@@ -662,14 +662,14 @@ pub fn wait_gone(pid: i32) {
 
 /// Asks lsns, the peer every nsls comparison is made with. lsns 2.38 exits 1 with
 /// nothing on stderr when a process it is reading exits meanwhile, which the tests
-/// make likely (they start and end processes all the time): `run` is asked again,
-/// up to five more times, while `failed_silently` says its answer was that.
+/// make likely (they start and end processes all the time, and on a loaded machine
+/// a whole burst of them can outlast several quick retries): `run` is asked again,
+/// 50 ms apart for up to 10 s, while `failed_silently` says its answer was that.
 pub fn ask_lsns<T>(mut run: impl FnMut() -> T, failed_silently: impl Fn(&T) -> bool) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
     let mut out = run();
-    for _ in 0..5 {
-        if !failed_silently(&out) {
-            break;
-        }
+    while failed_silently(&out) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
         out = run();
     }
     out
