@@ -52,13 +52,23 @@ fn container() -> Sandbox {
 }
 
 /// A `sleep` with a marker in its environment, started by us in our namespaces.
+/// Returned once it runs sleep: while the shell is still exec'ing it, its
+/// environment reads as empty.
 fn marked_process(marker: &str) -> Child {
-    common::spawn_ready(
+    let child = common::spawn_ready(
         Command::new("sh")
             .args(["-c", "echo ready; exec sleep 100000"])
             .env("NSJOIN_TEST_MARK", marker)
             .stdin(Stdio::null()),
-    )
+    );
+    let proc_dir = format!("/proc/{}", child.id());
+    let want = format!("NSJOIN_TEST_MARK={marker}");
+    common::wait_for("the marked process to run sleep", || {
+        std::fs::read_to_string(format!("{proc_dir}/comm")).is_ok_and(|c| c == "sleep\n")
+            && std::fs::read(format!("{proc_dir}/environ"))
+                .is_ok_and(|e| e.split(|&b| b == 0).any(|v| v == want.as_bytes()))
+    });
+    child
 }
 
 #[test]
