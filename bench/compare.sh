@@ -31,6 +31,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/section.sh
+. scripts/sandbox.sh
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 RUNS=${RUNS:-300}
@@ -47,9 +48,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 tmp=$(mktemp -d)
-holder=
 cleanup() {
-  if [ -n "$holder" ]; then kill -KILL "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true; fi
+  stop_sandbox
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -88,16 +88,7 @@ python3 -m venv "$tmp/venv"
 "$tmp/venv/bin/pip" install -q --disable-pip-version-check nsenter==0.2 >&2
 pynsenter=$tmp/venv/bin/nsenter
 
-# The target: a sleep in fresh namespaces. --kill-child: it dies with its holder.
-unshare --uts --net --ipc --pid --mount --cgroup --fork --kill-child sleep 100000 </dev/null &
-holder=$!
-pid=
-for _ in $(seq 200); do
-  pid=$(cut -d' ' -f1 "/proc/$holder/task/$holder/children" 2>/dev/null || true)
-  [ -n "$pid" ] && [ "$(readlink "/proc/$pid/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break
-  sleep 0.01
-done
-[ -n "$pid" ] || { echo "bench/compare.sh: the sandbox did not start" >&2; exit 1; }
+start_sandbox
 
 nsargs="--net --uts --ipc --mount --pid /bin/true"
 names=("nsjoin, cargo build --release" "nsjoin, static (install.sh, release tarball)" "nsenter"
@@ -150,8 +141,7 @@ bash bench/breakdown.sh "$pid" "cargo build --release=$dynamic" "static=$static"
   "nsenter=$(command -v nsenter)" "floor, C=$PWD/target/floor/floor-c" \
   "floor, C static=$PWD/target/floor/floor-c-static" "floor, Rust=$floor_rust" >"$tmp/breakdown.md"
 
-# unshare --fork ignores SIGTERM while it waits; SIGKILL, and --kill-child takes the sleep.
-kill -KILL "$holder"; wait "$holder" 2>/dev/null || true; holder=
+stop_sandbox
 
 versions="$("$static" --version | head -1), $(nsenter --version), $(gcc --version | head -1), Python nsenter 0.2, $(hyperfine --version)"
 

@@ -11,6 +11,7 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 [ "$(id -u)" -eq 0 ] || { echo "release-test.sh: needs root (setns)" >&2; exit 1; }
 
 fail() { echo "release-test.sh: FAIL: $*" >&2; exit 1; }
+. scripts/sandbox.sh
 [ "${REUSE_DIST:-0}" = 1 ] || bash scripts/release.sh
 
 # Publishable crates package, with real metadata (cargo package refuses a missing
@@ -19,9 +20,8 @@ fail() { echo "release-test.sh: FAIL: $*" >&2; exit 1; }
 cargo package --workspace --locked --allow-dirty --exclude nsjoin-py -q >&2
 
 tmp=$(mktemp -d)
-holder=
 cleanup() {
-  if [ -n "$holder" ]; then kill -KILL "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true; fi
+  stop_sandbox
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -29,15 +29,7 @@ trap cleanup EXIT
 (cd dist && sha256sum --quiet -c SHA256SUMS) || fail "dist/SHA256SUMS does not match"
 
 # A sandbox to enter: a sleep in fresh namespaces.
-unshare --uts --net --ipc --pid --mount --fork --kill-child sleep 100000 </dev/null &
-holder=$!
-pid=
-for _ in $(seq 200); do
-  pid=$(cut -d' ' -f1 "/proc/$holder/task/$holder/children" 2>/dev/null || true)
-  [ -n "$pid" ] && [ "$(readlink "/proc/$pid/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break
-  sleep 0.01
-done
-[ -n "$pid" ] || fail "the sandbox did not start"
+start_sandbox
 want=$(nsenter -t "$pid" --net --uts --ipc --mount --pid readlink /proc/self/ns/net /proc/self/ns/uts)
 
 # The tarball, into an empty prefix.
@@ -68,6 +60,16 @@ rows = json.load(sys.stdin)["namespaces"]
 assert any(str(r["ns"]) == sys.argv[1] for r in rows), "the sandbox is not listed"
 ' "$ino" || fail "the tarball's nsls -J does not list the sandbox's net namespace"
 echo "release-test.sh: $(basename "$tarball"): installed and run" >&2
+
+# BENCHMARKS.md's peak RSS rests on the functions a run executes lying together
+# (crates/nsjoin-cli/hot-text/): single-step the shipped nsjoin through the
+# benchmark's run and fail when it strays from its list. (nsls's list is not
+# checked here: single-stepping a whole scan takes about a minute.)
+gcc -O2 -o "$tmp/step-trace" bench/text-order/step-trace.c
+"$tmp/step-trace" "$tmp/trace" "$prefix/bin/nsjoin" -t "$pid" --net --uts --ipc --mount --pid /bin/true \
+  || fail "nsjoin did not run under bench/text-order/step-trace"
+python3 bench/text-order/hot_text.py check "$prefix/bin/nsjoin" "$tmp/trace" 8 >&2 \
+  || fail "nsjoin's run strays from crates/nsjoin-cli/hot-text/nsjoin.ld"
 
 # Tarballs for other architectures (AARCH64=1 bash scripts/release.sh): the same
 # layout and kind of binary, run under qemu's user-mode emulation. qemu-user does

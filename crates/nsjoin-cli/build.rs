@@ -10,12 +10,29 @@
 //! when building for the machine that builds, and only if its glibc has it. A
 //! static build (`+crt-static`, scripts/build-static.sh) has no loader to read
 //! them and is left alone.
+//!
+//! The functions a run executes, together (`hot-text/<binary>.ld`, for optimised
+//! builds): a linker script for each binary that places them in one output section
+//! before `.text`, where otherwise they lie spread over the whole text and
+//! fault-around maps 64 KiB of it for each. BENCHMARKS.md, "Where the pages go",
+//! measures the difference; bench/text-order.sh remakes the lists from traced
+//! runs. A function a list does not name only stays where the linker would have
+//! put it.
 
 use std::env;
 use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=hot-text");
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+        && env::var("PROFILE").as_deref() == Ok("release")
+    {
+        for bin in ["nsjoin", "nsls"] {
+            let script = format!("{}/hot-text/{bin}.ld", env!("CARGO_MANIFEST_DIR"));
+            println!("cargo:rustc-link-arg-bin={bin}=-Wl,-T,{script}");
+        }
+    }
     if relr_supported() {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
