@@ -228,12 +228,7 @@ impl Handles {
             if let Some(begun) = self.begin_one(kind, home) {
                 let (fd, id) = begun?;
                 return match plan::setns_kind(fd, kind) {
-                    Ok(()) => Ok(Guard {
-                        id,
-                        entered: kinds,
-                        by: EnteredBy::NamespaceFds,
-                        _not_send: PhantomData,
-                    }),
+                    Ok(()) => Ok(Guard::new(id, kinds, EnteredBy::NamespaceFds)),
                     Err(_) => one_failed(fd, kind, id),
                 };
             }
@@ -283,12 +278,7 @@ fn guarded(
     if let Some(kind) = single_kind(kinds) {
         let id = push_frame(kind, home)?;
         return match enter() {
-            Ok(()) => Ok(Guard {
-                id,
-                entered: kinds,
-                by,
-                _not_send: PhantomData,
-            }),
+            Ok(()) => Ok(Guard::new(id, kinds, by)),
             Err(failed) => Err(pop_failed(kind, id, failed)),
         };
     }
@@ -341,14 +331,7 @@ fn single_kind(kinds: KindSet) -> Option<Kind> {
 #[inline(never)]
 fn one_failed(fd: BorrowedFd<'_>, kind: Kind, id: u64) -> Result<Guard> {
     let errno = match plan::setns_kind(fd, kind) {
-        Ok(()) => {
-            return Ok(Guard {
-                id,
-                entered: KindSet::from(kind),
-                by: EnteredBy::NamespaceFds,
-                _not_send: PhantomData,
-            })
-        }
+        Ok(()) => return Ok(Guard::new(id, kind.into(), EnteredBy::NamespaceFds)),
         Err(errno) => errno,
     };
     let done = KindSet::EMPTY;
@@ -436,12 +419,7 @@ impl Begun {
                 });
             }
         });
-        let guard = Guard {
-            id,
-            entered,
-            by: self.by,
-            _not_send: PhantomData,
-        };
+        let guard = Guard::new(id, entered, self.by);
         match result {
             Ok(()) => Ok(guard),
             Err(failed) => {
@@ -548,6 +526,17 @@ fn open_dir(path: &str) -> Result<OwnedFd> {
 }
 
 impl Guard {
+    /// The guard of frame `id`, which entered `entered` the way `by` says.
+    #[inline]
+    fn new(id: u64, entered: KindSet, by: EnteredBy) -> Guard {
+        Guard {
+            id,
+            entered,
+            by,
+            _not_send: PhantomData,
+        }
+    }
+
     /// The kinds this guard entered (and will leave).
     pub fn entered(&self) -> KindSet {
         self.entered
