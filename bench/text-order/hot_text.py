@@ -1,6 +1,6 @@
 """The linker scripts that place the functions a plain run executes together.
 
-    python3 hot_text.py write OUT ARCHIVES BINARY=TRACE...
+    python3 hot_text.py write OUT ARCHIVES BINARY=TRACE...   (in order of importance)
     python3 hot_text.py check BINARY TRACE MAX_PAGES
 
 Each BINARY is a static, position-dependent build (its addresses are those `nm`
@@ -121,17 +121,10 @@ def check(binary, trace, max_pages):
 
 
 def write(out, archives, *runs):
+    """Each run's functions after those of the runs before it: the first run's lie
+    together at the start, and a later run (a container target's) only adds its own
+    after them."""
     owner = members([a for a in archives.split(":") if a])
-    names = set()
-    for run in runs:
-        binary, _, trace = run.partition("=")
-        names |= executed(binary, trace)
-    sections, c_objects = set(), set()
-    for name in names:
-        if name in owner:
-            c_objects.add(owner[name])
-        else:
-            sections.add(pattern(name))
     lines = [
         "/* The functions a plain run of this binary executes, placed together so",
         "   that a run maps few pages of text. Written by bench/text-order.sh; see",
@@ -140,8 +133,22 @@ def write(out, archives, *runs):
         "{",
         "  .text.hot_run : {",
     ]
-    lines += [f"    *(.text.{p} .text.unlikely.{p})" for p in sorted(sections)]
-    lines += [f"    {m}(.text .text.*)" for m in sorted(c_objects)]
+    sections, c_objects = set(), set()
+    for run in runs:
+        binary, _, trace = run.partition("=")
+        lines.append(f"    /* first executed by the run {trace.rsplit('/', 1)[-1]} */")
+        new_sections, new_objects = set(), set()
+        for name in executed(binary, trace):
+            if name in owner:
+                new_objects.add(owner[name])
+            else:
+                new_sections.add(pattern(name))
+        new_sections -= sections
+        new_objects -= c_objects
+        lines += [f"    *(.text.{p} .text.unlikely.{p})" for p in sorted(new_sections)]
+        lines += [f"    {m}(.text .text.*)" for m in sorted(new_objects)]
+        sections |= new_sections
+        c_objects |= new_objects
     lines += ["  }", "}", "INSERT BEFORE .text;", ""]
     with open(out, "w") as f:
         f.write("\n".join(lines))
@@ -149,7 +156,6 @@ def write(out, archives, *runs):
         f"{out}: {len(sections)} function sections, {len(c_objects)} C library objects",
         file=sys.stderr,
     )
-
 
 if __name__ == "__main__":
     {"write": write, "check": check}[sys.argv[1]](*sys.argv[2:])
