@@ -25,7 +25,8 @@
 # Writes the sections "Summary", "Library goals, interleaved",
 # "Library micro-benchmarks (criterion)",
 # "nsjoin vs nsenter vs the floor" and "Where a run goes" of BENCHMARKS.md; 3 and 4
-# write their own. RUNS (default 300) sets hyperfine's runs per command;
+# write their own. RUNS (default 300) sets hyperfine's runs per command, in ROUNDS
+# (default 10) rounds (bench/section.sh's hyperfine_rounds);
 # CRITERION=0 reuses the last criterion results in target/criterion instead of
 # running them again.
 set -euo pipefail
@@ -117,9 +118,9 @@ for i in $(seq 0 $((n - 1))); do
 done
 
 args=()
-for i in $(seq 0 $((n - 1))); do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+for i in $(seq 0 $((n - 1))); do args+=("${names[$i]}" "${cmds[$i]}"); done
 cmp_load_before=$(load)
-hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$tmp/cmp.json" "${args[@]}" >&2
+hyperfine_rounds "$tmp/cmp.json" "$RUNS" "${args[@]}"
 
 # Peak RSS: /usr/bin/time's maximum resident set size (KiB), median of 15 runs,
 # alternating, after dropping the page cache once: every binary's file is then
@@ -297,8 +298,9 @@ fi
   echo
   echo "Target: a \`sleep\` in fresh namespaces (\`unshare --uts --net --ipc --pid --mount --cgroup"
   echo "--fork\`). Each runs \`-t PID --net --uts --ipc --mount --pid /bin/true\` (the original"
-  echo "spells it \`--mnt\`; the floors take the PID alone); hyperfine \`-N\`, 20 warm-up runs"
-  echo "and $RUNS runs each, in one invocation; peak RSS is \`/usr/bin/time\`'s maximum resident"
+  echo "spells it \`--mnt\`; the floors take the PID alone); hyperfine \`-N\`, $RUNS runs each in"
+  echo "${ROUNDS:-10} invocations of 3 warm-up and $(((RUNS + ${ROUNDS:-10} - 1) / ${ROUNDS:-10})) measured runs, the order rotated every"
+  echo "round; peak RSS is \`/usr/bin/time\`'s maximum resident"
   echo "set size, median of 15 alternating runs, measured after \`sync; echo 3 >"
   echo "/proc/sys/vm/drop_caches\` and one run of each (so every file sits in the page cache"
   echo "the same way: read back from disk, not freshly written)."

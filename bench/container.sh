@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# What naming a container costs: on a real Docker container, in one hyperfine
-# invocation, `-t PID --net --uts --ipc --mount --pid /bin/true` for util-linux
-# nsenter and for each installed form of nsjoin, and the same with
-# `-t docker://NAME` for each form; next to it, the engine's bare round trip: the
-# two requests the design prescribes (`GET /_ping` for the version, then
-# `GET /vX/containers/NAME/json`), each on a fresh connection, timed inside one
-# process, so no process start-up is in it, at the pace of the runs. The goal: a form's `-t docker://NAME` run takes
-# at most 0.9 × nsenter's `-t PID` run + that round trip. Writes the section
+# What naming a container costs: on a real Docker container, in one set of
+# hyperfine rounds (bench/section.sh's hyperfine_rounds), `-t PID --net --uts
+# --ipc --mount --pid /bin/true` for util-linux nsenter and for each installed
+# form of nsjoin, and the same with `-t docker://NAME` for each form; next to it,
+# the engine's bare round trip: the two requests the design prescribes (`GET
+# /_ping` for the version, then `GET /vX/containers/NAME/json`), each on a fresh
+# connection, timed inside one process, so no process start-up is in it, at the
+# pace of the runs. The goal: a form's `-t docker://NAME` run takes at most 0.9 ×
+# nsenter's `-t PID` run + that round trip. Writes the section
 # "docker:// resolution" of BENCHMARKS.md. Run as root from the repository:
 #   bash bench/container.sh
 # DYNAMIC and STATIC name the two forms' binaries (bench/compare.sh passes the
@@ -41,9 +42,9 @@ cmds=("nsenter -t $pid $ns" "$DYNAMIC -t $pid $ns" "$STATIC -t $pid $ns"
 args=()
 for i in "${!names[@]}"; do
   ${cmds[$i]} || { echo "bench/container.sh: ${names[$i]} failed" >&2; exit 1; }
-  args+=(-n "${names[$i]}" "${cmds[$i]}")
+  args+=("${names[$i]}" "${cmds[$i]}")
 done
-hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$tmp/h.json" "${args[@]}" >&2
+hyperfine_rounds "$tmp/h.json" "$RUNS" "${args[@]}"
 
 # The engine's round trip: what any client must pay to learn NAME's PID the way
 # the design says to ask. A fresh connection per request, as a one-shot command
@@ -106,8 +107,8 @@ print(f"Resolving `docker://NAME` adds **{by_name - by_pid:.2f} ms** (goal: at m
 PY
 {
   echo "Command: \`bash bench/container.sh\` ($(date -u +%F), $(nproc) cores, $(uname -r), Docker $($docker version -f '{{.Server.Version}}'))."
-  echo "Target: a \`sleep\` in a container of the busybox image; hyperfine \`-N\`, 20 warm-up runs and $RUNS"
-  echo "runs each, in one invocation; the round trip is the median of $RUNS pairs of requests, spaced by nsenter's median."
+  echo "Target: a \`sleep\` in a container of the busybox image; hyperfine \`-N\`, $RUNS runs each in ${ROUNDS:-10}"
+  echo "rotated rounds (as in the section above); the round trip is the median of $RUNS pairs of requests, spaced by nsenter's median."
   echo
   cat "$tmp/body"
 } >"$tmp/body.md"
