@@ -11,8 +11,8 @@
 # follow the first run's: a plain run's stay together), and a plain `nsls`. Needs
 # Docker as scripts/docker.sh sets it up. Rerun it when the start-up path changes
 # (the release test says when a run strays from its list); the commit shows the
-# diff. Functions a list misses are not wrong, only spread out again: "Where the
-# pages go" in BENCHMARKS.md shows the cost.
+# diff. Functions a list misses are not wrong, only spread out again: "Text
+# layout" in BENCHMARKS.md shows the cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/sandbox.sh

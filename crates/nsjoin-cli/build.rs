@@ -14,7 +14,7 @@
 //! The functions a run executes, together (`hot-text/<binary>.ld`, for optimised
 //! builds): a linker script for each binary that places them in one output section
 //! before `.text`, where otherwise they lie spread over the whole text and
-//! fault-around maps 64 KiB of it for each. BENCHMARKS.md, "Where the pages go",
+//! fault-around maps 64 KiB of it for each. BENCHMARKS.md, "Text layout",
 //! measures the difference; bench/text-order.sh remakes the lists from traced
 //! runs. A function a list does not name only stays where the linker would have
 //! put it.
