@@ -17,7 +17,11 @@
 //! fault-around maps 64 KiB of it for each. BENCHMARKS.md, "Text layout",
 //! measures the difference; bench/text-order.sh remakes the lists from traced
 //! runs. A function a list does not name only stays where the linker would have
-//! put it.
+//! put it. rust-lld (rustc's default here) and GNU ld take such a script; mold and
+//! gold reject it and fail the link, so where the build names either of them (in
+//! its rustflags or linker, or under `mold -run`) the lists are left out and cargo
+//! prints a warning saying so. Those builds also go without packed relocations:
+//! gold does not know the flag, and mold 1.10 writes a binary glibc refuses.
 
 use std::env;
 use std::process::Command;
@@ -25,16 +29,50 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=hot-text");
+    println!("cargo:rerun-if-env-changed=MOLD_PATH");
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
         && env::var("PROFILE").as_deref() == Ok("release")
     {
-        for bin in ["nsjoin", "nsls"] {
-            let script = format!("{}/hot-text/{bin}.ld", env!("CARGO_MANIFEST_DIR"));
-            println!("cargo:rustc-link-arg-bin={bin}=-Wl,-T,{script}");
+        match named_linker() {
+            Some(linker) => println!(
+                "cargo:warning=linking with {linker}: nsjoin and nsls are built without their \
+                 hot-text lists, which it rejects, and without packed relocations \
+                 (BENCHMARKS.md, \"Text layout\")"
+            ),
+            None => {
+                for bin in ["nsjoin", "nsls"] {
+                    let script = format!("{}/hot-text/{bin}.ld", env!("CARGO_MANIFEST_DIR"));
+                    println!("cargo:rustc-link-arg-bin={bin}=-Wl,-T,{script}");
+                }
+            }
         }
     }
     if relr_supported() {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
+}
+
+/// mold or gold, if this build names one: in its rustflags (`-fuse-ld=mold`,
+/// `--ld-path=/usr/bin/mold`), as its linker, or by running under `mold -run`.
+/// Neither takes a linker script with SECTIONS. Nor does either pack relocations
+/// the way glibc wants: gold does not know `-z pack-relative-relocs`, and mold
+/// (1.10, Debian 12's) packs them without the `GLIBC_ABI_DT_RELR` dependency, so
+/// the loader refuses the binary.
+fn named_linker() -> Option<&'static str> {
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let linker = env::var("RUSTC_LINKER").unwrap_or_default();
+    let named = |spellings: &[&str]| {
+        flags
+            .split('\x1f')
+            .chain([linker.as_str()])
+            .any(|arg| spellings.iter().any(|s| arg.contains(s)))
+    };
+    if env::var_os("MOLD_PATH").is_some() || named(&["fuse-ld=mold", "ld.mold", "/mold"]) {
+        Some("mold")
+    } else if named(&["fuse-ld=gold", "ld.gold"]) {
+        Some("gold")
+    } else {
+        None
     }
 }
 
@@ -47,6 +85,9 @@ fn relr_supported() -> bool {
         .split(',')
         .any(|f| f == "crt-static")
     {
+        return false;
+    }
+    if named_linker().is_some() {
         return false;
     }
     // A cross build cannot ask the target's glibc.
