@@ -68,12 +68,12 @@ def members(archives):
         out = subprocess.run(
             ["nm", "-A", "--defined-only", archive], check=True, capture_output=True, text=True
         ).stdout
+        name = re.sub(r"-[0-9.]+\.a$", "*.a", archive.rsplit("/", 1)[-1])
         for line in out.splitlines():
             # /usr/lib/x86_64-linux-gnu/libc.a:fileops.o:0000000000001860 T _IO_file_open
             where, _, rest = line.rpartition(":")
             parts = rest.split()
             if len(parts) == 3 and parts[1] in "tTwWi":
-                name = re.sub(r"-[0-9.]+\.a$", "*.a", archive.rsplit("/", 1)[-1])
                 owner.setdefault(parts[2], f"*{name}:{where.rsplit(':', 1)[-1]}")
     return owner
 

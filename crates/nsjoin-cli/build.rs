@@ -30,10 +30,11 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=hot-text");
     println!("cargo:rerun-if-env-changed=MOLD_PATH");
+    let linker = named_linker();
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
         && env::var("PROFILE").as_deref() == Ok("release")
     {
-        match named_linker() {
+        match linker {
             Some(linker) => println!(
                 "cargo:warning=linking with {linker}: nsjoin and nsls are built without their \
                  hot-text lists, which it rejects, and without packed relocations \
@@ -47,7 +48,7 @@ fn main() {
             }
         }
     }
-    if relr_supported() {
+    if linker.is_none() && relr_supported() {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
 }
@@ -85,9 +86,6 @@ fn relr_supported() -> bool {
         .split(',')
         .any(|f| f == "crt-static")
     {
-        return false;
-    }
-    if named_linker().is_some() {
         return false;
     }
     // A cross build cannot ask the target's glibc.
