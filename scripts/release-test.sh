@@ -71,6 +71,32 @@ gcc -O2 -o "$tmp/step-trace" bench/text-order/step-trace.c
 python3 bench/text-order/hot_text.py check "$prefix/bin/nsjoin" "$tmp/trace" 8 >&2 \
   || fail "nsjoin's run strays from crates/nsjoin-cli/hot-text/nsjoin.ld"
 
+# Release builds that link with mold or gold (crates/nsjoin-cli/build.rs): both
+# reject the hot-text linker scripts and neither packs relocations the way glibc
+# wants, so such a build goes without them and says so. A quick release build of
+# each (no LTO, opt-level 0: the build script's choice is what is tested), in a
+# target directory of its own, must warn, link without the section, and enter.
+if ! command -v ld.mold >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mold >/dev/null
+fi
+for ld in mold gold; do
+  out=$(CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_OPT_LEVEL=0 \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 RUSTFLAGS="-C link-arg=-fuse-ld=$ld" \
+    cargo build --release --locked -p nsjoin-cli --target-dir "$tmp/ld-$ld" 2>&1) \
+    || { echo "$out" >&2; fail "a release build with -fuse-ld=$ld does not link"; }
+  grep -q "linking with $ld: nsjoin and nsls are built without" <<<"$out" \
+    || fail "a release build with -fuse-ld=$ld did not warn that it goes without the lists"
+  bin=$tmp/ld-$ld/release/nsjoin
+  readelf -SW "$bin" | grep -q '\.text\.hot_run' && fail "-fuse-ld=$ld: the lists were passed"
+  readelf -dW "$bin" | grep -q RELR && fail "-fuse-ld=$ld: relocations were packed"
+  got=$("$bin" -t "$pid" --net --uts --ipc --mount --pid readlink /proc/self/ns/net /proc/self/ns/uts) \
+    || fail "the nsjoin linked with $ld does not run"
+  [ "$got" = "$want" ] || fail "the nsjoin linked with $ld saw '$got', nsenter '$want'"
+  rm -rf "$tmp/ld-$ld"
+done
+echo "release-test.sh: release builds linked with mold and gold: without the lists, and run" >&2
+
 # Tarballs for other architectures (AARCH64=1 bash scripts/release.sh): the same
 # layout and kind of binary, run under qemu's user-mode emulation. qemu-user does
 # not know the nsfs ioctls (NS_GET_NSTYPE answers ENOSYS), so there they list
